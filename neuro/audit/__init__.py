@@ -1,0 +1,5 @@
+"""Op counts and audits."""
+
+from .counts import Counts, PopulationCounts, ProjectionCounts
+
+__all__ = ["Counts", "PopulationCounts", "ProjectionCounts"]

@@ -1,0 +1,259 @@
+"""What every backend shares: the registry, input preparation and the run result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._registry import Registry
+from ..audit.counts import Counts
+from ..exceptions import BackendError, InputError
+from ..ir.network import Network
+
+BACKENDS = Registry("backend", BackendError)
+BACKENDS.register_lazy("reference", "neuro.backends.reference:ReferenceBackend")
+BACKENDS.register_lazy("cpu", "neuro.backends.cpu:CpuBackend")
+BACKENDS.register_lazy("cores", "neuro.backends.cores:CoresBackend")
+BACKENDS.register_lazy("lava", "neuro.backends.lava:LavaBackend")
+
+__all__ = ["BACKENDS", "Backend", "RunInputs", "RunResult", "prepare_inputs", "run"]
+
+
+@dataclass
+class RunInputs:
+    """Validated inputs of a run.
+
+    Attributes
+    ----------
+    arrays : dict of str → ndarray
+        Per input population: (T, B, *sample_shape), or (B, *sample_shape) when
+        ``static`` (the same input at every step).
+    static : dict of str → bool
+    steps, batch : int
+    time_axis : bool
+        Whether recordings keep a leading time axis.
+    """
+
+    arrays: dict
+    static: dict
+    steps: int
+    batch: int
+    time_axis: bool
+
+    def at(self, name: str, t: int) -> np.ndarray:
+        """Raw input of population ``name`` at step ``t``, shape (B, *sample_shape)."""
+        x = self.arrays[name]
+        return x if self.static[name] else x[t]
+
+
+def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInputs:
+    """Check ``inputs`` against the network's input populations.
+
+    Parameters
+    ----------
+    network : Network
+    inputs : ndarray or dict of str → ndarray
+        One array per input population (a bare array when there is one input
+        population).  (B, *sample_shape) is one static sample batch, held for
+        ``steps`` steps (default 1); (T, B, *sample_shape) is a time series.
+    steps : int, optional
+
+    Returns
+    -------
+    RunInputs
+    """
+    names = network.inputs
+    if not isinstance(inputs, dict):
+        if len(names) != 1:
+            raise InputError(
+                f"network {network.name!r} has {len(names)} input populations {names}; "
+                "pass inputs as a dict {population name: array}."
+            )
+        inputs = {names[0]: inputs}
+    unknown = set(inputs) - set(names)
+    missing = set(names) - set(inputs)
+    if unknown or missing:
+        raise InputError(
+            f"inputs given for {sorted(inputs)}, the network's input populations are {names}"
+            + (f"; unknown: {sorted(unknown)}" if unknown else "")
+            + (f"; missing: {sorted(missing)}" if missing else "")
+            + "."
+        )
+    if steps is not None and (int(steps) != steps or steps < 1):
+        raise InputError(f"steps == {steps!r}, must be an int >= 1.")
+    arrays, static, lengths, batches = {}, {}, set(), set()
+    for name in names:
+        pop = network.populations[name]
+        x = pop.model.check(np.asarray(inputs[name]), name, pop.shape)
+        sample = pop.model.sample_shape(pop.shape)
+        if x.ndim == len(sample) + 1 and x.shape[1:] == sample:
+            static[name] = True
+            batches.add(x.shape[0])
+        elif x.ndim == len(sample) + 2 and x.shape[2:] == sample:
+            static[name] = False
+            lengths.add(x.shape[0])
+            batches.add(x.shape[1])
+        else:
+            raise InputError(
+                f"input {name!r} has shape {x.shape}; expected (batch, *{sample}) or "
+                f"(steps, batch, *{sample}) for population shape {pop.shape}."
+            )
+        arrays[name] = x
+    if len(batches) != 1 or 0 in batches:
+        raise InputError(f"inputs disagree on (or have zero) batch size: {sorted(batches)}.")
+    if len(lengths) > 1 or 0 in lengths:
+        raise InputError(
+            f"time-series inputs must agree on a length >= 1, got lengths {sorted(lengths)}."
+        )
+    if lengths:
+        t = lengths.pop()
+        if steps is not None and steps != t:
+            raise InputError(f"steps == {steps} but the inputs have {t} steps.")
+        steps = t
+    time_axis = steps is not None and not all(static.values()) or (steps or 1) > 1
+    return RunInputs(arrays, static, int(steps or 1), batches.pop(), bool(time_axis))
+
+
+@dataclass
+class RunResult:
+    """What a run returns.
+
+    Attributes
+    ----------
+    outputs : ndarray or dict of str → ndarray
+        The recording of the network's output population, (B, *shape) for a
+        single-step run or (T, B, *shape); a dict when the network has several.
+    recordings : dict of str → ndarray
+        Every recorded population.
+    counts : Counts
+    final_state : dict
+        Pass as ``initial_state`` to continue the run (e.g. the next chunk of a
+        token stream).  Backend-neutral: model state and recent outputs, dense.
+    backend : str
+    network : Network
+    wall_time_s : float
+        Seconds the backend spent in the run.
+    info : dict
+        Backend-specific details (e.g. extra steps Lava ran).
+    """
+
+    outputs: Any
+    recordings: dict
+    counts: Counts
+    final_state: dict
+    backend: str
+    network: Network
+    wall_time_s: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    def audit(self, **options):
+        """Per-layer audit of the run; see :class:`neuro.audit.report.Audit`."""
+        from ..audit.report import Audit
+
+        return Audit.from_result(self, **options)
+
+
+class Backend:
+    """Base class of backends: subclasses implement :meth:`execute`.
+
+    Parameters
+    ----------
+    **options
+        Backend-specific options; unknown ones raise :class:`BackendError`.
+    """
+
+    name: ClassVar[str]
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options):
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise BackendError(
+                f"backend {self.name!r} has no option(s) {sorted(unknown)}; "
+                f"its options are {list(self.options) or 'none'}."
+            )
+        self.config = options
+
+    def execute(
+        self,
+        network: Network,
+        inputs: RunInputs,
+        record: list[str],
+        record_steps: str,
+        initial_state: dict | None,
+        progress: bool | None,
+    ) -> tuple[dict, Counts, dict, dict]:  # pragma: no cover - interface
+        """Run; return (recordings as (T', B, n) arrays, counts, final state, info)."""
+        raise NotImplementedError
+
+    def run(self, network, inputs, record, record_steps, initial_state, progress) -> RunResult:
+        """Execute and shape the result."""
+        start = time.perf_counter()
+        recs, counts, state, info = self.execute(
+            network, inputs, record, record_steps, initial_state, progress
+        )
+        elapsed = time.perf_counter() - start
+        shaped = {}
+        for name, arr in recs.items():
+            shape = network.populations[name].shape
+            if inputs.time_axis and record_steps == "all":
+                shaped[name] = arr.reshape(arr.shape[0], inputs.batch, *shape)
+            else:
+                shaped[name] = arr[-1].reshape(inputs.batch, *shape)
+        outs = [n for n in network.outputs if n in shaped]
+        outputs = shaped[outs[0]] if len(outs) == 1 else {n: shaped[n] for n in outs}
+        return RunResult(outputs, shaped, counts, state, self.name, network, elapsed, info)
+
+
+def run(
+    network: Network,
+    inputs,
+    backend: str = "cpu",
+    steps: int | None = None,
+    record: list[str] | None = None,
+    record_steps: str = "all",
+    initial_state: dict | None = None,
+    progress: bool | None = None,
+    **options,
+) -> RunResult:
+    """Run an event network.
+
+    Parameters
+    ----------
+    network : Network
+    inputs : ndarray or dict of str → ndarray
+        See :func:`prepare_inputs`.
+    backend : str
+        ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
+    steps : int, optional
+        Steps to run for static inputs (default 1).
+    record : list of str, optional
+        Populations whose outputs to record (default: the network's outputs).
+    record_steps : {"all", "last"}
+        Keep every step's output or only the last one (memory stays flat).
+    initial_state : dict, optional
+        ``final_state`` of a previous run to continue from.
+    progress : bool, optional
+        Show a progress bar (default: on a terminal, for long runs).
+    **options
+        Backend options (e.g. ``dtype`` for ``cpu``).
+
+    Returns
+    -------
+    RunResult
+    """
+    network.validate()
+    prepared = prepare_inputs(network, inputs, steps)
+    record = list(network.outputs if record is None else record)
+    for name in record:
+        if name not in network.populations:
+            raise InputError(
+                f"cannot record {name!r}: no such population; known: {sorted(network.populations)}."
+            )
+    if record_steps not in ("all", "last"):
+        raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
+    engine = BACKENDS.get(backend)(**options)
+    return engine.run(network, prepared, record, record_steps, initial_state, progress)

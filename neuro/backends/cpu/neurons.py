@@ -1,0 +1,107 @@
+"""Neuron-model kernels of the CPU scheduler.
+
+Each class implements one model's step for a batch: read the port buffers,
+update state, write the step's events.  State is exposed as float64 arrays in
+the backend-neutral layout of :meth:`neuro.models.base.NeuronModel.init_state`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._registry import Registry
+from ...exceptions import BackendError
+from ...models.fatrelu import unit_values
+from .kernels import dense_to_events, threshold_events
+
+CPU_NEURONS = Registry("neuron model on backend 'cpu'", BackendError)
+CPU_NEURONS.register_lazy("egru", "neuro.backends.cpu.egru:CpuEGRU")
+CPU_NEURONS.register_lazy("kwta", "neuro.backends.cpu.kwta:CpuKWTA")
+
+__all__ = ["CPU_NEURONS", "CpuNeurons"]
+
+
+class CpuNeurons:
+    """Base: a population's kernel state for one run.
+
+    Parameters
+    ----------
+    population : neuro.ir.Population
+    batch : int
+    dtype : numpy dtype
+    """
+
+    def __init__(self, population, batch: int, dtype):
+        self.pop = population
+        self.batch = batch
+        self.dtype = np.dtype(dtype)
+
+    def step(self, ports: dict, events) -> None:  # pragma: no cover - interface
+        """Consume the port buffers (B, width) and write this step's events."""
+        raise NotImplementedError
+
+    def inject(self, x: np.ndarray, events) -> None:  # pragma: no cover - interface
+        """Input populations: encode one step's raw input into events."""
+        raise NotImplementedError
+
+    def get_state(self) -> dict:
+        """Model state as float64 arrays (backend-neutral)."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Load model state saved by any backend."""
+
+
+@CPU_NEURONS.register("input")
+class CpuInput(CpuNeurons):
+    """Dense input: one event per non-zero value."""
+
+    def inject(self, x, events):
+        events.from_dense(np.asarray(x).reshape(self.batch, self.pop.size))
+
+
+@CPU_NEURONS.register("token")
+class CpuTokenInput(CpuNeurons):
+    """Token ids: one event of value 1 per sample."""
+
+    def inject(self, x, events):
+        ids = np.asarray(x).reshape(self.batch)
+        events.ptr[:] = np.arange(self.batch + 1)
+        events.idx[: self.batch] = ids
+        events.val[: self.batch] = 1.0
+
+
+@CPU_NEURONS.register("fatrelu")
+class CpuFATReLU(CpuNeurons):
+    """out = x if x >= θ else 0."""
+
+    def __init__(self, population, batch, dtype):
+        super().__init__(population, batch, dtype)
+        self.theta = unit_values(population.model.threshold, population.shape).astype(self.dtype)
+
+    def step(self, ports, events):
+        threshold_events(ports["input"], self.theta, events.ptr, events.idx, events.val)
+
+
+@CPU_NEURONS.register("readout")
+class CpuReadout(CpuNeurons):
+    """Linear readout, optionally accumulating over steps."""
+
+    def __init__(self, population, batch, dtype):
+        super().__init__(population, batch, dtype)
+        self.accumulate = population.model.accumulate
+        self.v = np.zeros((batch, population.size), dtype=self.dtype)
+
+    def step(self, ports, events):
+        x = ports["input"]
+        if self.accumulate:
+            self.v += x
+            x = self.v
+        dense_to_events(x, events.ptr, events.idx, events.val)
+
+    def get_state(self):
+        return {"v": self.v.astype(np.float64)} if self.accumulate else {}
+
+    def set_state(self, state):
+        if self.accumulate and "v" in state:
+            self.v[:] = state["v"]

@@ -1,0 +1,69 @@
+"""How the CPU scheduler delivers events through each kind of weight operator.
+
+A builder turns a projection into ``deliver(ptr, idx, val, out) -> (synops,
+activity_sparse_macs)``, binding the weights laid out pre-synaptic major in the
+run's dtype.  New weight kinds register a builder here; models never import this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._registry import Registry
+from ...exceptions import BackendError
+from .kernels import scatter_conv2d, scatter_dense, scatter_sparse
+
+CPU_SYNAPSES = Registry("weight operator on backend 'cpu'", BackendError)
+
+__all__ = ["CPU_SYNAPSES", "build_delivery"]
+
+
+def build_delivery(projection, dtype):
+    """Return the bound ``deliver`` function of ``projection``."""
+    builder = CPU_SYNAPSES.get(projection.weights.type)
+    return builder(projection.weights, np.dtype(dtype))
+
+
+def _fans(weights):
+    return weights.fanout_nnz(), weights.fanout_total()
+
+
+@CPU_SYNAPSES.register("dense")
+def _dense(weights, dtype):
+    w = np.ascontiguousarray(weights.weight, dtype=dtype)
+    nnz, tot = _fans(weights)
+
+    def deliver(ptr, idx, val, out):
+        return scatter_dense(ptr, idx, val, w, out, nnz, tot)
+
+    return deliver
+
+
+@CPU_SYNAPSES.register("sparse")
+def _sparse(weights, dtype):
+    indptr, indices = weights.indptr, weights.indices
+    data = np.ascontiguousarray(weights.data, dtype=dtype)
+    nnz, tot = _fans(weights)
+
+    def deliver(ptr, idx, val, out):
+        return scatter_sparse(ptr, idx, val, indptr, indices, data, out, nnz, tot)
+
+    return deliver
+
+
+@CPU_SYNAPSES.register("conv2d")
+def _conv2d(weights, dtype):
+    c_out, cg, kh, kw = weights.weight.shape
+    g = weights.groups
+    # (C_out, cg, kh, kw) -> (g, cg, kh, kw, C_out/g): output channels innermost.
+    wt = weights.weight.reshape(g, c_out // g, cg, kh, kw).transpose(0, 2, 3, 4, 1)
+    wt = np.ascontiguousarray(wt, dtype=dtype)
+    _, h, w = weights.in_shape
+    _, h_out, w_out = weights.out_shape
+    geom = np.array([h, w, h_out, w_out, *weights.stride, *weights.padding], dtype=np.int64)
+    nnz, tot = _fans(weights)
+
+    def deliver(ptr, idx, val, out):
+        return scatter_conv2d(ptr, idx, val, wt, out, geom, nnz, tot)
+
+    return deliver

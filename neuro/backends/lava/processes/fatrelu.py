@@ -1,0 +1,133 @@
+"""Graded FATReLU neuron: ``out = v if v >= theta else 0`` with event counting."""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from neuro.backends.lava.processes._common import (
+    as_unit_vector,
+    check_count,
+    check_size,
+    is_active,
+    logical_step,
+    step_buffer_shape,
+)
+
+__all__ = ["FATReLUNeuron", "PyFATReLUNeuronModel"]
+
+
+class FATReLUNeuron(AbstractProcess):
+    """Stateless graded neuron with a forced activation threshold.
+
+    Every Lava time step each unit sums what arrived on ``a_in`` (plus ``bias``,
+    zero by default), ``v = a_in + bias``, and sends ``v`` where ``v >= theta`` and
+    0 elsewhere.  Nothing is carried over between steps.  Each non-zero value sent
+    is one event.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Number of units ``N`` (or ``(N,)``).
+    theta : float or array-like
+        Threshold, scalar or one per unit; the comparison is ``v >= theta``.
+    bias : float or array-like, optional
+        Added to the input sum every active step; zero by default.
+    delay : int
+        Number of one-step synapse hops between the source and this process.  During
+        the first ``delay`` Lava time steps the process is idle: it drains its input,
+        sends zeros and counts nothing.  Logical step ``k`` is handled at Lava time
+        step ``k + 1 + delay``.
+    num_steps : int
+        Number of logical steps to process (0: no bound).  When positive, the process
+        goes idle again after logical step ``num_steps - 1`` (so running a network for
+        ``T + D`` Lava steps does not feed zeros through it) and records events per
+        logical step in ``step_event_count``.
+    name : str, optional
+        Process name.
+
+    Attributes
+    ----------
+    a_in : InPort
+        Graded input, shape ``(N,)``; inputs of several connections add up.
+    s_out : OutPort
+        Graded output, shape ``(N,)``.
+    theta, bias : Var
+        Shape ``(N,)``.
+    v : Var
+        Shape ``(N,)``: the last step's pre-threshold value.
+    event_count : Var
+        Shape ``(1,)``: running total of non-zero values sent.
+    step_event_count : Var
+        Shape ``(max(num_steps, 1),)``: non-zero values sent per logical step.
+    """
+
+    def __init__(
+        self,
+        *,
+        shape,
+        theta=0.0,
+        bias=None,
+        delay: int = 0,
+        num_steps: int = 0,
+        name: str | None = None,
+    ) -> None:
+        # Lava's __del__ calls stop(), which reads _runtime: set it before a check can raise.
+        self._runtime = None
+        size = check_size(shape)
+        delay = check_count(delay, "delay")
+        num_steps = check_count(num_steps, "num_steps")
+        theta = as_unit_vector(theta, size, "theta")
+        bias = as_unit_vector(bias, size, "bias")
+        super().__init__(shape=(size,), delay=delay, num_steps=num_steps, name=name)
+        self.a_in = InPort(shape=(size,))
+        self.s_out = OutPort(shape=(size,))
+        self.theta = Var(shape=(size,), init=theta)
+        self.bias = Var(shape=(size,), init=bias)
+        self.v = Var(shape=(size,), init=0)
+        self.event_count = Var(shape=(1,), init=0)
+        self.step_event_count = Var(shape=step_buffer_shape(num_steps), init=0)
+
+    @property
+    def shape(self) -> tuple[int]:
+        """Shape ``(N,)`` of the population."""
+        return self.proc_params["shape"]
+
+
+@implements(proc=FATReLUNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyFATReLUNeuronModel(PyLoihiProcessModel):
+    """Floating-point model of :class:`FATReLUNeuron`."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    theta: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    step_event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+    def run_spk(self) -> None:
+        """Threshold this step's input sum and send the surviving values."""
+        a_in = self.a_in.recv()
+        k = logical_step(self.time_step, self.proc_params["delay"])
+        if not is_active(k, self.proc_params["num_steps"]):
+            self.s_out.send(np.zeros(self.v.shape))
+            return
+        v = a_in + self.bias
+        self.v[:] = v
+        out = np.where(v >= self.theta, v, 0.0)
+        n = int(np.count_nonzero(out))
+        self.event_count[0] += n
+        if self.proc_params["num_steps"]:
+            self.step_event_count[k] = n
+        self.s_out.send(out)

@@ -1,0 +1,72 @@
+"""Projections: weighted, possibly delayed connections into a population's port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import check_finite
+from ..exceptions import ParameterError, ValidationError
+from .weights import WeightOperator
+
+__all__ = ["Projection"]
+
+
+@dataclass(eq=False)
+class Projection:
+    """Connection ``pre`` → (``post``, ``port``) through a weight operator.
+
+    Parameters
+    ----------
+    name : str
+    pre, post : str
+        Population names.
+    weights : WeightOperator
+        Maps the ``pre`` population's units onto the port's entries.
+    port : str
+        Target port of ``post`` (``"input"`` for single-port models).
+    delay : int
+        Steps between an event and its arrival; 0 within the same step.
+        Zero-delay projections must form a DAG; recurrence needs delay >= 1.
+    bias : ndarray or None
+        Added to the port every step, whether or not events arrive; shape
+        (port width,) or, for convolutions, (C_out,).
+    """
+
+    name: str
+    pre: str
+    post: str
+    weights: WeightOperator
+    port: str = "input"
+    delay: int = 0
+    bias: np.ndarray | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValidationError(
+                f"projection name {self.name!r} is invalid; it must be a non-empty string "
+                "without '/'."
+            )
+        if not isinstance(self.weights, WeightOperator):
+            raise ValidationError(
+                f"projection {self.name!r}: weights is a {type(self.weights).__name__}, must be "
+                "a neuro.ir.weights operator (Dense, Sparse, Conv2d, ...)."
+            )
+        if isinstance(self.delay, bool) or int(self.delay) != self.delay or self.delay < 0:
+            raise ParameterError(
+                f"projection {self.name!r}: delay == {self.delay!r}, must be an int >= 0."
+            )
+        self.delay = int(self.delay)
+        if self.bias is not None:
+            self.bias = np.asarray(self.bias, dtype=np.float64)
+
+    def port_bias(self) -> np.ndarray | None:
+        """Bias expanded to one value per port entry, or None."""
+        return None if self.bias is None else self.weights.expand_bias(self.bias)
+
+    def validate(self) -> None:
+        """Check weights and bias values (shapes are checked by the network)."""
+        self.weights.validate(f"projection {self.name!r}")
+        if self.bias is not None:
+            check_finite(self.bias, f"projection {self.name!r}: bias")

@@ -1,0 +1,11 @@
+"""Neuron models: parameters + state + a pure numpy step (the reference semantics)."""
+
+from .base import MODELS, InputModel, NeuronModel
+from .fatrelu import FATReLU
+from .input import Input, TokenInput
+from .readout import Readout
+
+MODELS.register_lazy("egru", "neuro.models.egru:EGRU")
+MODELS.register_lazy("kwta", "neuro.models.kwta:KWTA")
+
+__all__ = ["MODELS", "NeuronModel", "InputModel", "FATReLU", "Input", "TokenInput", "Readout"]

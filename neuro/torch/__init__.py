@@ -1,0 +1,42 @@
+"""Trainable PyTorch reference modules for activation-sparse networks.
+
+Imported only explicitly (``import neuro.torch``); ``import neuro`` never
+imports PyTorch.
+
+* :class:`FATReLU` -- ReLU with a forced activation threshold.
+* :class:`EGRU`, :func:`egru_step` -- event-based GRU (EvNN v0.2.0 semantics).
+* :class:`EGRULanguageModel` -- stacked-EGRU word-level language model.
+* :mod:`neuro.torch.regularizers` -- activation-sparsity losses.
+"""
+
+from __future__ import annotations
+
+from .egru import EGRU, EVNN_LAYER_KEYS, EGRUActivity, EGRUStepResult, egru_step, spike
+from .fatrelu import FATReLU, fatrelu
+from .language_model import EGRULanguageModel, convert_evnn_lm_state_dict, locked_dropout
+from .regularizers import (
+    event_rate,
+    evnn_activity_loss,
+    hoyer_activity,
+    l1_activity,
+    supra_threshold_l1,
+)
+
+__all__ = [
+    "EGRU",
+    "EVNN_LAYER_KEYS",
+    "EGRUActivity",
+    "EGRUStepResult",
+    "egru_step",
+    "spike",
+    "FATReLU",
+    "fatrelu",
+    "EGRULanguageModel",
+    "convert_evnn_lm_state_dict",
+    "locked_dropout",
+    "l1_activity",
+    "hoyer_activity",
+    "event_rate",
+    "supra_threshold_l1",
+    "evnn_activity_loss",
+]
