@@ -26,6 +26,7 @@ from .._validate import as_int_pair, check_finite
 from ..exceptions import ParameterError, ShapeError, ValidationError
 
 WEIGHTS = Registry("weight operator", ValidationError)
+WEIGHTS.register_lazy("complementary", "neuro.ir.complementary:Complementary")
 
 __all__ = ["WEIGHTS", "WeightOperator", "Dense", "Sparse", "Conv2d"]
 

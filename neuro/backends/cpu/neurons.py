@@ -17,6 +17,7 @@ from .kernels import dense_to_events, threshold_events
 CPU_NEURONS = Registry("neuron model on backend 'cpu'", BackendError)
 CPU_NEURONS.register_lazy("egru", "neuro.backends.cpu.egru:CpuEGRU")
 CPU_NEURONS.register_lazy("kwta", "neuro.backends.cpu.kwta:CpuKWTA")
+CPU_NEURONS.register_lazy("sas", "neuro.backends.cpu.sas:CpuSAS")
 
 __all__ = ["CPU_NEURONS", "CpuNeurons"]
 

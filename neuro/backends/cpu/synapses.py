@@ -14,6 +14,7 @@ from ...exceptions import BackendError
 from .kernels import scatter_conv2d, scatter_dense, scatter_sparse
 
 CPU_SYNAPSES = Registry("weight operator on backend 'cpu'", BackendError)
+CPU_SYNAPSES.register_lazy("complementary", "neuro.backends.cpu.complementary:build")
 
 __all__ = ["CPU_SYNAPSES", "build_delivery"]
 
