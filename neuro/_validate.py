@@ -24,7 +24,7 @@ def check_nonnegative(array: np.ndarray, what: str) -> None:
     check_finite(array, what)
     arr = np.asarray(array)
     if arr.size and arr.min() < 0:
-        raise ParameterError(f"{what} == {arr.min()!r}, must be >= 0.")
+        raise ParameterError(f"{what} == {float(arr.min())!r}, must be >= 0.")
 
 
 def as_int_pair(value, what: str) -> tuple[int, int]:
