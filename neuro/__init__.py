@@ -13,24 +13,32 @@ from .audit import Counts
 from .backends import BACKENDS, RunResult, run
 from .exceptions import NeuroError
 from .ir import Conv2d, Dense, Network, Population, Projection, Sparse
+from .ir.complementary import Complementary
 from .models import FATReLU, Input, Readout, TokenInput
+from .models.egru import EGRU
+from .models.kwta import KWTA
+from .models.sas import SAS
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
     "BACKENDS",
+    "Complementary",
     "Conv2d",
     "Counts",
     "Dense",
+    "EGRU",
     "FATReLU",
     "Input",
+    "KWTA",
     "Network",
     "NeuroError",
     "Population",
     "Projection",
     "Readout",
     "RunResult",
+    "SAS",
     "Sparse",
     "TokenInput",
     "convert_and_run",
