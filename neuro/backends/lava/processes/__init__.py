@@ -6,10 +6,12 @@ Run them with ``Loihi2SimCfg(select_tag="floating_pt")``.
 
 Timing (Lava's ``LoihiProtocol``, time steps numbered from 1): the source sends row
 ``k`` of its data at time step ``k + 1``; every synapse hop (``Dense``, ``Sparse``,
-:class:`CountingDense`, :class:`CountingSparse`) adds one time step.  A neuron
-``d`` hops away from the source is created with ``delay=d`` and handles logical step
-``k`` at time step ``k + 1 + d``; a sink connected straight to it stores that value at
-buffer index ``k + d``.  Run ``T + D`` steps for a network of depth ``D``.
+:class:`CountingDense`, :class:`CountingSparse`) adds one time step, plus its
+``latency``.  A neuron ``d`` hops away from the source is created with ``delay=d``
+and handles logical step ``k`` at time step ``k * stride + 1 + d`` (``stride`` 1 by
+default); a sink connected straight to it stores that value at buffer index
+``k + d``.  Run ``T + D`` steps for a network of depth ``D`` (``stride = 1``).
+``neuro.backends.lava.schedule`` works these numbers out for a whole network.
 
 This directory must contain only Lava process modules: when Lava searches for a
 Process's models it executes every ``.py`` file of the directory.

@@ -13,9 +13,11 @@ __all__ = [
     "as_unit_vector",
     "check_count",
     "check_size",
+    "check_stride",
     "is_active",
     "logical_step",
     "step_buffer_shape",
+    "trace_shape",
 ]
 
 
@@ -73,6 +75,19 @@ def check_count(value, name: str) -> int:
     return int(value)
 
 
+def check_stride(value) -> int:
+    """Return ``value`` (Lava time steps per logical step) as an int >= 1.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not an integer >= 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"stride must be an int >= 1, got {value!r}")
+    return int(value)
+
+
 def as_unit_vector(value, size: int, name: str) -> np.ndarray:
     """Broadcast a scalar or a per-unit array to a float64 vector of length ``size``.
 
@@ -126,11 +141,29 @@ def step_buffer_shape(num_steps: int) -> tuple[int]:
     return (max(int(num_steps), 1),)
 
 
-def logical_step(time_step: int, delay: int) -> int:
+def trace_shape(trace_steps: int, size: int) -> tuple[int, int]:
+    """Shape of an output trace Var: ``(trace_steps, size)``, or ``(1, size)`` when off.
+
+    Parameters
+    ----------
+    trace_steps : int
+        Number of most recent logical steps kept (0: no trace).
+    size : int
+        Units of the population.
+
+    Returns
+    -------
+    tuple of int
+    """
+    return (max(int(trace_steps), 1), int(size))
+
+
+def logical_step(time_step: int, delay: int, stride: int = 1) -> int:
     """Logical step processed at Lava time step ``time_step`` by a process ``delay`` hops deep.
 
     Lava numbers time steps from 1.  A process that is ``delay`` synapse hops away from
-    the source handles logical step ``k`` at Lava time step ``k + 1 + delay``.
+    the source handles logical step ``k`` at Lava time step ``k * stride + 1 + delay``;
+    the Lava time steps in between are idle.
 
     Parameters
     ----------
@@ -138,13 +171,19 @@ def logical_step(time_step: int, delay: int) -> int:
         Lava time step (1-based).
     delay : int
         Number of one-step synapse hops between the source and the process.
+    stride : int
+        Lava time steps per logical step (>= 1).
 
     Returns
     -------
     int
-        ``time_step - 1 - delay``; negative while the process is still idle.
+        ``(time_step - 1 - delay) / stride`` when that is a whole number; negative
+        while the process is idle (before its first step or between two steps).
     """
-    return int(time_step) - 1 - int(delay)
+    offset = int(time_step) - 1 - int(delay)
+    if offset < 0 or offset % int(stride):
+        return -1
+    return offset // int(stride)
 
 
 def is_active(k: int, num_steps: int) -> bool:

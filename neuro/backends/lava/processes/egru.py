@@ -17,9 +17,11 @@ from neuro.backends.lava.processes._common import (
     as_unit_vector,
     check_count,
     check_size,
+    check_stride,
     is_active,
     logical_step,
     step_buffer_shape,
+    trace_shape,
 )
 
 __all__ = ["EGRUNeuron", "PyEGRUNeuronModel"]
@@ -62,6 +64,14 @@ class EGRUNeuron(AbstractProcess):
         goes idle again after logical step ``num_steps - 1`` (so running a network for
         ``T + D`` Lava steps does not feed zeros through it) and records events per
         logical step in ``step_event_count``.
+    stride : int
+        Lava time steps per logical step (default 1).  With ``stride > 1`` logical
+        step ``k`` is handled at Lava time step ``k * stride + 1 + delay`` and the
+        steps in between are idle (used when a delayed projection runs backwards
+        through the pipeline).
+    trace_steps : int
+        Keep the values sent in the last ``trace_steps`` logical steps in ``trace``
+        (row ``k % trace_steps`` holds step ``k``); 0 (default) keeps none.
     name : str, optional
         Process name.
 
@@ -79,6 +89,8 @@ class EGRUNeuron(AbstractProcess):
         Shape ``(1,)``: running total of events (units with ``c_hat > theta``).
     step_event_count : Var
         Shape ``(max(num_steps, 1),)``: events per logical step.
+    trace : Var
+        Shape ``(max(trace_steps, 1), H)``: ``y`` of recent logical steps.
     """
 
     def __init__(
@@ -91,6 +103,8 @@ class EGRUNeuron(AbstractProcess):
         c_init=None,
         delay: int = 0,
         num_steps: int = 0,
+        stride: int = 1,
+        trace_steps: int = 0,
         name: str | None = None,
     ) -> None:
         # Lava's __del__ calls stop(), which reads _runtime: set it before a check can raise.
@@ -98,11 +112,20 @@ class EGRUNeuron(AbstractProcess):
         hidden = check_size(hidden_size, "hidden_size")
         delay = check_count(delay, "delay")
         num_steps = check_count(num_steps, "num_steps")
+        stride = check_stride(stride)
+        trace_steps = check_count(trace_steps, "trace_steps")
         theta = as_unit_vector(theta, hidden, "theta")
         bias_x = as_unit_vector(bias_x, 3 * hidden, "bias_x")
         bias_r = as_unit_vector(bias_r, 3 * hidden, "bias_r")
         c_init = as_unit_vector(c_init, hidden, "c_init")
-        super().__init__(shape=(hidden,), delay=delay, num_steps=num_steps, name=name)
+        super().__init__(
+            shape=(hidden,),
+            delay=delay,
+            num_steps=num_steps,
+            stride=stride,
+            trace_steps=trace_steps,
+            name=name,
+        )
         self.a_in_input = InPort(shape=(3 * hidden,))
         self.a_in_recurrent = InPort(shape=(3 * hidden,))
         self.s_out = OutPort(shape=(hidden,))
@@ -112,6 +135,7 @@ class EGRUNeuron(AbstractProcess):
         self.c = Var(shape=(hidden,), init=c_init)
         self.event_count = Var(shape=(1,), init=0)
         self.step_event_count = Var(shape=step_buffer_shape(num_steps), init=0)
+        self.trace = Var(shape=trace_shape(trace_steps, hidden), init=0)
 
     @property
     def shape(self) -> tuple[int]:
@@ -139,12 +163,13 @@ class PyEGRUNeuronModel(PyLoihiProcessModel):
     c: np.ndarray = LavaPyType(np.ndarray, float)
     event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
     step_event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    trace: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         """Advance the EGRU by one step and send ``y``."""
         x_in = self.a_in_input.recv()
         h_in = self.a_in_recurrent.recv()
-        k = logical_step(self.time_step, self.proc_params["delay"])
+        k = logical_step(self.time_step, self.proc_params["delay"], self.proc_params["stride"])
         if not is_active(k, self.proc_params["num_steps"]):
             self.s_out.send(np.zeros(self.c.shape))
             return
@@ -162,4 +187,6 @@ class PyEGRUNeuronModel(PyLoihiProcessModel):
         self.event_count[0] += n
         if self.proc_params["num_steps"]:
             self.step_event_count[k] = n
+        if self.proc_params["trace_steps"]:
+            self.trace[k % self.proc_params["trace_steps"]] = y
         self.s_out.send(y)

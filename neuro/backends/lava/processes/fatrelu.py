@@ -17,9 +17,11 @@ from neuro.backends.lava.processes._common import (
     as_unit_vector,
     check_count,
     check_size,
+    check_stride,
     is_active,
     logical_step,
     step_buffer_shape,
+    trace_shape,
 )
 
 __all__ = ["FATReLUNeuron", "PyFATReLUNeuronModel"]
@@ -51,6 +53,14 @@ class FATReLUNeuron(AbstractProcess):
         goes idle again after logical step ``num_steps - 1`` (so running a network for
         ``T + D`` Lava steps does not feed zeros through it) and records events per
         logical step in ``step_event_count``.
+    stride : int
+        Lava time steps per logical step (default 1).  With ``stride > 1`` logical
+        step ``k`` is handled at Lava time step ``k * stride + 1 + delay`` and the
+        steps in between are idle (used when a delayed projection runs backwards
+        through the pipeline).
+    trace_steps : int
+        Keep the values sent in the last ``trace_steps`` logical steps in ``trace``
+        (row ``k % trace_steps`` holds step ``k``); 0 (default) keeps none.
     name : str, optional
         Process name.
 
@@ -68,6 +78,8 @@ class FATReLUNeuron(AbstractProcess):
         Shape ``(1,)``: running total of non-zero values sent.
     step_event_count : Var
         Shape ``(max(num_steps, 1),)``: non-zero values sent per logical step.
+    trace : Var
+        Shape ``(max(trace_steps, 1), N)``: the values sent in recent logical steps.
     """
 
     def __init__(
@@ -78,6 +90,8 @@ class FATReLUNeuron(AbstractProcess):
         bias=None,
         delay: int = 0,
         num_steps: int = 0,
+        stride: int = 1,
+        trace_steps: int = 0,
         name: str | None = None,
     ) -> None:
         # Lava's __del__ calls stop(), which reads _runtime: set it before a check can raise.
@@ -85,9 +99,18 @@ class FATReLUNeuron(AbstractProcess):
         size = check_size(shape)
         delay = check_count(delay, "delay")
         num_steps = check_count(num_steps, "num_steps")
+        stride = check_stride(stride)
+        trace_steps = check_count(trace_steps, "trace_steps")
         theta = as_unit_vector(theta, size, "theta")
         bias = as_unit_vector(bias, size, "bias")
-        super().__init__(shape=(size,), delay=delay, num_steps=num_steps, name=name)
+        super().__init__(
+            shape=(size,),
+            delay=delay,
+            num_steps=num_steps,
+            stride=stride,
+            trace_steps=trace_steps,
+            name=name,
+        )
         self.a_in = InPort(shape=(size,))
         self.s_out = OutPort(shape=(size,))
         self.theta = Var(shape=(size,), init=theta)
@@ -95,6 +118,7 @@ class FATReLUNeuron(AbstractProcess):
         self.v = Var(shape=(size,), init=0)
         self.event_count = Var(shape=(1,), init=0)
         self.step_event_count = Var(shape=step_buffer_shape(num_steps), init=0)
+        self.trace = Var(shape=trace_shape(trace_steps, size), init=0)
 
     @property
     def shape(self) -> tuple[int]:
@@ -115,11 +139,12 @@ class PyFATReLUNeuronModel(PyLoihiProcessModel):
     v: np.ndarray = LavaPyType(np.ndarray, float)
     event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
     step_event_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    trace: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         """Threshold this step's input sum and send the surviving values."""
         a_in = self.a_in.recv()
-        k = logical_step(self.time_step, self.proc_params["delay"])
+        k = logical_step(self.time_step, self.proc_params["delay"], self.proc_params["stride"])
         if not is_active(k, self.proc_params["num_steps"]):
             self.s_out.send(np.zeros(self.v.shape))
             return
@@ -130,4 +155,6 @@ class PyFATReLUNeuronModel(PyLoihiProcessModel):
         self.event_count[0] += n
         if self.proc_params["num_steps"]:
             self.step_event_count[k] = n
+        if self.proc_params["trace_steps"]:
+            self.trace[k % self.proc_params["trace_steps"]] = out
         self.s_out.send(out)
