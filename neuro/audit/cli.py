@@ -1,0 +1,82 @@
+"""Run a saved network and write its audit: JSON, Markdown, CSV tables and figures.
+
+Example::
+
+    neuro audit model.h5 --inputs x.npy --hardware loihi2 --out audit/ --labels y.npy \\
+        --weight-bits 8 --payload-bits 8 --state-bits 16
+
+Without ``--hardware`` the network runs on the ``cpu`` backend and the audit has no
+hardware section; with it, on the ``cores`` backend with that profile (a built-in name
+or a JSON profile file).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import InputError
+
+__all__ = ["configure", "main"]
+
+
+def configure(parser) -> None:
+    """Add the arguments of ``neuro audit`` to ``parser``."""
+    parser.add_argument("model", help="network file (.h5) written by neuro.save")
+    parser.add_argument("--inputs", required=True, help=".npy array or .npz of arrays per input")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument(
+        "--hardware", default=None, help="hardware profile name or JSON file (backend 'cores')"
+    )
+    parser.add_argument("--labels", default=None, help=".npy of integer labels / next tokens")
+    parser.add_argument(
+        "--metric",
+        default="accuracy",
+        choices=["accuracy", "cross_entropy", "perplexity"],
+        help="task metric computed with --labels",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="steps for static inputs")
+    parser.add_argument("--weight-bits", type=int, default=None)
+    parser.add_argument("--payload-bits", type=int, default=None)
+    parser.add_argument("--state-bits", type=int, default=None)
+    parser.add_argument("--max-chips", type=int, default=None, help="chips available")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
+
+def main(args) -> int:
+    """Run ``neuro audit``; returns the exit status."""
+    from .. import load, run
+    from ..cli import _load_inputs
+    from .export import write_all
+
+    network = load(args.model)
+    inputs = _load_inputs(args.inputs)
+    options = {}
+    if args.hardware:
+        quantize = {
+            "weight_bits": args.weight_bits,
+            "payload_bits": args.payload_bits,
+            "state_bits": args.state_bits,
+        }
+        options = {"hardware": args.hardware, "quantize": quantize, "max_chips": args.max_chips}
+    elif any(v is not None for v in (args.weight_bits, args.payload_bits, args.state_bits)):
+        raise InputError("--weight-bits/--payload-bits/--state-bits need --hardware.")
+    result = run(
+        network,
+        inputs,
+        backend="cores" if args.hardware else "cpu",
+        steps=args.steps,
+        **options,
+    )
+    labels = None
+    if args.labels:
+        try:
+            labels = np.load(args.labels, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read labels {args.labels!r}: {exc}") from None
+    audit = result.audit(labels=labels, metric=args.metric)
+    written = write_all(audit, args.out, plots=not args.no_plots)
+    print(audit.table())
+    for kind, paths in written.items():
+        for p in paths:
+            print(f"wrote {kind}: {p}")
+    return 0

@@ -1,0 +1,140 @@
+"""The ``cores`` backend: the event network run on simulated neuromorphic cores.
+
+``neuro.run(network, x, backend="cores", hardware="loihi")`` maps the network onto the
+profile's cores (:func:`~neuro.hardware.mapper.map_network`), runs it with the CPU
+scheduler's semantics and counts, per core and step, synaptic ops, neuron updates
+(active: the unit sent an event; inactive: it did not), messages sent and received
+(one per (delivered event, destination core) pair), east-west and north-south mesh hops
+and chip crossings.  From the counts and the profile it derives the latency of every
+step (slowest core + barrier) and the energy (Σ ops × cost); see
+:mod:`~neuro.backends.cores.energy`.
+
+With ``quantize={"weight_bits": 8, "payload_bits": 8, "state_bits": 16}`` the network
+is first run in floating point (the reference, and the calibration of payload and state
+ranges), then in fixed point (:mod:`~neuro.backends.cores.quantize`); the result holds
+the fixed-point outputs and counts and reports the difference to float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...exceptions import BackendError
+from ...hardware import load_profile
+from ...hardware.mapper import Mapping, map_network
+from ..base import BACKENDS, Backend
+from .quantize import Quantization, quantize_network
+from .routing import Routing
+from .simulate import simulate
+from .summary import hardware_section, output_difference
+
+__all__ = ["CoresBackend"]
+
+
+@BACKENDS.register("cores")
+class CoresBackend(Backend):
+    """Simulated neuromorphic cores.
+
+    Options
+    -------
+    hardware : str, path or HardwareProfile
+        Profile name (``"loihi"``, ``"loihi2"``, ...), JSON file or profile; default
+        ``"loihi"``.
+    quantize : dict or None
+        ``weight_bits``, ``payload_bits``, ``state_bits`` (each None for float); None
+        (default) runs in floating point with outputs identical to ``cpu``.
+    dtype : {"float32", "float64"}
+        Arithmetic precision of the simulation (default float32, as ``cpu``).
+    max_chips : int or None
+        Chips available to the mapper (default: as many as needed).
+    max_units_per_core : int or None
+        Spread layers over more cores (see :func:`~neuro.hardware.mapper.map_network`).
+    mapping : Mapping, optional
+        A placement to reuse instead of mapping again.
+    """
+
+    name = "cores"
+    options = ("hardware", "quantize", "dtype", "max_chips", "max_units_per_core", "mapping")
+
+    def execute(self, network, inputs, record, record_steps, initial_state, progress):
+        profile = load_profile(self.config.get("hardware", "loihi"))
+        dtype = np.dtype(self.config.get("dtype", "float32"))
+        quant = Quantization.parse(self.config.get("quantize"))
+        warnings = []
+        if profile.payload_bits == 1 and any(
+            p.model.type not in ("token",) for p in network.populations.values()
+        ):
+            warnings.append(
+                f"profile {profile.name!r} sends binary spikes (payload_bits == 1); graded "
+                "events are counted as if each were one message."
+            )
+        args = (inputs, record, record_steps, initial_state, progress, dtype)
+        reference = ranges = None
+        run_net = network
+        if quant is not None:
+            reference = simulate(network, *args, collect=True)
+            ranges = reference.ranges
+            if quant.weight_bits is not None:
+                run_net, _ = quantize_network(network, quant.weight_bits)
+        mapping = self.config.get("mapping")
+        if mapping is None:
+            wbits = profile.weight_bits_max
+            if quant is not None and quant.weight_bits is not None:
+                wbits = min(max(quant.weight_bits, profile.weight_bits_min), wbits)
+                if wbits != quant.weight_bits:
+                    warnings.append(
+                        f"weight_bits == {quant.weight_bits} is outside the range "
+                        f"[{profile.weight_bits_min}, {profile.weight_bits_max}] of profile "
+                        f"{profile.name!r}; synaptic memory is sized for {wbits}-bit weights."
+                    )
+            mapping = map_network(
+                run_net,
+                profile,
+                weight_bits=wbits,
+                max_chips=self.config.get("max_chips"),
+                max_units_per_core=self.config.get("max_units_per_core"),
+            )
+        elif not isinstance(mapping, Mapping) or set(mapping.populations) != set(
+            network.populations
+        ):
+            raise BackendError(
+                "backend 'cores': option mapping must be a neuro.hardware.mapper.Mapping of "
+                f"this network's populations {sorted(network.populations)}."
+            )
+        elif not mapping.synapses:
+            raise BackendError(
+                "backend 'cores': the mapping was read from a file and lacks its synapse "
+                "tables; map the network again with neuro.hardware.mapper.map_network."
+            )
+        else:
+            profile = mapping.profile
+        routing = Routing(run_net, mapping)
+        sim = simulate(
+            run_net,
+            *args,
+            routing=routing,
+            profile=profile,
+            n_tiles=mapping.n_tiles,
+            quant=quant,
+            ranges=ranges,
+        )
+        info = {
+            "dtype": str(dtype),
+            "hardware": hardware_section(profile, mapping, sim, inputs, warnings),
+            "activity": {
+                "value_fanout": sim.value_fanout,
+                "nonbinary_events": sim.nonbinary,
+                "unit_events": {n: v.tolist() for n, v in sim.unit_events.items()},
+            },
+        }
+        if quant is not None:
+            info["quantization"] = {
+                **quant.to_dict(),
+                "calibration": reference.ranges,
+                "output_difference": output_difference(
+                    network, sim.recordings, reference.recordings
+                ),
+                "float_counts": reference.counts.totals(),
+            }
+            info["_float_recordings"] = reference.recordings
+        return sim.recordings, sim.counts, sim.final_state, info

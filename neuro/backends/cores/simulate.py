@@ -1,0 +1,275 @@
+"""The time-stepped loop of the ``cores`` backend.
+
+It follows the CPU event scheduler step for step — same neuron and synapse kernels
+(:data:`~neuro.backends.cpu.CPU_NEURONS`, :func:`~neuro.backends.cpu.synapses.build_delivery`),
+same topological order, same event rings — so float outputs and network counts equal
+those of ``cpu``.  Around each delivery it runs the per-core counting kernels of
+:mod:`.counters`, and in fixed-point mode it rounds port accumulators, model state and
+message payloads (:mod:`.quantize`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._progress import progress_bar
+from ...audit.counts import Counts
+from ..cpu.events import EventBuffer
+from ..cpu.neurons import CPU_NEURONS
+from ..cpu.synapses import build_delivery
+from ..state import initial_histories
+from .counters import StepCounters, count_active, count_messages, count_synops
+from .energy import core_energy_pj, core_time_ns, step_latency_ns
+from .quantize import quantize_values
+
+__all__ = ["simulate", "Simulation"]
+
+# Keep per-step per-core arrays when steps x cores stays below this.
+KEEP_STEPS_LIMIT = 1 << 20
+
+
+class _Plan:
+    def __init__(self, network, name, batch, dtype):
+        pop = network.populations[name]
+        self.name = name
+        self.size = pop.size
+        self.is_input = pop.model.is_input
+        self.sends = bool(network.outgoing(name))
+        self.neurons = CPU_NEURONS.get(pop.model.type)(pop, batch, dtype)
+        self.ring = [
+            EventBuffer(batch, pop.size, dtype) for _ in range(network.max_delay(name) + 1)
+        ]
+        self.ports = {p: np.zeros((batch, w), dtype=dtype) for p, w in pop.ports.items()}
+        self.bias = {p: np.zeros(w, dtype=dtype) for p, w in pop.ports.items()}
+        for proj in network.incoming(name):
+            if proj.bias is not None:
+                self.bias[proj.port] += proj.port_bias().astype(dtype)
+        self.incoming = []
+
+
+class Simulation:
+    """What one pass of the loop produced.
+
+    Attributes
+    ----------
+    recordings : dict of str → ndarray (T', B, n)
+    counts : Counts
+    final_state : dict
+    counters : StepCounters or None
+        Per-core counters (None without routing tables).
+    latency_ns : ndarray (T, B) or None
+        Latency of every sample-step.
+    energy_per_step_pj : ndarray (T,) or None
+        Energy of every step, summed over samples and cores.
+    value_fanout, nonbinary : dict of str → number
+        Per projection: Σ |value| × fan-out (all connections) and events with value ≠ 1.
+    unit_events : dict of str → ndarray
+        Events per unit of every non-input population.
+    ranges : dict
+        Calibration maxima (``"payload"``, ``"port"``, ``"state"``) when collected.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _quantize_inplace(arr, top, bits, signed=True):
+    arr[...] = quantize_values(arr, top, bits, signed)
+
+
+def simulate(
+    network,
+    inputs,
+    record,
+    record_steps,
+    initial_state,
+    progress,
+    dtype,
+    routing=None,
+    profile=None,
+    n_tiles=1,
+    quant=None,
+    ranges=None,
+    collect=False,
+) -> Simulation:
+    """Run ``network`` once; see :class:`Simulation` for what comes back.
+
+    Parameters
+    ----------
+    routing : Routing, optional
+        Count per core when given (needs ``profile`` and ``n_tiles``).
+    quant : Quantization, optional
+        Round payloads and state to these widths using the maxima in ``ranges``.
+    collect : bool
+        Record the largest |payload|, |port input| and |state| per population (the
+        calibration of the fixed-point mode).
+    """
+    B, T = inputs.batch, inputs.steps
+    order = network.topological_order()
+    plans = {n: _Plan(network, n, B, dtype) for n in order}
+    proj_names = list(network.projections)
+    for k, proj in enumerate(network.projections.values()):
+        fan_tot = proj.weights.fanout_total()
+        table = routing.synops[proj.name] if routing is not None else None
+        plans[proj.post].incoming.append(
+            (build_delivery(proj, dtype), plans[proj.pre].ring, proj.delay, proj.port, k,
+             table, fan_tot)
+        )  # fmt: skip
+    histories = initial_histories(network, B, initial_state)
+    for name, plan in plans.items():
+        saved = (initial_state or {}).get(name, {})
+        plan.neurons.set_state(saved.get("state", {}))
+        depth = len(plan.ring) - 1
+        for j, h in enumerate(histories[name][-depth:] if depth else []):
+            plan.ring[(j - depth) % len(plan.ring)].from_dense(h)
+
+    n_proj = len(proj_names)
+    syn, act, ev_in = [0] * n_proj, [0] * n_proj, [0] * n_proj
+    value_fanout, nonbinary = [0.0] * n_proj, [0] * n_proj
+    ev_out = dict.fromkeys(order, 0)
+    unit_events = {n: np.zeros(plans[n].size, np.int64) for n in order if not plans[n].is_input}
+    kept = T if record_steps == "all" else 1
+    recs = {n: np.zeros((kept, B, network.populations[n].size), dtype=dtype) for n in record}
+    found = {"payload": {}, "port": {}, "state": {}}
+    counters = latency = energy = None
+    if routing is not None:
+        keep = T * routing.n_cores <= KEEP_STEPS_LIMIT
+        counters = StepCounters(B, routing.n_cores, T, keep)
+        latency = np.zeros((T, B))
+        energy = np.zeros(T)
+    rng = ranges or {"payload": {}, "port": {}, "state": {}}
+    q_state = quant is not None and quant.state_bits is not None
+    q_payload = quant is not None and quant.payload_bits is not None
+    sequence = [plans[n] for n in order]
+    bar = progress_bar(T, f"cores {network.name}", progress)
+    for t in range(T):
+        if counters is not None:
+            counters.reset()
+            step = counters.step
+        for plan in sequence:
+            out = plan.ring[t % len(plan.ring)]
+            name = plan.name
+            if plan.is_input:
+                plan.neurons.inject(inputs.at(name, t), out)
+            else:
+                ports = plan.ports
+                for port, buf in ports.items():
+                    buf[:] = plan.bias[port]
+                for deliver, ring, delay, port, k, table, fan_tot in plan.incoming:
+                    ev = ring[(t - delay) % len(ring)]
+                    s, a = deliver(ev.ptr, ev.idx, ev.val, ports[port])
+                    syn[k] += s
+                    act[k] += a
+                    ev_in[k] += int(ev.ptr[B])
+                    if counters is not None:
+                        vf, nb = count_synops(
+                            ev.ptr, ev.idx, ev.val, *table, fan_tot, step["synops"]
+                        )
+                        value_fanout[k] += vf
+                        nonbinary[k] += nb
+                if collect:
+                    for port, buf in ports.items():
+                        key = f"{name}.{port}"
+                        found["port"][key] = max(found["port"].get(key, 0.0), _absmax(buf))
+                if q_state:
+                    for port, buf in ports.items():
+                        _quantize_inplace(buf, rng["port"].get(f"{name}.{port}", 0.0),
+                                          quant.state_bits)  # fmt: skip
+                plan.neurons.step(ports, out)
+                if collect or q_state:
+                    state = plan.neurons.get_state()
+                    if state:
+                        for key, arr in state.items():
+                            full = f"{name}.{key}"
+                            if collect:
+                                found["state"][full] = max(found["state"].get(full, 0.0),
+                                                           _absmax(arr))  # fmt: skip
+                            if q_state:
+                                _quantize_inplace(arr, rng["state"].get(full, 0.0),
+                                                  quant.state_bits)  # fmt: skip
+                        if q_state:
+                            plan.neurons.set_state(state)
+            n = int(out.ptr[B])
+            if plan.sends and (collect or q_payload):
+                vals = out.val[:n]
+                if collect:
+                    found["payload"][name] = max(found["payload"].get(name, 0.0), _absmax(vals))
+                    low = float(vals.min()) if n else 0.0
+                    found["payload"][f"{name}.signed"] = bool(
+                        found["payload"].get(f"{name}.signed", False) or low < 0
+                    )
+                if q_payload:
+                    signed = bool(rng["payload"].get(f"{name}.signed", True))
+                    _quantize_inplace(vals, rng["payload"].get(name, 0.0), quant.payload_bits,
+                                      signed)  # fmt: skip
+            ev_out[name] += n
+            if name in unit_events:
+                if counters is not None:
+                    count_active(out.ptr, out.idx, routing.unit_core[name],
+                                 step["updates_active"], unit_events[name])  # fmt: skip
+                else:
+                    np.add.at(unit_events[name], out.idx[:n], 1)
+        if counters is not None:
+            _count_messages(routing, plans, t, step)
+            np.subtract(routing.update_units[None, :], step["updates_active"],
+                        out=step["updates_inactive"])  # fmt: skip
+            latency[t] = step_latency_ns(core_time_ns(step, profile), profile, n_tiles)
+            energy[t] = float(core_energy_pj(step, profile).sum())
+            counters.close_step(t)
+        if record_steps == "all" or t == T - 1:
+            slot = t if record_steps == "all" else 0
+            for name in record:
+                plans[name].ring[t % len(plans[name].ring)].to_dense(recs[name][slot])
+        bar.update()
+    bar.close()
+
+    counts = Counts.for_network(network, B, T)
+    for k, name in enumerate(proj_names):
+        pc = counts.projections[name]
+        pc.synops, pc.activity_sparse_macs, pc.events_in = int(syn[k]), int(act[k]), ev_in[k]
+    for name, n in ev_out.items():
+        counts.populations[name].events = n
+    return Simulation(
+        recordings=recs,
+        counts=counts,
+        final_state=_final_state(network, plans, T, B),
+        counters=counters,
+        latency_ns=latency,
+        energy_per_step_pj=energy,
+        value_fanout=dict(zip(proj_names, value_fanout)),
+        nonbinary=dict(zip(proj_names, nonbinary)),
+        unit_events=unit_events,
+        ranges=found if collect else None,
+    )
+
+
+def _absmax(arr) -> float:
+    return float(np.max(np.abs(arr))) if np.size(arr) else 0.0
+
+
+def _count_messages(routing, plans, t, step):
+    B = step["messages_sent"].shape[0]
+    for name, tables in routing.messages.items():
+        plan = plans[name]
+        src = routing.unit_core[name]
+        for delay, indptr, dst, same, ew, ns, cross in tables:
+            ev = plan.ring[(t - delay) % len(plan.ring)]
+            if ev.ptr[B] == 0:
+                continue
+            count_messages(
+                ev.ptr, ev.idx, src, indptr, dst, same, ew, ns, cross,
+                step["messages_sent"], step["messages_received"], step["messages_within_tile"],
+                step["hops_east_west"], step["hops_north_south"], step["chip_crossings"],
+            )  # fmt: skip
+
+
+def _final_state(network, plans, T, B):
+    final = {}
+    for name, plan in plans.items():
+        depth = len(plan.ring) - 1
+        size = network.populations[name].size
+        history = [
+            plan.ring[s % len(plan.ring)].to_dense(np.zeros((B, size))) for s in range(T - depth, T)
+        ]
+        final[name] = {"state": plan.neurons.get_state(), "history": history}
+    return final

@@ -1,0 +1,88 @@
+"""Independent references for the cores tests: dense per-core counts from recordings."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+
+from netgen import random_case  # noqa: E402
+
+__all__ = ["random_case", "mask_apply", "independent_core_counts"]
+
+
+def mask_apply(weights, x):
+    """Per port entry, how many (non-zero input, non-zero weight) pairs reach it: (B, n_out)."""
+    fields = {
+        k: (np.asarray(v != 0, float) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in weights.to_dict().items()
+    }
+    return type(weights).from_dict(fields).apply((np.asarray(x) != 0).astype(float))
+
+
+def independent_core_counts(net, mapping, activity, steps, profile):
+    """Per-core synops, active/inactive updates, messages and energy by brute force.
+
+    ``activity[name]`` is the (T, B, n) output of every population (reference backend).
+    Messages: for every delivered event and every delay, the set of cores holding a
+    non-zero synapse of it; each message's energy is ``profile.route_energy_pj``.
+    """
+    n = mapping.n_cores
+    syn = np.zeros(n, np.int64)
+    active = np.zeros(n, np.int64)
+    units = np.zeros(n, np.int64)
+    sent = np.zeros(n, np.int64)
+    recv = np.zeros(n, np.int64)
+    route_pj = 0.0
+    for name, pop in net.populations.items():
+        core = mapping.core_of(name)
+        if not pop.model.is_input:
+            np.add.at(units, core, 1)
+            ev = (activity[name] != 0).reshape(-1, pop.size).sum(axis=0)
+            np.add.at(active, core, ev)
+    batch = next(iter(activity.values())).shape[1]
+    for p in net.projections.values():
+        post = net.populations[p.post]
+        width = p.weights.n_out
+        entry_unit = np.arange(width) % post.size
+        core = mapping.core_of(p.post)[entry_unit]
+        for t in range(p.delay, steps):
+            per_entry = mask_apply(p.weights, activity[p.pre][t - p.delay])
+            np.add.at(syn, core, np.rint(per_entry.sum(axis=0)).astype(np.int64))
+    for name in net.populations:
+        src_core = mapping.core_of(name)
+        for delay in sorted({p.delay for p in net.outgoing(name)}):
+            projs = [p for p in net.outgoing(name) if p.delay == delay]
+            n_pre = net.populations[name].size
+            reach = np.zeros((n_pre, n), bool)
+            for p in projs:
+                post = net.populations[p.post]
+                eye = np.eye(n_pre)
+                hit = mask_apply(p.weights, eye) > 0  # (n_pre, n_out)
+                entry_core = mapping.core_of(p.post)[np.arange(p.weights.n_out) % post.size]
+                for j in range(p.weights.n_out):
+                    reach[hit[:, j], entry_core[j]] = True
+            for t in range(delay, steps):
+                x = activity[name][t - delay]
+                for b in range(batch):
+                    for i in np.nonzero(x[b])[0]:
+                        for d in np.nonzero(reach[i])[0]:
+                            sent[src_core[i]] += 1
+                            recv[d] += 1
+                            route_pj += profile.route_energy_pj(int(src_core[i]), int(d))
+    inactive = units * batch * steps - active
+    energy = (
+        syn.sum() * profile.energy_synop_pj
+        + active.sum() * profile.energy_neuron_update_active_pj
+        + inactive.sum() * profile.energy_neuron_update_inactive_pj
+        + route_pj
+    )
+    return {
+        "synops": syn,
+        "updates_active": active,
+        "updates_inactive": inactive,
+        "messages_sent": sent,
+        "messages_received": recv,
+        "energy_pj": energy,
+    }

@@ -1,0 +1,182 @@
+"""The cores backend: cpu semantics, exact per-core counts, energy and latency, fixed point."""
+
+import numpy as np
+import pytest
+from cores_helpers import independent_core_counts, random_case
+
+import neuro
+from neuro.backends.cores import COUNTERS
+from neuro.backends.cores.quantize import quantize_values
+from neuro.exceptions import CapacityError, ParameterError
+from neuro.hardware import load_profile
+from neuro.hardware.mapper import map_network
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
+    net, x, steps = random_case(seed)
+    pops = list(net.populations)
+    profile = load_profile("loihi" if seed % 3 else "loihi2")
+    cpu = neuro.run(net, x, backend="cpu", record=pops, dtype="float64")
+    cores = neuro.run(net, x, backend="cores", hardware=profile, record=pops, dtype="float64")
+    for name in pops:
+        np.testing.assert_array_equal(cores.recordings[name], cpu.recordings[name], err_msg=name)
+    assert cores.counts == cpu.counts
+
+    hw = cores.info["hardware"]
+    per_core = {k: np.asarray(hw["per_core"][k]) for k in COUNTERS}
+    assert per_core["synops"].sum() == cpu.counts.synops
+    assert (
+        per_core["updates_active"].sum() + per_core["updates_inactive"].sum()
+        == cpu.counts.neuron_updates
+    )
+    non_input = sum(
+        cpu.counts.populations[n].events for n, p in net.populations.items() if not p.model.is_input
+    )
+    assert per_core["updates_active"].sum() == non_input
+    assert per_core["messages_sent"].sum() == per_core["messages_received"].sum()
+
+    ref = neuro.run(net, x, backend="reference", record=pops)
+    activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
+    mapping = map_network(net, profile)
+    expected = independent_core_counts(net, mapping, activity, steps, profile)
+    for key in ("synops", "updates_active", "updates_inactive", "messages_sent",
+                "messages_received"):  # fmt: skip
+        np.testing.assert_array_equal(per_core[key], expected[key], err_msg=key)
+    assert hw["energy_pj"]["total"] == pytest.approx(expected["energy_pj"], rel=1e-12)
+    assert hw["energy_pj"]["per_sample"] == pytest.approx(expected["energy_pj"] / x.shape[1])
+    assert sum(hw["per_step"]["energy_pj"]) == pytest.approx(expected["energy_pj"], rel=1e-12)
+
+
+def test_float32_default_matches_cpu_default():
+    net, x, _ = random_case(3)
+    cpu = neuro.run(net, x, backend="cpu")
+    cores = neuro.run(net, x, backend="cores", hardware="loihi")
+    assert cores.outputs.dtype == np.float32
+    np.testing.assert_array_equal(cores.outputs, cpu.outputs)
+
+
+def _two_core_profile():
+    # one core per tile, so the two cores sit on neighbouring tiles: one east-west hop
+    return load_profile("loihi").with_values(
+        units_per_core=2, cores_per_tile=1, mesh_width=16, mesh_height=8
+    )
+
+
+def test_hand_worked_two_core_example():
+    """Input x (2 units, core 0) → FATReLU h (2 units, core 1), weights (pre-major)
+    [[1, 0], [2, -3]], θ = 0, one sample x = [1, 1]:
+
+    * synops: x0 reaches 1 non-zero weight, x1 reaches 2 → 3 synops, all on core 1;
+    * h = [1·1 + 1·2, 1·(−3)] = [3, −3] → h0 sends an event (active), h1 not (inactive);
+    * messages: x0 → core 1 and x1 → core 1: 2 messages sent by core 0, received by
+      core 1, each crossing 1 east-west tile boundary (h has no outgoing projection);
+    * energy (Loihi, Davies et al. 2018, Table 2): 3 × 23.6 + 81 + 52 + 2 × 3.0 = 209.8 pJ;
+    * busy time: core 0: 2 hops × 4.1 ns = 8.2 ns; core 1: 3 × 3.5 + 8.4 + 5.3 = 24.2 ns;
+      barrier over 2 of the 128 tiles: 113 + (465 − 113) × 1 / 127 ns;
+      latency = 24.2 + 113 + 352 / 127 ns.
+    """
+    profile = _two_core_profile()
+    net = neuro.Network(name="two-core")
+    net.add_population("x", (2,), neuro.Input())
+    net.add_population("h", (2,), neuro.FATReLU(0.0))
+    net.connect("x", "h", neuro.Dense(np.array([[1.0, 0.0], [2.0, -3.0]])))
+    res = neuro.run(net, np.array([[1.0, 1.0]]), backend="cores", hardware=profile)
+    np.testing.assert_array_equal(res.outputs, [[3.0, 0.0]])
+    hw = res.info["hardware"]
+    assert hw["cores_used"] == 2 and hw["chips_used"] == 1 and hw["tiles_used"] == 2
+    pc = hw["per_core"]
+    assert pc["synops"] == [0, 3]
+    assert pc["updates_active"] == [0, 1]
+    assert pc["updates_inactive"] == [0, 1]
+    assert pc["messages_sent"] == [2, 0]
+    assert pc["messages_received"] == [0, 2]
+    assert pc["hops_east_west"] == [2, 0]
+    assert pc["hops_north_south"] == [0, 0]
+    assert pc["messages_within_tile"] == [0, 0]
+    assert pc["chip_crossings"] == [0, 0]
+    assert hw["energy_pj"]["total"] == pytest.approx(3 * 23.6 + 81 + 52 + 2 * 3.0)
+    assert pc["busy_time_ns"] == pytest.approx([8.2, 24.2])
+    assert hw["latency_ns"]["mean_per_step"] == pytest.approx(24.2 + 113 + 352 / 127)
+
+
+def test_messages_are_one_per_event_and_destination_core():
+    """One event reaching 5 units spread over 3 cores is 3 messages, 5 synops."""
+    profile = _two_core_profile()
+    net = neuro.Network()
+    net.add_population("x", (1,), neuro.Input())
+    net.add_population("y", (6,), neuro.Readout())
+    w = np.array([[1.0, 1.0, 1.0, 0.0, 1.0, 1.0]])  # y3 is not reached: cores 1, 2, 3 are
+    net.connect("x", "y", neuro.Dense(w))
+    hw = neuro.run(net, np.ones((1, 1)), backend="cores", hardware=profile).info["hardware"]
+    assert hw["totals"]["messages_sent"] == 3
+    assert hw["per_core"]["messages_received"] == [0, 1, 1, 1]
+    assert hw["per_core"]["synops"] == [0, 2, 1, 2]
+    assert hw["per_core"]["hops_east_west"] == [1 + 2 + 3, 0, 0, 0]
+
+
+def test_capacity_error_through_the_backend():
+    net = neuro.Network()
+    net.add_population("x", (5000,), neuro.Input())
+    net.add_population("wide", (3,), neuro.Readout())
+    net.connect("x", "wide", neuro.Dense(np.ones((5000, 3))))
+    with pytest.raises(CapacityError, match="wide.*fan-in axons"):
+        neuro.run(net, np.ones((1, 5000)), backend="cores", hardware="loihi")
+
+
+def test_quantize_values_grid():
+    x = np.array([-1.0, -0.26, 0.0, 0.24, 0.26, 1.0, 3.0])
+    # 3 bits signed: 3 levels per sign, step 1/3 on [-1, 1]; 3.0 saturates
+    np.testing.assert_allclose(
+        quantize_values(x, 1.0, 3), [-1, -1 / 3, 0, 1 / 3, 1 / 3, 1, 1], atol=1e-15
+    )
+    # 2 bits unsigned: levels 0, 1/3, 2/3, 1
+    np.testing.assert_allclose(
+        quantize_values(np.array([0.1, 0.2, 0.5, 0.9]), 1.0, 2, signed=False),
+        [0, 1 / 3, 2 / 3, 1],
+    )
+
+
+def test_fixed_point_error_shrinks_with_bits():
+    rng = np.random.default_rng(7)
+    net = neuro.Network(name="q")
+    net.add_population("x", (30,), neuro.Input())
+    net.add_population("h", (40,), neuro.FATReLU(0.05))
+    net.add_population("y", (5,), neuro.Readout())
+    net.connect(
+        "x", "h", neuro.Dense(rng.normal(size=(30, 40)) / 5), bias=rng.normal(size=40) * 0.1
+    )
+    net.connect("h", "y", neuro.Dense(rng.normal(size=(40, 5)) / 6))
+    x = rng.random((20, 30))
+    errors = []
+    for bits in (3, 6, 10, 16):
+        res = neuro.run(
+            net, x, backend="cores", hardware="loihi2", dtype="float64",
+            quantize={"weight_bits": bits, "payload_bits": bits, "state_bits": bits + 8},
+        )  # fmt: skip
+        errors.append(res.info["quantization"]["output_difference"]["y"]["relative_l2"])
+    assert errors[0] > errors[1] > errors[2] > errors[3]
+    assert errors[3] < 1e-3
+    assert errors[0] > 1e-2
+
+
+def test_fixed_point_weights_rounded_per_projection():
+    """8-bit weights: the network run is the float one with w rounded to max|w|/127 steps."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(6, 4))
+    net = neuro.Network()
+    net.add_population("x", (6,), neuro.Input())
+    net.add_population("y", (4,), neuro.Readout())
+    net.connect("x", "y", neuro.Dense(w))
+    x = rng.normal(size=(3, 6))
+    res = neuro.run(net, x, backend="cores", dtype="float64", quantize={"weight_bits": 8})
+    step = np.abs(w).max() / 127
+    np.testing.assert_allclose(res.outputs, x @ (np.rint(w / step) * step), rtol=1e-12)
+
+
+def test_bad_quantize_option():
+    net, x, _ = random_case(2)
+    with pytest.raises(ParameterError, match="weight_bits"):
+        neuro.run(net, x, backend="cores", quantize={"weight_bits": 1})
+    with pytest.raises(ParameterError, match="unknown key"):
+        neuro.run(net, x, backend="cores", quantize={"bits": 4})
