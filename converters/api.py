@@ -49,12 +49,18 @@ def convert_and_run(model, inputs, backend="cpu", hardware=None, convert_options
     """Convert ``model`` and run it on ``inputs``; see :func:`neuro.convert_and_run`.
 
     ``convert_options`` go to :func:`convert`; the remaining ``options`` go to the
-    runner (:func:`neuro.run` unless the converted network names another).
+    runner (:func:`neuro.run` unless the converted network names another).  ``inputs``
+    may be a torch tensor.  On the ``cpu`` backend a network converted from a float64
+    model runs in float64 unless ``dtype`` is given.
     """
     from neuro.backends.base import run
 
+    if hasattr(inputs, "detach") and hasattr(inputs, "numpy"):  # a torch tensor
+        inputs = inputs.detach().cpu().numpy()
     network = convert(model, example_input=inputs, **(convert_options or {}))
     if hardware is not None:
         options["hardware"] = hardware
+    if backend == "cpu" and "dtype" not in options and network.metadata.get("dtype") == "float64":
+        options["dtype"] = "float64"  # a float64 model runs in float64 (the default is float32)
     runner = RUNNERS.get(network.metadata.get("runner"), run)
     return runner(network, inputs, backend=backend, **options)

@@ -4,8 +4,20 @@ Two tables:
 
 * model converters — whole models with their own structure (e.g. an EGRU language
   model), matched by a predicate on the model object, tried first;
-* module converters — one small mapping function per module type, used by the
-  generic graph converter (``converters.torch_graph``) for feed-forward models.
+* module converters — one small mapping function per module type (or per
+  :class:`ModuleMatcher`, a named predicate for modules recognised by their
+  attributes), used by the generic graph converter (``converters.torch_graph``)
+  for feed-forward models;
+* function converters — the same for the functions and tensor methods a traced
+  ``forward`` calls (``operator.add``, ``torch.flatten``, ``"view"``, ...).
+
+A module mapping function has the signature
+``func(ctx, module, x, name) -> Value``: ``ctx`` is the
+:class:`converters.graph_builder.GraphBuilder` of the network being built, ``x``
+the symbolic :class:`~converters.graph_builder.Value` the module receives and
+``name`` the module's path in the model.  It returns the module's output, built
+with ``ctx.apply`` (a weight operator), ``ctx.scale`` (a per-unit affine map),
+``ctx.population`` (a population with a neuron model) or ``ctx.reshape``.
 
 Converters register themselves with the decorators below; ``converters`` imports
 the modules that hold them lazily, so ``import neuro`` never imports torch.
@@ -21,17 +33,23 @@ from neuro.exceptions import ConversionError
 __all__ = [
     "MODEL_CONVERTERS",
     "MODULE_CONVERTERS",
+    "FUNCTION_CONVERTERS",
     "CONVERTER_MODULES",
+    "ModuleMatcher",
     "register_model_converter",
     "register_module_converter",
+    "register_function_converter",
     "find_model_converter",
+    "find_module_converter",
     "load_converters",
 ]
 
 # (name, predicate(model) -> bool, convert(model, **options) -> Network)
 MODEL_CONVERTERS: list[tuple[str, Callable, Callable]] = []
-# module class (or a predicate name) -> mapping function; filled by converters.torch_graph
+# module class (or a ModuleMatcher) -> mapping function; filled by converters.torch_modules
 MODULE_CONVERTERS: dict = {}
+# function object or "method:<name>" -> handler(ctx, node, args, kwargs) -> Value or constant
+FUNCTION_CONVERTERS: dict = {}
 # modules imported on first use so that their converters register themselves
 CONVERTER_MODULES = [
     "converters.torch_graph",
@@ -39,6 +57,8 @@ CONVERTER_MODULES = [
     "converters.kwta",
     "converters.sas",
 ]
+# converter modules needing these are skipped when they are not installed
+OPTIONAL_DEPENDENCIES = ("torch", "sklearn")
 _loaded = False
 
 
@@ -52,8 +72,30 @@ def register_model_converter(name: str, predicate: Callable[[object], bool]):
     return decorate
 
 
+class ModuleMatcher:
+    """A named predicate on modules, for modules recognised by their attributes.
+
+    Parameters
+    ----------
+    name : str
+        How the supported-modules list names the matched modules.
+    predicate : callable
+        ``predicate(module) -> bool``.
+    """
+
+    def __init__(self, name: str, predicate: Callable[[object], bool]):
+        self.__name__ = name
+        self.predicate = predicate
+
+    def __call__(self, module) -> bool:
+        return bool(self.predicate(module))
+
+    def __repr__(self) -> str:
+        return f"ModuleMatcher({self.__name__!r})"
+
+
 def register_module_converter(*module_types):
-    """Decorator: mapping function for the given module classes (graph converter)."""
+    """Decorator: mapping function for the given module classes or ModuleMatchers."""
 
     def decorate(func):
         for t in module_types:
@@ -61,6 +103,28 @@ def register_module_converter(*module_types):
         return func
 
     return decorate
+
+
+def register_function_converter(*targets):
+    """Decorator: handler for functions (objects) or tensor methods (``"method:view"``)."""
+
+    def decorate(func):
+        for t in targets:
+            FUNCTION_CONVERTERS[t] = func
+        return func
+
+    return decorate
+
+
+def find_module_converter(module):
+    """The mapping function for ``module``: by class (most derived first), then by matcher."""
+    for cls in type(module).__mro__:
+        if cls in MODULE_CONVERTERS:
+            return MODULE_CONVERTERS[cls]
+    for key, func in MODULE_CONVERTERS.items():
+        if isinstance(key, ModuleMatcher) and key(module):
+            return func
+    return None
 
 
 def load_converters() -> None:
@@ -72,8 +136,9 @@ def load_converters() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency inside the module
-                raise
+            missing = (exc.name or "").split(".")[0]
+            if exc.name != module and missing not in OPTIONAL_DEPENDENCIES:
+                raise  # a real missing dependency inside the module
     _loaded = True
 
 
@@ -88,7 +153,7 @@ def find_model_converter(model):
 
 def unsupported(path: str, module) -> ConversionError:
     """The error for a module no converter handles, listing what is supported."""
-    names = sorted(getattr(t, "__name__", str(t)) for t in MODULE_CONVERTERS)
+    names = sorted({getattr(t, "__name__", str(t)) for t in MODULE_CONVERTERS})
     whole = sorted(name for name, _, _ in MODEL_CONVERTERS)
     return ConversionError(
         f"cannot convert module {path!r} of type {type(module).__name__}; supported modules: "

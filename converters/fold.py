@@ -1,0 +1,97 @@
+"""Folding per-unit affine maps (eval-mode BatchNorm) into the weights before them.
+
+An eval-mode ``BatchNorm`` computes ``y = s * x + t`` per channel with
+``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``.
+When ``x`` is the output of a weight operator ``W`` plus a bias ``b``, the pair
+becomes one operator with its output entries scaled, ``(s * W) x + (s * b + t)``:
+no population and no extra synaptic operation for the normalisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuro.exceptions import ConversionError
+from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
+
+__all__ = ["batchnorm_scale_shift", "scale_operator", "identity", "diagonal"]
+
+
+def batchnorm_scale_shift(module, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel scale and shift of an eval-mode ``BatchNorm1d``/``BatchNorm2d``.
+
+    Parameters
+    ----------
+    module : torch.nn.modules.batchnorm._BatchNorm
+    name : str
+        Path of the module in the model (for messages).
+
+    Returns
+    -------
+    scale, shift : ndarray of float64, shape (C,)
+    """
+    if module.running_mean is None or module.running_var is None:
+        raise ConversionError(
+            f"module {name!r} ({type(module).__name__}) has track_running_stats=False: it "
+            "normalises with batch statistics, which an event network cannot; train it with "
+            "running statistics."
+        )
+    mean = module.running_mean.detach().cpu().double().numpy()
+    var = module.running_var.detach().cpu().double().numpy()
+    scale = 1.0 / np.sqrt(var + float(module.eps))
+    shift = -mean * scale
+    if module.weight is not None:
+        gamma = module.weight.detach().cpu().double().numpy()
+        scale, shift = scale * gamma, shift * gamma
+    if module.bias is not None:
+        shift = shift + module.bias.detach().cpu().double().numpy()
+    return scale, shift
+
+
+def identity(n: int) -> Sparse:
+    """The identity map on ``n`` units as a CSR operator (one weight of 1 per unit)."""
+    return diagonal(np.ones(n))
+
+
+def diagonal(values: np.ndarray) -> Sparse:
+    """A diagonal map (unit ``i`` → entry ``i`` with weight ``values[i]``) as CSR."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    n = values.size
+    return Sparse(np.arange(n + 1), np.arange(n), values, n)
+
+
+def scale_operator(op: WeightOperator, scale: np.ndarray) -> WeightOperator | None:
+    """``op`` with output entry ``j`` multiplied by ``scale[j]``, or None if it cannot be.
+
+    Parameters
+    ----------
+    op : WeightOperator or None
+        None stands for the identity.
+    scale : ndarray, shape (op.n_out,)
+
+    Returns
+    -------
+    WeightOperator or None
+        None when ``op`` has no exact scaled form of its own kind (a convolution whose
+        scale varies within a channel, or an operator kind this module does not know);
+        the caller then materialises a population first.
+    """
+    scale = np.asarray(scale, dtype=np.float64).ravel()
+    if op is None:
+        return diagonal(scale)
+    if isinstance(op, Dense):
+        return Dense(op.weight.astype(np.float64) * scale[None, :])
+    if isinstance(op, Sparse):
+        return Sparse(op.indptr, op.indices, op.data * scale[op.indices], op.width)
+    if isinstance(op, Conv2d):
+        per_channel = scale.reshape(op.out_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            return None
+        return Conv2d(
+            op.weight.astype(np.float64) * per_channel[:, 0, None, None, None],
+            op.in_shape,
+            op.stride,
+            op.padding,
+            op.groups,
+        )
+    return None
