@@ -5,20 +5,71 @@ Events of one population and step are stored flat, per sample ``b`` in
 Scatter kernels stream the fan-out of each event into a (B, width) port buffer
 and return the counts they are responsible for: synaptic ops (non-zero weights
 reached) and activity-sparse MACs (all connections reached).
+
+The ``*_into`` helpers deliver the events ``k0:k1`` of one sample into one
+sample's port vector; the step-by-step scheduler and the compiled whole-run
+loop (:mod:`.runloop`) share them, so both add the same terms in the same
+order and give bit-identical results.  Dense fan-out rows are streamed four
+events at a time (``o += v0 r0 + v1 r1 + v2 r2 + v3 r3``, evaluated left to
+right, i.e. in event order), which reads and writes the port vector once per
+four weight rows.
 """
 
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 __all__ = [
     "dense_to_events",
+    "dense_row_events",
     "events_to_dense",
     "scatter_dense",
+    "scatter_dense_columns",
     "scatter_sparse",
     "scatter_conv2d",
     "threshold_events",
+    "threshold_row_events",
+    "dense_rows_into",
+    "sparse_rows_into",
+    "conv2d_into",
+    "count_nonzero_rows",
+    "fan_counts",
 ]
+
+# Floating-point contraction (fused multiply-add) only: no reassociation, so
+# every kernel adds its terms in event order.
+_FMA = {"contract"}
+
+
+@njit(cache=True, nogil=True)
+def dense_row_events(row, idx, val, off):
+    """Every non-zero entry of the 1-D ``row`` becomes an event at ``off``; returns the count.
+
+    Entries ``off + count : off + len(row)`` of ``idx, val`` are scratch (overwritten).
+    """
+    k = 0
+    for i in range(row.shape[0]):  # branch-free: write every entry, advance on events
+        v = row[i]
+        idx[off + k] = i
+        val[off + k] = v
+        k += v != 0
+    return k
+
+
+@njit(cache=True, nogil=True)
+def threshold_row_events(row, theta, idx, val, off):
+    """FATReLU on one sample: an event (value x) where x >= theta and x != 0.
+
+    Entries ``off + count : off + len(row)`` of ``idx, val`` are scratch (overwritten).
+    """
+    k = 0
+    for i in range(row.shape[0]):  # branch-free: write every entry, advance on events
+        v = row[i]
+        idx[off + k] = i
+        val[off + k] = v
+        k += (v >= theta[i]) & (v != 0)
+    return k
 
 
 @njit(cache=True, nogil=True)
@@ -27,13 +78,7 @@ def dense_to_events(x, ptr, idx, val):
     k = 0
     for b in range(x.shape[0]):
         ptr[b] = k
-        row = x[b]
-        for i in range(row.shape[0]):
-            v = row[i]
-            if v != 0:
-                idx[k] = i
-                val[k] = v
-                k += 1
+        k += dense_row_events(x[b], idx, val, k)
     ptr[x.shape[0]] = k
     return k
 
@@ -44,13 +89,7 @@ def threshold_events(x, theta, ptr, idx, val):
     k = 0
     for b in range(x.shape[0]):
         ptr[b] = k
-        row = x[b]
-        for i in range(row.shape[0]):
-            v = row[i]
-            if v >= theta[i] and v != 0:
-                idx[k] = i
-                val[k] = v
-                k += 1
+        k += threshold_row_events(x[b], theta, idx, val, k)
     ptr[x.shape[0]] = k
     return k
 
@@ -64,6 +103,137 @@ def events_to_dense(ptr, idx, val, out):
             out[b, idx[k]] = val[k]
 
 
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def dense_rows_into(o, weight, idx, val, k0, k1, c0, c1):
+    """o[c0:c1] += Σ_k val[k] * weight[idx[k], c0:c1] for the events k0:k1.
+
+    Parameters
+    ----------
+    o : ndarray, shape (width,)
+        One sample's port vector.
+    weight : ndarray, shape (n_pre, width)
+        Fan-out rows, pre-synaptic major.
+    idx, val : ndarray
+        Event unit indices and values.
+    k0, k1 : int
+        Event range.
+    c0, c1 : int
+        Column range (all of ``0:width`` unless a caller splits the columns).
+    """
+    oc = o[c0:c1]
+    n = c1 - c0
+    k = k0
+    while k + 4 <= k1:
+        r0 = weight[idx[k], c0:c1]
+        r1 = weight[idx[k + 1], c0:c1]
+        r2 = weight[idx[k + 2], c0:c1]
+        r3 = weight[idx[k + 3], c0:c1]
+        v0, v1, v2, v3 = val[k], val[k + 1], val[k + 2], val[k + 3]
+        for j in range(n):
+            oc[j] = oc[j] + v0 * r0[j] + v1 * r1[j] + v2 * r2[j] + v3 * r3[j]
+        k += 4
+    while k < k1:
+        r0 = weight[idx[k], c0:c1]
+        v0 = val[k]
+        for j in range(n):
+            oc[j] = oc[j] + v0 * r0[j]
+        k += 1
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def sparse_rows_into(o, indptr, indices, data, idx, val, k0, k1):
+    """CSR fan-out rows of the events k0:k1: o[indices[j]] += val * data[j]."""
+    for k in range(k0, k1):
+        i = idx[k]
+        v = val[k]
+        for j in range(indptr[i], indptr[i + 1]):
+            o[indices[j]] += v * data[j]
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def conv2d_into(o, wt, geom, idx, val, k0, k1):
+    """Convolution fan-out of the events k0:k1 into one sample's port vector.
+
+    Parameters
+    ----------
+    o : ndarray, shape (C_out * H_out * W_out,)
+    wt : ndarray, shape (groups, C_in/groups, kh, kw, C_out/groups)
+        Kernel re-laid out pre-synaptic major: one contiguous vector of output
+        channels per (input channel, tap).
+    geom : int64 array
+        (H, W, H_out, W_out, stride_h, stride_w, pad_h, pad_w).
+    """
+    h, w, h_out, w_out, sh, sw, ph, pw = (
+        geom[0],
+        geom[1],
+        geom[2],
+        geom[3],
+        geom[4],
+        geom[5],
+        geom[6],
+        geom[7],
+    )
+    n_groups, cg, kh, kw, og = wt.shape
+    hw_in = h * w
+    hw_out = h_out * w_out
+    for k in range(k0, k1):
+        i = idx[k]
+        v = val[k]
+        c = i // hw_in
+        rem = i - c * hw_in
+        y = rem // w
+        x = rem - y * w
+        g = c // cg
+        cl = c - g * cg
+        obase = g * og * hw_out
+        for ky in range(kh):
+            ty = y + ph - ky
+            if ty < 0:
+                break
+            if ty % sh != 0:
+                continue
+            yo = ty // sh
+            if yo >= h_out:
+                continue
+            for kx in range(kw):
+                tx = x + pw - kx
+                if tx < 0:
+                    break
+                if tx % sw != 0:
+                    continue
+                xo = tx // sw
+                if xo >= w_out:
+                    continue
+                pos = obase + yo * w_out + xo
+                wv = wt[g, cl, ky, kx]
+                for oc in range(og):
+                    o[pos + oc * hw_out] += v * wv[oc]
+
+
+@njit(cache=True, nogil=True)
+def fan_counts(idx, k0, k1, fan_nnz, fan_tot):
+    """(synops, activity-sparse MACs) of the events k0:k1."""
+    syn = 0
+    act = 0
+    for k in range(k0, k1):
+        syn += fan_nnz[idx[k]]
+        act += fan_tot[idx[k]]
+    return syn, act
+
+
+@njit(cache=True, nogil=True)
+def count_nonzero_rows(weight):
+    """Non-zero entries of each row of a 2-D array, int64 (n_rows,)."""
+    out = np.zeros(weight.shape[0], dtype=np.int64)
+    for i in range(weight.shape[0]):
+        row = weight[i]
+        c = 0
+        for j in range(row.shape[0]):
+            c += row[j] != 0
+        out[i] = c
+    return out
+
+
 @njit(cache=True, nogil=True)
 def scatter_dense(ptr, idx, val, weight, out, fan_nnz, fan_tot):
     """out[b] += val * weight[idx] for every event (weight is (n_pre, width))."""
@@ -71,16 +241,27 @@ def scatter_dense(ptr, idx, val, weight, out, fan_nnz, fan_tot):
     act = 0
     width = weight.shape[1]
     for b in range(out.shape[0]):
-        o = out[b]
-        for k in range(ptr[b], ptr[b + 1]):
-            i = idx[k]
-            v = val[k]
-            row = weight[i]
-            for j in range(width):
-                o[j] += v * row[j]
-            syn += fan_nnz[i]
-            act += fan_tot[i]
+        dense_rows_into(out[b], weight, idx, val, ptr[b], ptr[b + 1], 0, width)
+        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s
+        act += a
     return syn, act
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def scatter_dense_columns(o, weight, idx, val, k0, k1, n_chunks):
+    """:func:`dense_rows_into` over all columns, split into ``n_chunks`` parallel blocks.
+
+    Each output column still receives its terms in event order, so the result is
+    bit-identical to the serial kernel.  Column blocks are multiples of 16 entries.
+    """
+    width = weight.shape[1]
+    step = ((width + n_chunks - 1) // n_chunks + 15) // 16 * 16
+    for c in prange(n_chunks):
+        c0 = min(width, c * step)
+        c1 = min(width, c0 + step)
+        if c1 > c0:
+            dense_rows_into(o, weight, idx, val, k0, k1, c0, c1)
 
 
 @njit(cache=True, nogil=True)
@@ -89,69 +270,21 @@ def scatter_sparse(ptr, idx, val, indptr, indices, data, out, fan_nnz, fan_tot):
     syn = 0
     act = 0
     for b in range(out.shape[0]):
-        o = out[b]
-        for k in range(ptr[b], ptr[b + 1]):
-            i = idx[k]
-            v = val[k]
-            for j in range(indptr[i], indptr[i + 1]):
-                o[indices[j]] += v * data[j]
-            syn += fan_nnz[i]
-            act += fan_tot[i]
+        sparse_rows_into(out[b], indptr, indices, data, idx, val, ptr[b], ptr[b + 1])
+        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s
+        act += a
     return syn, act
 
 
 @njit(cache=True, nogil=True)
 def scatter_conv2d(ptr, idx, val, wt, out, geom, fan_nnz, fan_tot):
-    """Convolution fan-out of input events.
-
-    Parameters
-    ----------
-    wt : ndarray, shape (groups, C_in/groups, kh, kw, C_out/groups)
-        Kernel re-laid out pre-synaptic major: one contiguous vector of output
-        channels per (input channel, tap).
-    geom : int64 array
-        (H, W, H_out, W_out, stride_h, stride_w, pad_h, pad_w).
-    """
-    h, w, h_out, w_out, sh, sw, ph, pw = geom
-    n_groups, cg, kh, kw, og = wt.shape
-    hw_in = h * w
-    hw_out = h_out * w_out
+    """Convolution fan-out of input events; see :func:`conv2d_into`."""
     syn = 0
     act = 0
     for b in range(out.shape[0]):
-        o = out[b]
-        for k in range(ptr[b], ptr[b + 1]):
-            i = idx[k]
-            v = val[k]
-            c = i // hw_in
-            rem = i - c * hw_in
-            y = rem // w
-            x = rem - y * w
-            g = c // cg
-            cl = c - g * cg
-            obase = g * og * hw_out
-            for ky in range(kh):
-                ty = y + ph - ky
-                if ty < 0:
-                    break
-                if ty % sh != 0:
-                    continue
-                yo = ty // sh
-                if yo >= h_out:
-                    continue
-                for kx in range(kw):
-                    tx = x + pw - kx
-                    if tx < 0:
-                        break
-                    if tx % sw != 0:
-                        continue
-                    xo = tx // sw
-                    if xo >= w_out:
-                        continue
-                    pos = obase + yo * w_out + xo
-                    wv = wt[g, cl, ky, kx]
-                    for oc in range(og):
-                        o[pos + oc * hw_out] += v * wv[oc]
-            syn += fan_nnz[i]
-            act += fan_tot[i]
+        conv2d_into(out[b], wt, geom, idx, val, ptr[b], ptr[b + 1])
+        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s
+        act += a
     return syn, act

@@ -7,6 +7,11 @@ projection streams the fan-out rows of the pre-synaptic events of step
 kernel then writes this step's events.  Each population keeps a ring of
 ``max_delay + 1`` event buffers, so memory does not grow with the run length;
 counters are running totals.
+
+Networks built only from kernels that have compiled counterparts (input, token,
+fatrelu and readout populations; dense, sparse and conv2d projections) run as a
+whole in one compiled call instead (:mod:`.fastpath`), with identical outputs,
+counts and final state; the option ``engine`` chooses explicitly.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import numpy as np
 
 from ..._progress import progress_bar
 from ...audit.counts import Counts
+from ...exceptions import BackendError
 from ..base import BACKENDS, Backend
 from ..state import initial_histories
 from .events import EventBuffer
+from .fastpath import run_compiled, supports
 from .neurons import CPU_NEURONS
 from .synapses import build_delivery
 
@@ -50,13 +57,69 @@ class CpuBackend(Backend):
     -------
     dtype : {"float32", "float64"}
         Arithmetic precision (default float32).
+    engine : {"auto", "compiled", "python"}
+        ``"compiled"`` runs the whole run in one compiled call (networks of input,
+        token, fatrelu and readout populations with dense, sparse and conv2d
+        projections); ``"python"`` drives compiled kernels step by step and runs
+        every registered kernel; ``"auto"`` (default) picks ``"compiled"`` when the
+        network allows it.  Results and counts are identical.
+    threads : int
+        Threads of the compiled engine (default 1): samples of a batch run in
+        parallel; a single sample splits large dense deliveries over column blocks.
+        Set ``threads`` <= the free cores, and limit BLAS threads around it.
     """
 
     name = "cpu"
-    options = ("dtype",)
+    options = ("dtype", "engine", "threads")
+
+    def _settings(self):
+        dtype = np.dtype(self.config.get("dtype", "float32"))
+        if dtype not in (np.float32, np.float64):
+            raise BackendError(
+                f"backend 'cpu': dtype == {str(dtype)!r}, must be float32 or float64."
+            )
+        engine = self.config.get("engine", "auto")
+        if engine not in ("auto", "compiled", "python"):
+            raise BackendError(
+                f"backend 'cpu': engine == {engine!r}, must be 'auto', 'compiled' or 'python'."
+            )
+        threads = self.config.get("threads", 1)
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise BackendError(f"backend 'cpu': threads == {threads!r}, must be an int >= 1.")
+        return dtype, engine, int(threads)
 
     def execute(self, network, inputs, record, record_steps, initial_state, progress):
-        dtype = np.dtype(self.config.get("dtype", "float32"))
+        dtype, engine, threads = self._settings()
+        compiled = supports(network)
+        if engine == "compiled" and not compiled:
+            raise BackendError(
+                f"backend 'cpu': network {network.name!r} has populations or projections "
+                "without a compiled kernel (compiled: input, token, fatrelu, readout; dense, "
+                "sparse, conv2d); use engine='auto' or 'python'."
+            )
+        if engine != "python" and compiled:
+            return self._run_compiled(
+                network, inputs, record, record_steps, initial_state, dtype, threads
+            )
+        return self._run_stepwise(
+            network, inputs, record, record_steps, initial_state, progress, dtype
+        )
+
+    @staticmethod
+    def _run_compiled(network, inputs, record, record_steps, initial_state, dtype, threads):
+        import numba
+
+        previous = numba.get_num_threads()
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(threads)
+        try:
+            return run_compiled(
+                network, inputs, record, record_steps, initial_state, dtype, threads
+            )
+        finally:
+            numba.set_num_threads(previous)
+
+    def _run_stepwise(self, network, inputs, record, record_steps, initial_state, progress, dtype):
         B, T = inputs.batch, inputs.steps
         order = network.topological_order()
         plans = {name: _PopulationPlan(network, name, B, dtype) for name in order}
@@ -112,7 +175,8 @@ class CpuBackend(Backend):
             pc.synops, pc.activity_sparse_macs, pc.events_in = int(syn[k]), int(act[k]), ev_in[k]
         for name, n in ev_out.items():
             counts.populations[name].events = n
-        return recs, counts, self._final_state(network, plans, T, B), {"dtype": str(dtype)}
+        info = {"dtype": str(dtype), "engine": "python", "threads": 1}
+        return recs, counts, self._final_state(network, plans, T, B), info
 
     @staticmethod
     def _final_state(network, plans, T, B):

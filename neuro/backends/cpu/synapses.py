@@ -16,7 +16,7 @@ from .kernels import scatter_conv2d, scatter_dense, scatter_sparse
 CPU_SYNAPSES = Registry("weight operator on backend 'cpu'", BackendError)
 CPU_SYNAPSES.register_lazy("complementary", "neuro.backends.cpu.complementary:build")
 
-__all__ = ["CPU_SYNAPSES", "build_delivery"]
+__all__ = ["CPU_SYNAPSES", "build_delivery", "conv2d_layout"]
 
 
 def build_delivery(projection, dtype):
@@ -52,13 +52,20 @@ def _sparse(weights, dtype):
     return deliver
 
 
-@CPU_SYNAPSES.register("conv2d")
-def _conv2d(weights, dtype):
+def conv2d_layout(weights, dtype):
+    """Conv kernel pre-synaptic major: (C_out, cg, kh, kw) → (groups, cg, kh, kw, C_out/groups).
+
+    Output channels are innermost, so one input channel and tap is one contiguous vector.
+    """
     c_out, cg, kh, kw = weights.weight.shape
     g = weights.groups
-    # (C_out, cg, kh, kw) -> (g, cg, kh, kw, C_out/g): output channels innermost.
     wt = weights.weight.reshape(g, c_out // g, cg, kh, kw).transpose(0, 2, 3, 4, 1)
-    wt = np.ascontiguousarray(wt, dtype=dtype)
+    return np.ascontiguousarray(wt, dtype=dtype)
+
+
+@CPU_SYNAPSES.register("conv2d")
+def _conv2d(weights, dtype):
+    wt = conv2d_layout(weights, dtype)
     _, h, w = weights.in_shape
     _, h_out, w_out = weights.out_shape
     geom = np.array([h, w, h_out, w_out, *weights.stride, *weights.padding], dtype=np.int64)

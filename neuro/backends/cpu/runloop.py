@@ -1,0 +1,279 @@
+"""The compiled whole-run loop of the CPU scheduler (numba, ``nogil``, cached).
+
+One call runs every step of every population for one sample; samples of a
+batch never interact, so :func:`run_batch_parallel` runs them on parallel
+threads and :func:`run_batch_serial` one after the other.  The network arrives
+flattened into two int64 tables (built by :mod:`.fastpath`); arrays that differ
+in number and shape from network to network (weights, inputs, recordings) are
+passed as addresses, so one compiled loop serves every network:
+
+Populations ``i`` (topological order), ``pop[i, :]``
+    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout),
+    1 size, 2 ring depth (largest outgoing delay + 1), 3 first ring slot,
+    4 input address ((T', B, size) values or (T', B) int64 tokens), 5 input steps T'
+    (1: the same input at every step), 6 port offset, 7 bias offset, 8 threshold
+    offset, 9 accumulator offset, 10 recording address ((T'', B, size)), 11 recorded
+    steps T'' (0: not recorded).  Port and accumulator of sample ``b`` start at
+    offset + ``b * size``.
+Projections ``k`` (insertion order), ``proj[k, :]``
+    0 kind (0 dense, 1 sparse, 2 conv2d), 1 pre population, 2 delay, 3 n_pre, 4 width,
+    5 weight address, 6 weight length, 7/8 address/length of the first int array
+    (sparse indptr; conv geometry), 9/10 of the second (sparse indices),
+    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each).
+Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
+Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
+``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
+
+Every step adds the terms of each port in the same order as the step-by-step
+scheduler, with the same kernels, so outputs and counts are identical.
+"""
+
+from __future__ import annotations
+
+from numba import carray, njit, prange, types
+from numba.extending import intrinsic
+
+from .kernels import (
+    conv2d_into,
+    dense_row_events,
+    dense_rows_into,
+    fan_counts,
+    scatter_dense_columns,
+    sparse_rows_into,
+    threshold_row_events,
+)
+
+__all__ = ["run_batch_serial", "run_batch_parallel", "KIND_CODES", "WEIGHT_CODES"]
+
+KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4}
+WEIGHT_CODES = {"dense": 0, "sparse": 1, "conv2d": 2}
+
+
+@intrinsic
+def _pointer_like(typingctx, address, like):
+    """Typed data pointer at integer ``address``, of the dtype of the array ``like``."""
+    ptr_type = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(ptr_type))
+
+    return ptr_type(address, like), codegen
+
+
+@njit(cache=True, nogil=True)
+def _view(address, n, like):
+    """1-D array of ``n`` items at ``address``, dtype of ``like``; the caller keeps it alive."""
+    return carray(_pointer_like(address, like), n)
+
+
+@njit(cache=True, nogil=True)
+def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
+    """Stream the events k0:k1 through the projection of table row ``pk`` into the port o."""
+    kind, n_pre, width = pk[0], pk[3], pk[4]
+    w = _view(pk[5], pk[6], val_like)
+    if kind == 0:
+        w2 = w.reshape((n_pre, width))
+        if col_chunks > 1 and (k1 - k0) * width >= min_par:
+            scatter_dense_columns(o, w2, idx, val, k0, k1, col_chunks)
+        else:
+            dense_rows_into(o, w2, idx, val, k0, k1, 0, width)
+    elif kind == 1:
+        indptr = _view(pk[7], pk[8], int_like)
+        indices = _view(pk[9], pk[10], int_like)
+        sparse_rows_into(o, indptr, indices, w, idx, val, k0, k1)
+    else:
+        geom = _view(pk[7], pk[8], int_like)
+        wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
+        conv2d_into(o, wt, geom, idx, val, k0, k1)
+    fan_nnz = _view(pk[11], n_pre, int_like)
+    fan_tot = _view(pk[12], n_pre, int_like)
+    return fan_counts(idx, k0, k1, fan_nnz, fan_tot)
+
+
+@njit(cache=True, nogil=True)
+def run_sample(
+    b,
+    steps,
+    pop,
+    proj,
+    inc_ptr,
+    inc,
+    theta,
+    bias,
+    ports,
+    v,
+    slot_off,
+    ev_cnt,
+    ev_idx,
+    ev_val,
+    record_all,
+    syn,
+    act,
+    ev_in,
+    ev_out,
+    col_chunks,
+    min_par,
+):
+    """Run all steps of sample ``b``; see the module docstring for the tables.
+
+    Counters ``syn, act, ev_in`` (B, n_proj) and ``ev_out`` (B, n_pop) are incremented
+    in place; recorded outputs are written at step t (``record_all``) or 0 (last step
+    only).  ``col_chunks > 1`` splits dense deliveries of at least ``min_par``
+    connections over parallel column blocks.
+    """
+    n_pop = pop.shape[0]
+    batch = ev_cnt.shape[1]
+    for t in range(steps):
+        for i in range(n_pop):
+            kind, size, depth = pop[i, 0], pop[i, 1], pop[i, 2]
+            slot = pop[i, 3] + t % depth
+            off = slot_off[slot] + b * size
+            if kind == 0:
+                t_in = t if pop[i, 5] > 1 else 0
+                x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
+                row0 = (t_in * batch + b) * size
+                n = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
+            elif kind == 1:
+                t_in = t if pop[i, 5] > 1 else 0
+                tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
+                ev_idx[off] = tok[t_in * batch + b]
+                ev_val[off] = 1.0
+                n = 1
+            else:
+                p0 = pop[i, 6] + b * size
+                o = ports[p0 : p0 + size]
+                o[:] = bias[pop[i, 7] : pop[i, 7] + size]
+                for q in range(inc_ptr[i], inc_ptr[i + 1]):
+                    k = inc[q]
+                    pre = proj[k, 1]
+                    pdepth = pop[pre, 2]
+                    src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
+                    k0 = slot_off[src] + b * pop[pre, 1]
+                    k1 = k0 + ev_cnt[src, b]
+                    s, a = _deliver(
+                        o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, col_chunks, min_par
+                    )
+                    syn[b, k] += s
+                    act[b, k] += a
+                    ev_in[b, k] += k1 - k0
+                if kind == 2:
+                    th = theta[pop[i, 8] : pop[i, 8] + size]
+                    n = threshold_row_events(o, th, ev_idx, ev_val, off)
+                elif kind == 3:
+                    n = dense_row_events(o, ev_idx, ev_val, off)
+                else:
+                    v0 = pop[i, 9] + b * size
+                    acc = v[v0 : v0 + size]
+                    for j in range(size):
+                        acc[j] += o[j]
+                    n = dense_row_events(acc, ev_idx, ev_val, off)
+            ev_cnt[slot, b] = n
+            ev_out[b, i] += n
+            kept = pop[i, 11]
+            if kept > 0 and (record_all or t == steps - 1):
+                rec = _view(pop[i, 10], kept * batch * size, ev_val)
+                r0 = ((t if record_all else 0) * batch + b) * size
+                dst = rec[r0 : r0 + size]
+                dst[:] = 0
+                for e in range(off, off + n):
+                    dst[ev_idx[e]] = ev_val[e]
+
+
+@njit(cache=True, nogil=True)
+def run_batch_serial(
+    steps,
+    pop,
+    proj,
+    inc_ptr,
+    inc,
+    theta,
+    bias,
+    ports,
+    v,
+    slot_off,
+    ev_cnt,
+    ev_idx,
+    ev_val,
+    record_all,
+    syn,
+    act,
+    ev_in,
+    ev_out,
+    col_chunks,
+    min_par,
+):
+    """Run every sample of the batch, one after the other (arguments: :func:`run_sample`)."""
+    for b in range(ev_cnt.shape[1]):
+        run_sample(
+            b,
+            steps,
+            pop,
+            proj,
+            inc_ptr,
+            inc,
+            theta,
+            bias,
+            ports,
+            v,
+            slot_off,
+            ev_cnt,
+            ev_idx,
+            ev_val,
+            record_all,
+            syn,
+            act,
+            ev_in,
+            ev_out,
+            col_chunks,
+            min_par,
+        )
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def run_batch_parallel(
+    steps,
+    pop,
+    proj,
+    inc_ptr,
+    inc,
+    theta,
+    bias,
+    ports,
+    v,
+    slot_off,
+    ev_cnt,
+    ev_idx,
+    ev_val,
+    record_all,
+    syn,
+    act,
+    ev_in,
+    ev_out,
+    col_chunks,
+    min_par,
+):
+    """Run the samples of the batch on parallel threads (arguments: :func:`run_sample`)."""
+    for b in prange(ev_cnt.shape[1]):
+        run_sample(
+            b,
+            steps,
+            pop,
+            proj,
+            inc_ptr,
+            inc,
+            theta,
+            bias,
+            ports,
+            v,
+            slot_off,
+            ev_cnt,
+            ev_idx,
+            ev_val,
+            record_all,
+            syn,
+            act,
+            ev_in,
+            ev_out,
+            col_chunks,
+            min_par,
+        )
