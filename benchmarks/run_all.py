@@ -6,7 +6,9 @@ met) land side by side in one table, with the machine described above it.
 Scripts of other parts of the project (``lava_vs_cpu.py``, ``egru_ptb_cpu.py``) are
 included when present and when they follow the same contract: a ``--json PATH``
 option that writes a list of such rows (``_bench.row`` and ``_bench.write_rows``
-make them); ``--skip-others`` leaves them out.
+make them); ``--skip-others`` leaves them out.  lava-nc needs Python 3.10: set
+``NEURO_LAVA_PYTHON`` to the interpreter of an environment with ``neuro[lava]``
+installed to include the Lava comparison.
 The defaults take a few minutes on an idle 2-core machine; ``--full-scale`` adds
 the 1M-unit / 500M-synapse run (about 3 GB of memory).
 
@@ -41,6 +43,7 @@ SCRIPTS = [
     ("egru_ptb_cpu", []),
 ]
 OPTIONAL = {"lava_vs_cpu", "egru_ptb_cpu"}
+INTERPRETER_ENV = {"lava_vs_cpu": "NEURO_LAVA_PYTHON"}
 TIMEOUT_S = 900
 
 NOTES = """\
@@ -69,12 +72,13 @@ NOTES = """\
 def run_script(name: str, extra: list[str]) -> tuple[list[dict], float, str]:
     """Run one benchmark script; returns (rows, seconds, error text)."""
     path = HERE / f"{name}.py"
+    python = os.environ.get(INTERPRETER_ENV.get(name, ""), sys.executable)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         try:
             proc = subprocess.run(
-                [sys.executable, str(path), "--json", str(out), *extra],
+                [python, str(path), "--json", str(out), *extra],
                 cwd=HERE,
                 capture_output=True,
                 text=True,

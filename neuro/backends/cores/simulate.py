@@ -13,11 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..._progress import progress_bar
-from ...audit.counts import Counts
-from ..cpu.events import EventBuffer
-from ..cpu.neurons import CPU_NEURONS
+from ..cpu.plan import assemble_counts, build_plans, final_state
 from ..cpu.synapses import build_delivery
-from ..state import initial_histories
 from .counters import StepCounters, count_active, count_messages, count_synops
 from .energy import core_energy_pj, core_time_ns, step_latency_ns
 from .quantize import quantize_values
@@ -26,25 +23,6 @@ __all__ = ["simulate", "Simulation"]
 
 # Keep per-step per-core arrays when steps x cores stays below this.
 KEEP_STEPS_LIMIT = 1 << 20
-
-
-class _Plan:
-    def __init__(self, network, name, batch, dtype):
-        pop = network.populations[name]
-        self.name = name
-        self.size = pop.size
-        self.is_input = pop.model.is_input
-        self.sends = bool(network.outgoing(name))
-        self.neurons = CPU_NEURONS.get(pop.model.type)(pop, batch, dtype)
-        self.ring = [
-            EventBuffer(batch, pop.size, dtype) for _ in range(network.max_delay(name) + 1)
-        ]
-        self.ports = {p: np.zeros((batch, w), dtype=dtype) for p, w in pop.ports.items()}
-        self.bias = {p: np.zeros(w, dtype=dtype) for p, w in pop.ports.items()}
-        for proj in network.incoming(name):
-            if proj.bias is not None:
-                self.bias[proj.port] += proj.port_bias().astype(dtype)
-        self.incoming = []
 
 
 class Simulation:
@@ -105,8 +83,8 @@ def simulate(
         calibration of the fixed-point mode).
     """
     B, T = inputs.batch, inputs.steps
-    order = network.topological_order()
-    plans = {n: _Plan(network, n, B, dtype) for n in order}
+    plans = build_plans(network, B, dtype, initial_state)
+    order = list(plans)
     proj_names = list(network.projections)
     for k, proj in enumerate(network.projections.values()):
         fan_tot = proj.weights.fanout_total()
@@ -115,13 +93,6 @@ def simulate(
             (build_delivery(proj, dtype), plans[proj.pre].ring, proj.delay, proj.port, k,
              table, fan_tot)
         )  # fmt: skip
-    histories = initial_histories(network, B, initial_state)
-    for name, plan in plans.items():
-        saved = (initial_state or {}).get(name, {})
-        plan.neurons.set_state(saved.get("state", {}))
-        depth = len(plan.ring) - 1
-        for j, h in enumerate(histories[name][-depth:] if depth else []):
-            plan.ring[(j - depth) % len(plan.ring)].from_dense(h)
 
     n_proj = len(proj_names)
     syn, act, ev_in = [0] * n_proj, [0] * n_proj, [0] * n_proj
@@ -223,16 +194,11 @@ def simulate(
         bar.update()
     bar.close()
 
-    counts = Counts.for_network(network, B, T)
-    for k, name in enumerate(proj_names):
-        pc = counts.projections[name]
-        pc.synops, pc.activity_sparse_macs, pc.events_in = int(syn[k]), int(act[k]), ev_in[k]
-    for name, n in ev_out.items():
-        counts.populations[name].events = n
+    counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
     return Simulation(
         recordings=recs,
         counts=counts,
-        final_state=_final_state(network, plans, T, B),
+        final_state=final_state(network, plans, T, B),
         counters=counters,
         latency_ns=latency,
         energy_per_step_pj=energy,
@@ -261,15 +227,3 @@ def _count_messages(routing, plans, t, step):
                 step["messages_sent"], step["messages_received"], step["messages_within_tile"],
                 step["hops_east_west"], step["hops_north_south"], step["chip_crossings"],
             )  # fmt: skip
-
-
-def _final_state(network, plans, T, B):
-    final = {}
-    for name, plan in plans.items():
-        depth = len(plan.ring) - 1
-        size = network.populations[name].size
-        history = [
-            plan.ring[s % len(plan.ring)].to_dense(np.zeros((B, size))) for s in range(T - depth, T)
-        ]
-        final[name] = {"state": plan.neurons.get_state(), "history": history}
-    return final

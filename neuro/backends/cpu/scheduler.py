@@ -19,34 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..._progress import progress_bar
-from ...audit.counts import Counts
 from ...exceptions import BackendError
 from ..base import BACKENDS, Backend
-from ..state import initial_histories
-from .events import EventBuffer
 from .fastpath import run_compiled, supports
-from .neurons import CPU_NEURONS
+from .plan import assemble_counts, build_plans, final_state
 from .synapses import build_delivery
 
 __all__ = ["CpuBackend"]
-
-
-class _PopulationPlan:
-    """Everything the loop needs for one population, bound once per run."""
-
-    def __init__(self, network, name, batch, dtype):
-        pop = network.populations[name]
-        self.name = name
-        self.is_input = pop.model.is_input
-        self.neurons = CPU_NEURONS.get(pop.model.type)(pop, batch, dtype)
-        depth = network.max_delay(name) + 1
-        self.ring = [EventBuffer(batch, pop.size, dtype) for _ in range(depth)]
-        self.ports = {p: np.zeros((batch, w), dtype=dtype) for p, w in pop.ports.items()}
-        self.bias = {p: np.zeros(w, dtype=dtype) for p, w in pop.ports.items()}
-        for proj in network.incoming(name):
-            if proj.bias is not None:
-                self.bias[proj.port] += proj.port_bias().astype(dtype)
-        self.incoming = []  # filled once every population has its ring
 
 
 @BACKENDS.register("cpu")
@@ -121,21 +100,14 @@ class CpuBackend(Backend):
 
     def _run_stepwise(self, network, inputs, record, record_steps, initial_state, progress, dtype):
         B, T = inputs.batch, inputs.steps
-        order = network.topological_order()
-        plans = {name: _PopulationPlan(network, name, B, dtype) for name in order}
+        plans = build_plans(network, B, dtype, initial_state)
+        order = list(plans)
         proj_names = list(network.projections)
         for k, proj in enumerate(network.projections.values()):
             pre = plans[proj.pre]
             plans[proj.post].incoming.append(
                 (build_delivery(proj, dtype), pre.ring, proj.delay, proj.port, k)
             )
-        histories = initial_histories(network, B, initial_state)
-        for name, plan in plans.items():
-            saved = (initial_state or {}).get(name, {})
-            plan.neurons.set_state(saved.get("state", {}))
-            depth = len(plan.ring) - 1
-            for j, h in enumerate(histories[name][-depth:] if depth else []):
-                plan.ring[(j - depth) % len(plan.ring)].from_dense(h)
 
         syn = [0] * len(proj_names)
         act = [0] * len(proj_names)
@@ -169,24 +141,6 @@ class CpuBackend(Backend):
             bar.update()
         bar.close()
 
-        counts = Counts.for_network(network, B, T)
-        for k, name in enumerate(proj_names):
-            pc = counts.projections[name]
-            pc.synops, pc.activity_sparse_macs, pc.events_in = int(syn[k]), int(act[k]), ev_in[k]
-        for name, n in ev_out.items():
-            counts.populations[name].events = n
+        counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
         info = {"dtype": str(dtype), "engine": "python", "threads": 1}
-        return recs, counts, self._final_state(network, plans, T, B), info
-
-    @staticmethod
-    def _final_state(network, plans, T, B):
-        final = {}
-        for name, plan in plans.items():
-            depth = len(plan.ring) - 1
-            size = network.populations[name].size
-            history = [
-                plan.ring[s % len(plan.ring)].to_dense(np.zeros((B, size)))
-                for s in range(T - depth, T)
-            ]
-            final[name] = {"state": plan.neurons.get_state(), "history": history}
-        return final
+        return recs, counts, final_state(network, plans, T, B), info
