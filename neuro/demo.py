@@ -35,6 +35,13 @@ def configure(parser) -> None:
         default=0.01,
         help="allowed accuracy drop of the calibration, as a fraction (default 0.01 = 1 point)",
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.5,
+        help="fraction of the budget the calibration may spend on the calibration split, "
+        "the rest is kept for the generalisation gap to unseen digits (default 0.5)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of split, init and training")
     parser.add_argument(
         "--per-channel", action="store_true", help="calibrate one threshold per channel"
@@ -125,7 +132,9 @@ def _timed(func, repeats: int = 3) -> float:
     return best
 
 
-def run_demo(epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=print) -> dict:
+def run_demo(
+    epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=print, margin=0.5
+) -> dict:
     """Train, calibrate, convert and run; print the report and return its numbers.
 
     Parameters
@@ -133,7 +142,7 @@ def run_demo(epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=p
     epochs : int
         Training epochs.
     budget : float
-        Allowed accuracy drop of the calibration on the calibration split (fraction).
+        Allowed accuracy drop on the test split (fraction; 0.01 = one point).
     seed : int
         Seed of the split, the initialisation and the batch order.
     per_channel : bool
@@ -142,6 +151,9 @@ def run_demo(epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=p
         Directory for ``network.h5``, ``audit.json`` and ``report.json``.
     echo : callable
         Receives each printed block.
+    margin : float
+        The calibration searches within ``margin * budget`` on the calibration split,
+        keeping the rest of the budget for the gap between held-out and unseen digits.
 
     Returns
     -------
@@ -164,16 +176,18 @@ def run_demo(epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=p
         f"{time.perf_counter() - start:.1f} s ({epochs} epochs)"
     )
 
+    cal_budget = budget * margin
     cal = calibrate_thresholds(
-        model, data["calib"][0], data["calib"][1], budget=budget, per_channel=per_channel
+        model, data["calib"][0], data["calib"][1], budget=cal_budget, per_channel=per_channel
     )
     echo(
         f"\nthreshold calibration on {len(data['calib'][1])} held-out digits "
-        f"(budget {budget:.3f} accuracy):"
+        f"(budget {budget:.3f} accuracy on unseen digits; the search spends at most "
+        f"{cal_budget:.4f} on the calibration split):"
     )
     echo(cal.table())
 
-    report = {"budget": budget, "calibration": cal.to_dict()}
+    report = {"budget": budget, "calibration_budget": cal_budget, "calibration": cal.to_dict()}
     x64 = x_test.astype(np.float64)
     for label, m in (("relu", model), ("calibrated", cal.model)):
         # compared in float64: in float32, summation order alone can move a
@@ -213,9 +227,11 @@ def run_demo(epochs=15, budget=0.01, seed=0, per_channel=False, out=None, echo=p
         )
 
     drop = before["event_accuracy"] - after["event_accuracy"]
+    report["test_accuracy_drop"] = float(drop)
     echo(
-        f"  accuracy drop on the test split: {drop * 100:.2f} points (the budget, "
-        f"{budget * 100:.2f} points, is enforced on the calibration split)"
+        f"  accuracy drop on the test split: {drop * 100:.2f} points "
+        f"({'within' if drop <= budget + 1e-12 else 'OVER'} the budget of "
+        f"{budget * 100:.2f} points)"
     )
     echo("\n" + result.audit().table())
 
@@ -245,5 +261,5 @@ def main(args) -> int:
     """Entry point of ``neuro demo`` (one torch thread: the model is tiny)."""
     torch = require("torch", "torch", "the digits demo")
     torch.set_num_threads(1)
-    run_demo(args.epochs, args.budget, args.seed, args.per_channel, args.out)
+    run_demo(args.epochs, args.budget, args.seed, args.per_channel, args.out, margin=args.margin)
     return 0
