@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, default=None, help="test tokens (default all)")
     parser.add_argument("--batch", type=int, default=10, help="parallel streams")
     parser.add_argument("--activity", type=float, default=0.15, help="target activity")
-    parser.add_argument("--dense-tokens", type=int, default=2000, help="tokens for dense numpy")
+    parser.add_argument("--dense-tokens", type=int, default=1000, help="tokens for dense numpy")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

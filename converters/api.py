@@ -62,5 +62,6 @@ def convert_and_run(model, inputs, backend="cpu", hardware=None, convert_options
         options["hardware"] = hardware
     if backend == "cpu" and "dtype" not in options and network.metadata.get("dtype") == "float64":
         options["dtype"] = "float64"  # a float64 model runs in float64 (the default is float32)
+    load_converters()  # a network loaded from a file still finds its runner
     runner = RUNNERS.get(network.metadata.get("runner"), run)
     return runner(network, inputs, backend=backend, **options)

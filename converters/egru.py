@@ -163,7 +163,9 @@ def egru_lm_network(
 
 
 def _numpy(t) -> np.ndarray:
-    return t.detach().cpu().double().numpy()
+    if hasattr(t, "detach"):  # a torch tensor
+        return t.detach().cpu().double().numpy()
+    return np.asarray(t, dtype=np.float64)
 
 
 def _is_egru_lm(model) -> bool:
@@ -362,6 +364,7 @@ def run_language_model(
             raise InputError(f"targets have shape {tgt.shape}, the inputs {tokens.shape}.")
     readout = network.outputs[0]
     state, counts, kept, nll, n_pred, wall = initial_state, None, [], 0.0, 0, 0.0
+    hardware = []  # per-chunk hardware sections of the cores backend
     bar = progress_bar(n_steps, f"{backend} {network.name}", progress)
     for start in range(0, n_steps, step):
         stop = min(start + step, n_steps)
@@ -376,6 +379,8 @@ def run_language_model(
         )
         wall += res.wall_time_s
         counts = res.counts if counts is None else counts + res.counts
+        if "hardware" in res.info:
+            hardware.append(res.info["hardware"])
         state = res.final_state
         if reset_every:
             state = _reset(network, state, reset)
@@ -398,6 +403,8 @@ def run_language_model(
         bar.update(stop - start)
     bar.close()
     info = {"chunks": -(-n_steps // step), "reset_every": reset_every}
+    if hardware:
+        info["hardware_chunks"] = hardware
     if targets is not None:
         info.update(nll=nll, n_predictions=n_pred, perplexity=float(np.exp(nll / max(1, n_pred))))
     outputs = np.concatenate(kept) if keep_outputs else None

@@ -1,0 +1,35 @@
+"""EGRU language models on Penn Treebank: training with pruning, checkpoints, evaluation.
+
+Needs the ``torch`` extra; ``import neuro`` never imports this package.
+
+* :func:`train_lm` -- bounded-time training plus iterative magnitude pruning;
+* :func:`save_checkpoint`, :func:`load_checkpoint` -- torch state_dict + config;
+* :func:`torch_perplexity`, :func:`event_perplexity` -- torch vs event-driven;
+* :func:`lm_report` -- per-token counts per projection, activity per layer, reductions.
+"""
+
+from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .evaluate import event_perplexity, sparsity_table, torch_nll, torch_perplexity
+from .pruning import apply_masks, magnitude_masks, prunable_weights, weight_sparsity
+from .report import lm_report
+from .train import LevelResult, train_lm, train_phase
+
+__all__ = [
+    "TrainConfig",
+    "LevelResult",
+    "train_lm",
+    "train_phase",
+    "build_model",
+    "save_checkpoint",
+    "load_checkpoint",
+    "torch_nll",
+    "torch_perplexity",
+    "event_perplexity",
+    "sparsity_table",
+    "lm_report",
+    "prunable_weights",
+    "magnitude_masks",
+    "apply_masks",
+    "weight_sparsity",
+]

@@ -1,0 +1,107 @@
+"""EGRU language-model checkpoints: torch state_dict + the training config, and a JSON twin.
+
+A checkpoint ``NAME.pt`` holds ``{"format", "version", "config", "vocab_size",
+"state_dict", "sparsity", "metrics"}``; ``NAME.json`` holds the same without the
+weights, for people and scripts.  A tied decoder weight is stored once (as
+``embedding.weight``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..exceptions import FileFormatError, require
+from .config import TrainConfig
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "build_model"]
+
+FORMAT = "neuro.egru_lm"
+VERSION = 1
+
+
+def build_model(config: TrainConfig, vocab_size: int):
+    """A fresh :class:`neuro.torch.EGRULanguageModel` for ``config``."""
+    require("torch", "torch", "training EGRU language models")
+    from ..torch import EGRULanguageModel
+
+    return EGRULanguageModel(**config.model_kwargs(vocab_size))
+
+
+def save_checkpoint(path, model, config: TrainConfig, sparsity=0.0, metrics=None) -> Path:
+    """Write ``model`` with its config to ``path`` (.pt) and a ``.json`` summary beside it.
+
+    Returns
+    -------
+    Path
+        The ``.pt`` file.
+    """
+    torch = require("torch", "torch", "saving EGRU checkpoints")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "vocab_size": int(model.vocab_size),
+        "sparsity": float(sparsity),
+        "metrics": dict(metrics or {}),
+    }
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if model.decoder.weight is model.embedding.weight:
+        del state["decoder.weight"]  # tied: stored once, restored on load
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save({**meta, "state_dict": state}, tmp)
+    os.replace(tmp, path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=float))
+    return path
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Returns
+    -------
+    model : neuro.torch.EGRULanguageModel
+        In eval mode.
+    info : dict
+        ``config`` (a :class:`TrainConfig`), ``sparsity``, ``metrics``, ``vocab_size``.
+
+    Raises
+    ------
+    FileFormatError
+        Missing file, not a torch file, or not an EGRU language-model checkpoint.
+    """
+    torch = require("torch", "torch", "loading EGRU checkpoints")
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(f"{path}: no such checkpoint file.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a bad file
+        raise FileFormatError(f"{path}: not a readable torch checkpoint: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise FileFormatError(
+            f"{path}: not an EGRU language-model checkpoint (format {found!r}, "
+            f"expected {FORMAT!r}); write one with neuro.lm.save_checkpoint."
+        )
+    if int(data.get("version", -1)) != VERSION:
+        raise FileFormatError(
+            f"{path}: checkpoint version {data.get('version')!r}, this neuro reads {VERSION}."
+        )
+    config = TrainConfig.from_dict(data["config"])
+    model = build_model(config, int(data["vocab_size"]))
+    state = dict(data["state_dict"])
+    if config.tie_weights and "decoder.weight" not in state and "embedding.weight" in state:
+        state["decoder.weight"] = state["embedding.weight"]
+    model.load_state_dict(state)
+    model.eval()
+    info = {
+        "config": config,
+        "sparsity": float(data.get("sparsity", 0.0)),
+        "metrics": dict(data.get("metrics", {})),
+        "vocab_size": int(data["vocab_size"]),
+    }
+    return model, info

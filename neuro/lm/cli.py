@@ -1,0 +1,114 @@
+"""Train an EGRU language model on Penn Treebank (CPU, bounded time), then prune it.
+
+Writes one checkpoint per sparsity level (``egru_lm_s00.pt``, ``egru_lm_s50.pt``, ...,
+each with a ``.json`` summary) and ``results.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..exceptions import ParameterError
+
+__all__ = ["configure", "main"]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.replace(",", " ").split()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.replace(",", " ").split()]
+
+
+def configure(parser) -> None:
+    """Add the ``neuro train-lm`` arguments to ``parser``."""
+    from .config import TrainConfig
+
+    d = TrainConfig()
+    parser.add_argument("--data", default=None, help="PTB directory (default $NEURO_PTB_DIR)")
+    parser.add_argument("--out", default="runs/egru_ptb", help="checkpoint directory")
+    parser.add_argument(
+        "--time-budget", type=float, default=d.time_budget_s, help="wall-clock seconds, total"
+    )
+    parser.add_argument("--max-epochs", type=float, default=None, help="cap on dense epochs")
+    parser.add_argument("--embedding-size", type=int, default=d.embedding_size)
+    parser.add_argument("--hidden-sizes", type=_ints, default=d.hidden_sizes, help="e.g. '512,256'")
+    parser.add_argument("--no-tie", action="store_true", help="separate decoder weights")
+    parser.add_argument(
+        "--sparsities",
+        type=_floats,
+        default=d.sparsities,
+        help="weight sparsities to prune to, e.g. '0,0.5,0.8,0.9'",
+    )
+    parser.add_argument("--prune-time-fraction", type=float, default=d.prune_time_fraction)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--bptt", type=int, default=d.bptt)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--dropout", type=float, default=d.dropout)
+    parser.add_argument("--dropconnect", type=float, default=d.dropconnect)
+    parser.add_argument("--activity-gamma", type=float, default=d.activity_gamma)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=d.seed)
+
+
+def main(args) -> int:
+    """Run ``neuro train-lm``."""
+    from ..data.ptb import load_ptb
+    from ..exceptions import require
+    from .config import TrainConfig
+    from .train import train_lm
+
+    torch = require("torch", "torch", "neuro train-lm")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.time_budget <= 0:
+        raise ParameterError(f"--time-budget == {args.time_budget}, must be > 0 seconds.")
+    config = TrainConfig(
+        embedding_size=args.embedding_size,
+        hidden_sizes=args.hidden_sizes,
+        tie_weights=not args.no_tie,
+        sparsities=args.sparsities,
+        prune_time_fraction=args.prune_time_fraction,
+        batch_size=args.batch_size,
+        bptt=args.bptt,
+        lr=args.lr,
+        dropout=args.dropout,
+        dropconnect=args.dropconnect,
+        activity_gamma=args.activity_gamma,
+        time_budget_s=args.time_budget,
+        max_epochs=args.max_epochs,
+        seed=args.seed,
+    )
+    corpus = load_ptb(args.data)
+    out = Path(args.out)
+    start = time.perf_counter()
+
+    def log(line):
+        print(f"[{time.perf_counter() - start:7.0f}s] {line}", flush=True)
+
+    log(f"config: {json.dumps(config.to_dict())}")
+    _, results = train_lm(corpus, config, out, log=log)
+    summary = [
+        {
+            "sparsity": r.sparsity,
+            "valid_ppl": r.valid_ppl,
+            "test_ppl": r.test_ppl,
+            "steps": r.steps,
+            "seconds": r.seconds,
+            "checkpoint": str(r.path),
+        }
+        for r in results
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"config": config.to_dict(), "levels": summary}))
+    print("sparsity  valid ppl  test ppl  checkpoint")
+    for r in summary:
+        print(
+            f"{r['sparsity']:8.2f}  {r['valid_ppl']:9.2f}  {r['test_ppl']:8.2f}  {r['checkpoint']}"
+        )
+    sys.stdout.flush()
+    return 0
