@@ -17,6 +17,11 @@ Per projection (summed over steps and samples):
 Per population: ``events`` (non-zero outputs) and ``neuron_updates`` (every unit,
 every step, every sample; input populations do no updates).
 
+A projection from a token input is an embedding *lookup*: a dense layer reads one row
+per token, so its ``dense_macs`` are the entries of the rows read (= its activity-sparse
+MACs) and its ``weight_sparse_macs`` the non-zero entries of those rows (= its synops),
+not the full V × width product of a one-hot vector (:meth:`Counts.resolve_lookups`).
+
 The reduction factors dense → weight-sparse → activity-sparse → both follow:
 ``dense_macs / weight_sparse_macs``, ``dense_macs / activity_sparse_macs`` and
 ``dense_macs / synops``; for uncorrelated sparsities the last is ≈ 1 / (d_w · d_a)
@@ -81,11 +86,12 @@ class Counts:
     projections : dict of str → ProjectionCounts
     """
 
-    def __init__(self, batch: int, steps: int, populations: dict, projections: dict):
+    def __init__(self, batch: int, steps: int, populations: dict, projections: dict, lookups=()):
         self.batch = int(batch)
         self.steps = int(steps)
         self.populations = populations
         self.projections = projections
+        self.lookups = frozenset(lookups)
 
     @classmethod
     def for_network(cls, network, batch: int, steps: int) -> Counts:
@@ -107,7 +113,20 @@ class Counts:
                 weight_sparse_macs=int(p.weights.fanout_nnz().sum()) * batch * steps,
                 dense_macs=int(p.weights.fanout_total().sum()) * batch * steps,
             )
-        return cls(batch, steps, pops, projs)
+        lookups = [n for n, p in network.projections.items()
+                   if getattr(network.populations[p.pre].model, "lookup", False)]  # fmt: skip
+        return cls(batch, steps, pops, projs, lookups)
+
+    def resolve_lookups(self) -> Counts:
+        """Count embedding-lookup projections as rows read (see the module notes).
+
+        Backends call this once their activity counts are final; returns ``self``.
+        """
+        for name in self.lookups:
+            pc = self.projections[name]
+            pc.dense_macs = pc.activity_sparse_macs
+            pc.weight_sparse_macs = pc.synops
+        return self
 
     # -- totals -----------------------------------------------------------------------
     def _proj_total(self, field: str) -> int:
@@ -227,7 +246,7 @@ class Counts:
                 p.port,
                 **{f: getattr(p, f) + getattr(q, f) for f in PROJECTION_FIELDS},
             )
-        return Counts(self.batch, self.steps + other.steps, pops, projs)
+        return Counts(self.batch, self.steps + other.steps, pops, projs, self.lookups)
 
     def to_dict(self) -> dict:
         """Plain-dict form (JSON-serialisable)."""

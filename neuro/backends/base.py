@@ -196,6 +196,7 @@ class Backend:
             network, inputs, record, record_steps, initial_state, progress
         )
         elapsed = time.perf_counter() - start
+        counts.resolve_lookups()
         shaped = {}
         for name, arr in recs.items():
             shape = network.populations[name].shape

@@ -32,11 +32,7 @@ def lm_report(result) -> dict:
         projections[name] = {"role": roles.get(name, "other"), **per}
     layers = net.metadata.get("egru_layers", [])
     activity = {n: counts.per_layer()[n]["activity"] for n in layers}
-    raw = counts.totals()
-    for p in counts.projections.values():
-        if net.populations[p.pre].model.type == "token":
-            raw["dense_macs"] += p.activity_sparse_macs - p.dense_macs
-            raw["weight_sparse_macs"] += p.synops - p.weight_sparse_macs
+    raw = counts.totals()  # token projections already count as lookups
     totals = {k: v / tokens for k, v in raw.items()}
     return {
         "tokens": tokens,

@@ -73,6 +73,10 @@ class InputModel(NeuronModel):
     """A population fed from outside: its output at each step is the encoded input."""
 
     is_input: ClassVar[bool] = True
+    #: A projection from this population reads one fan-out row per event instead of
+    #: multiplying a dense input vector (an embedding lookup): its dense and weight-sparse
+    #: MACs are the rows read, not the full matrix.
+    lookup: ClassVar[bool] = False
 
     def ports(self, size: int) -> dict[str, int]:
         return {}

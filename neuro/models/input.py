@@ -50,6 +50,7 @@ class TokenInput(InputModel):
     """
 
     type: ClassVar[str] = "token"
+    lookup: ClassVar[bool] = True
 
     def sample_shape(self, shape):
         return ()

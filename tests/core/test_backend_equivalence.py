@@ -103,6 +103,9 @@ def test_tokens_are_one_event_each():
         np.testing.assert_allclose(r.outputs, emb[ids])
         assert r.counts.populations["tok"].events == ids.size
         assert r.counts.synops == int((emb[ids] != 0).sum())
+        # an embedding is a lookup: a dense layer reads one row of 4 per token
+        assert r.counts.dense_macs == ids.size * 4
+        assert r.counts.weight_sparse_macs == r.counts.synops
 
 
 @pytest.mark.parametrize("backend", ["reference", "cpu"])
