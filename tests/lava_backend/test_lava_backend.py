@@ -6,7 +6,6 @@ the convolution unrolling and the missing-dependency errors are checked everywhe
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import numpy as np
@@ -27,26 +26,6 @@ except MissingDependencyError:
     HAVE_LAVA = False
 
 needs_lava = pytest.mark.skipif(not HAVE_LAVA, reason="lava-nc 0.10 (Python 3.10) not available")
-TIME_LIMIT_S = 120
-
-
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Turn a hung Lava run (an exception inside a process model) into a failure."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise TimeoutError(f"Lava run took longer than {TIME_LIMIT_S} s")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.alarm(TIME_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _sparse_normal(rng, shape, density, scale=1.0):

@@ -7,8 +7,6 @@ Needs lava-nc (Python 3.10, numpy < 2), e.g. in ``.venv-lava``::
 
 from __future__ import annotations
 
-import signal
-
 import numpy as np
 import pytest
 
@@ -31,26 +29,6 @@ from neuro.backends.lava.processes import (  # noqa: E402
 )
 
 CFG = Loihi2SimCfg(select_tag="floating_pt")
-TIME_LIMIT_S = 120
-
-
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Turn a hung Lava run (e.g. an exception inside a model) into a failure."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise TimeoutError(f"Lava run took longer than {TIME_LIMIT_S} s")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.alarm(TIME_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _run(root, num_steps: int) -> None:
