@@ -113,8 +113,8 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
         if steps is not None and steps != t:
             raise InputError(f"steps == {steps} but the inputs have {t} steps.")
         steps = t
-    time_axis = steps is not None and not all(static.values()) or (steps or 1) > 1
-    return RunInputs(arrays, static, int(steps or 1), batches.pop(), bool(time_axis))
+    time_axis = not all(static.values()) or (steps or 1) > 1
+    return RunInputs(arrays, static, int(steps or 1), batches.pop(), time_axis)
 
 
 @dataclass
