@@ -37,6 +37,29 @@ def test_compiled_engine_is_bit_identical_to_stepwise(seed, threads):
     _assert_identical(slow, fast, pops)
 
 
+@pytest.mark.parametrize("seed", range(1, 120, 8))
+def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, monkeypatch):
+    """Samples in lockstep on parallel threads (the schedule of large networks)."""
+    net, x, _ = random_case(seed)
+    x = np.concatenate([x, x[:, ::-1]], axis=1)  # at least two samples
+    monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0)
+    pops = list(net.populations)
+    slow = neuro.run(net, x, record=pops, engine="python")
+    fast = neuro.run(net, x, record=pops, engine="compiled", threads=2)
+    assert fast.info["schedule"] == "lockstep"
+    _assert_identical(slow, fast, pops)
+
+
+def test_schedule_follows_weight_bytes_threads_and_batch(monkeypatch):
+    net, x, _ = random_case(5)
+    x = np.concatenate([x, x], axis=1)
+    assert neuro.run(net, x).info["schedule"] == "serial"
+    assert neuro.run(net, x[:, :1], threads=2).info["schedule"] == "serial"
+    assert neuro.run(net, x, threads=2).info["schedule"] == "samples"
+    monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 1)
+    assert neuro.run(net, x, threads=2).info["schedule"] == "lockstep"
+
+
 def test_auto_engine_picks_the_compiled_loop():
     net, x, _ = random_case(3)
     assert neuro.run(net, x).info["engine"] == "compiled"

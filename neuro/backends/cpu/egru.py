@@ -9,47 +9,57 @@ from numba import njit
 
 from .neurons import CPU_NEURONS, CpuNeurons
 
-__all__ = ["CpuEGRU", "egru_events"]
+__all__ = ["CpuEGRU", "egru_events", "egru_row_events"]
 
 
 @njit(cache=True, nogil=True)
-def egru_events(a, q, c, thr, ptr, idx, val):
-    """EGRU step for a batch; writes events for units with y != 0 and updates c in place.
+def egru_row_events(a, q, c, thr, idx, val, off):
+    """EGRU step of one sample: updates ``c`` in place, writes events at ``off``.
 
     Parameters
     ----------
-    a, q : ndarray, shape (B, 3H)
-        Input and recurrent port buffers (biases included), blocks z | r | g.
-    c : ndarray, shape (B, H)
+    a, q : ndarray, shape (3H,)
+        Input and recurrent port vectors (biases included), blocks z | r | g.
+    c : ndarray, shape (H,)
         Internal state, updated in place.
     thr : ndarray, shape (H,)
-    ptr, idx, val : event buffer arrays (see ``EventBuffer``).
+    idx, val : ndarray
+        Event arrays; a unit with ``y != 0`` becomes an event at ``off + count``.
 
     Returns
     -------
     int
         Number of events written.
     """
-    n_batch, h = c.shape
+    h = c.shape[0]
     k = 0
-    for b in range(n_batch):
+    for i in range(h):
+        z = 1.0 / (1.0 + math.exp(-(a[i] + q[i])))
+        r = 1.0 / (1.0 + math.exp(-(a[h + i] + q[h + i])))
+        g = math.tanh(a[2 * h + i] + r * q[2 * h + i])
+        c_hat = z * c[i] + (1.0 - z) * g
+        if c_hat > thr[i]:
+            idx[off + k] = i
+            val[off + k] = c_hat
+            k += 1
+            c[i] = c_hat - thr[i]
+        else:
+            c[i] = c_hat
+    return k
+
+
+@njit(cache=True, nogil=True)
+def egru_events(a, q, c, thr, ptr, idx, val):
+    """EGRU step for a batch (see :func:`egru_row_events`); returns the event count.
+
+    ``a, q`` are (B, 3H) port buffers, ``c`` (B, H) the state; events of sample ``b``
+    land in ``idx[ptr[b]:ptr[b+1]]`` (see ``EventBuffer``).
+    """
+    k = 0
+    for b in range(c.shape[0]):
         ptr[b] = k
-        ab = a[b]
-        qb = q[b]
-        cb = c[b]
-        for i in range(h):
-            z = 1.0 / (1.0 + math.exp(-(ab[i] + qb[i])))
-            r = 1.0 / (1.0 + math.exp(-(ab[h + i] + qb[h + i])))
-            g = math.tanh(ab[2 * h + i] + r * qb[2 * h + i])
-            c_hat = z * cb[i] + (1.0 - z) * g
-            if c_hat > thr[i]:
-                idx[k] = i
-                val[k] = c_hat
-                k += 1
-                cb[i] = c_hat - thr[i]
-            else:
-                cb[i] = c_hat
-    ptr[n_batch] = k
+        k += egru_row_events(a[b], q[b], c[b], thr, idx, val, k)
+    ptr[c.shape[0]] = k
     return k
 
 

@@ -1,11 +1,17 @@
 """The compiled fast path of the CPU scheduler: whole runs in one numba call.
 
 A network whose populations all use built-in kernels (input, token, fatrelu,
-readout) and whose projections all use built-in weight operators (dense, sparse,
-conv2d) is flattened into the tables of :mod:`.runloop` and run there: no Python
-per step, layer or event.  Other networks (EGRU, k-WTA, custom kernels) go
-through the step-by-step scheduler; both give identical outputs, counts and
-final state.
+readout, egru) and whose projections all use built-in weight operators (dense,
+sparse, conv2d) is flattened into the tables of :mod:`.runloop` and run there: no
+Python per step, layer or event.  Other networks (k-WTA, SAS, complementary,
+custom kernels) go through the step-by-step scheduler; both give identical
+outputs, counts and final state.
+
+Threads: a single sample splits large dense deliveries over column blocks; a
+batch runs its samples on parallel threads, each sample's whole run on one thread
+when the weights fit in cache, else in lockstep (all samples of one
+population-step, then the next), so a fan-out row read from memory for one
+sample is still cached when the others read it.
 """
 
 from __future__ import annotations
@@ -15,16 +21,24 @@ import numpy as np
 from ...audit.counts import Counts
 from ..state import initial_histories
 from . import neurons, synapses
+from .egru import CpuEGRU
 from .kernels import count_nonzero_rows, dense_row_events
-from .runloop import KIND_CODES, WEIGHT_CODES, run_batch_parallel, run_batch_serial
+from .runloop import (
+    KIND_CODES,
+    WEIGHT_CODES,
+    run_batch_lockstep,
+    run_batch_parallel,
+    run_batch_serial,
+)
 
-__all__ = ["supports", "run_compiled", "MIN_PARALLEL_CONNECTIONS"]
+__all__ = ["supports", "run_compiled", "MIN_PARALLEL_CONNECTIONS", "LOCKSTEP_WEIGHT_BYTES"]
 
 _BUILTIN_NEURONS = {
     "input": neurons.CpuInput,
     "token": neurons.CpuTokenInput,
     "fatrelu": neurons.CpuFATReLU,
     "readout": neurons.CpuReadout,
+    "egru": CpuEGRU,
 }
 _BUILTIN_SYNAPSES = {
     "dense": synapses._dense,
@@ -33,6 +47,9 @@ _BUILTIN_SYNAPSES = {
 }
 # Dense deliveries of a single sample are split over threads from this many connections on.
 MIN_PARALLEL_CONNECTIONS = 1 << 18
+# Batches of networks with at least this many bytes of weights run in lockstep on
+# parallel threads (about half the last-level cache of the machines we measure on).
+LOCKSTEP_WEIGHT_BYTES = 16 << 20
 
 
 def supports(network) -> bool:
@@ -48,6 +65,19 @@ def supports(network) -> bool:
     return True
 
 
+# Kinds with per-unit state in the tables' state array, and the state's name.
+_STATE_NAMES = {KIND_CODES["readout_acc"]: "v", KIND_CODES["egru"]: "c"}
+
+
+def _weight_bytes(network, dtype) -> int:
+    """Bytes of weights the run streams (stored values only)."""
+    size = np.dtype(dtype).itemsize
+    return sum(
+        size * int(np.size(getattr(p.weights, "data", getattr(p.weights, "weight", 0))))
+        for p in network.projections.values()
+    )
+
+
 class _Tables:
     """The flattened network of one run (see :mod:`.runloop`).
 
@@ -58,8 +88,9 @@ class _Tables:
         B, T = inputs.batch, inputs.steps
         pops = network.populations
         self.keep = []
+        self.port_index = {}
         self.index = {name: i for i, name in enumerate(order)}
-        self.pop = np.zeros((len(order), 12), dtype=np.int64)
+        self.pop = np.zeros((len(order), 14), dtype=np.int64)
         theta, bias, slot_off = [], [], []
         n_theta = n_bias = port_len = v_len = ev_len = 0
         kept = T if record_steps == "all" else 1
@@ -84,20 +115,23 @@ class _Tables:
                     x = np.ascontiguousarray(raw.reshape(-1, B), dtype=np.int64)
                 row[4:6] = self._address(x), 1 if static else T
             else:
-                row[6] = port_len
-                port_len += B * size
-                b = np.zeros(size, dtype=dtype)
+                widths = pop.ports
+                width = next(iter(widths.values()))
+                self.port_index[name] = {port: j for j, port in enumerate(widths)}
+                row[6], row[12], row[13] = port_len, width, len(widths)
+                port_len += len(widths) * B * width
+                b = {port: np.zeros(width, dtype=dtype) for port in widths}
                 for proj in network.incoming(name):
                     if proj.bias is not None:
-                        b += proj.port_bias().astype(dtype)
+                        b[proj.port] += proj.port_bias().astype(dtype)
                 row[7] = n_bias
-                n_bias += size
-                bias.append(b)
-            if mtype == "fatrelu":
+                n_bias += len(widths) * width
+                bias.extend(b.values())
+            if mtype in ("fatrelu", "egru"):
                 row[8] = n_theta
                 n_theta += size
                 theta.append(neurons.unit_values(pop.model.threshold, pop.shape).astype(dtype))
-            if kind == KIND_CODES["readout_acc"]:
+            if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
                 row[9] = v_len
                 v_len += B * size
             if name in record:
@@ -123,7 +157,7 @@ class _Tables:
 
     def _projections(self, network, order, dtype):
         projs = list(network.projections.values())
-        self.proj = np.zeros((len(projs), 13), dtype=np.int64)
+        self.proj = np.zeros((len(projs), 14), dtype=np.int64)
         incoming = [[] for _ in order]
         for k, p in enumerate(projs):
             op = p.weights
@@ -148,6 +182,7 @@ class _Tables:
                 fan_nnz = op.fanout_nnz()
             row[11] = self._address(np.ascontiguousarray(fan_nnz, dtype=np.int64))
             row[12] = self._address(np.ascontiguousarray(op.fanout_total(), dtype=np.int64))
+            row[13] = self.port_index[p.post][p.port]
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
@@ -163,16 +198,18 @@ class _Tables:
             for b in range(h.shape[0]):
                 off = self.slot_off[slot] + b * size
                 self.ev_cnt[slot, b] = dense_row_events(h[b], self.ev_idx, self.ev_val, off)
-        if self.pop[i, 0] == KIND_CODES["readout_acc"] and "v" in state:
+        key = _STATE_NAMES.get(int(self.pop[i, 0]))
+        if key in state:
             v0 = self.pop[i, 9]
-            self.v[v0 : v0 + size * self.ev_cnt.shape[1]] = np.asarray(state["v"]).reshape(-1)
+            self.v[v0 : v0 + size * self.ev_cnt.shape[1]] = np.asarray(state[key]).reshape(-1)
 
     def state(self, i, batch):
         """Model state of population ``i``, backend-neutral."""
-        if self.pop[i, 0] != KIND_CODES["readout_acc"]:
+        key = _STATE_NAMES.get(int(self.pop[i, 0]))
+        if key is None:
             return {}
         v0, size = self.pop[i, 9], self.pop[i, 1]
-        return {"v": self.v[v0 : v0 + batch * size].reshape(batch, size).astype(np.float64)}
+        return {key: self.v[v0 : v0 + batch * size].reshape(batch, size).astype(np.float64)}
 
     def dense_slot(self, i, s, batch):
         """Outputs of population ``i`` of step ``s`` (still in its ring), dense (B, size)."""
@@ -207,27 +244,19 @@ def run_compiled(network, inputs, record, record_steps, initial_state, dtype, th
     act = np.zeros_like(syn)
     ev_in = np.zeros_like(syn)
     ev_out = np.zeros((B, len(order)), dtype=np.int64)
-    runner = run_batch_parallel if (threads > 1 and B > 1) else run_batch_serial
+    schedule = _schedule(network, B, threads, dtype)
+    runner = {
+        "serial": run_batch_serial,
+        "lockstep": run_batch_lockstep,
+        "samples": run_batch_parallel,
+    }[schedule]
     col_chunks = threads if (threads > 1 and B == 1) else 1
     runner(
         T,
-        tb.pop,
-        tb.proj,
-        tb.inc_ptr,
-        tb.inc,
-        tb.theta,
-        tb.bias,
-        tb.ports,
-        tb.v,
-        tb.slot_off,
-        tb.ev_cnt,
-        tb.ev_idx,
-        tb.ev_val,
+        (tb.pop, tb.proj, tb.inc_ptr, tb.inc, tb.theta, tb.bias),
+        (tb.ports, tb.v, tb.slot_off, tb.ev_cnt, tb.ev_idx, tb.ev_val),
+        (syn, act, ev_in, ev_out),
         record_steps == "all",
-        syn,
-        act,
-        ev_in,
-        ev_out,
         col_chunks,
         MIN_PARALLEL_CONNECTIONS,
     )
@@ -244,5 +273,19 @@ def run_compiled(network, inputs, record, record_steps, initial_state, dtype, th
         history = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
         final[name] = {"state": tb.state(i, B), "history": history}
     recs = {name: tb.recs[name] for name in record}
-    info = {"dtype": str(np.dtype(dtype)), "engine": "compiled", "threads": int(threads)}
+    info = {
+        "dtype": str(np.dtype(dtype)),
+        "engine": "compiled",
+        "threads": int(threads),
+        "schedule": schedule,
+    }
     return recs, counts, final, info
+
+
+def _schedule(network, batch, threads, dtype) -> str:
+    """``serial`` (one thread, lockstep order), ``lockstep`` or ``samples`` (threads)."""
+    if threads == 1 or batch == 1:
+        return "serial"
+    if _weight_bytes(network, dtype) >= LOCKSTEP_WEIGHT_BYTES:
+        return "lockstep"
+    return "samples"

@@ -1,31 +1,41 @@
 """The compiled whole-run loop of the CPU scheduler (numba, ``nogil``, cached).
 
-One call runs every step of every population for one sample; samples of a
-batch never interact, so :func:`run_batch_parallel` runs them on parallel
-threads and :func:`run_batch_serial` one after the other.  The network arrives
-flattened into two int64 tables (built by :mod:`.fastpath`); arrays that differ
-in number and shape from network to network (weights, inputs, recordings) are
-passed as addresses, so one compiled loop serves every network:
+The unit of work is one population of one sample at one step
+(:func:`step_population`).  Samples of a batch never interact, so three orders
+give the same results: :func:`run_batch_serial` visits steps, then populations,
+then samples (lockstep: the fan-out rows one sample reads are still in cache
+when the next sample reads them); :func:`run_batch_lockstep` does the same with
+the samples of each population-step on parallel threads (for networks whose
+weights do not fit in cache); :func:`run_batch_parallel` runs each sample's
+whole run on its own thread (no synchronisation per step: best for small
+networks).  The network arrives flattened into int64 tables (built by
+:mod:`.fastpath`); arrays that differ in number and shape from network to
+network (weights, inputs, recordings) are passed as addresses, so one compiled
+loop serves every network:
 
 Populations ``i`` (topological order), ``pop[i, :]``
-    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout),
+    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout, 5 egru),
     1 size, 2 ring depth (largest outgoing delay + 1), 3 first ring slot,
     4 input address ((T', B, size) values or (T', B) int64 tokens), 5 input steps T'
     (1: the same input at every step), 6 port offset, 7 bias offset, 8 threshold
-    offset, 9 accumulator offset, 10 recording address ((T'', B, size)), 11 recorded
-    steps T'' (0: not recorded).  Port and accumulator of sample ``b`` start at
-    offset + ``b * size``.
+    offset, 9 state offset (accumulator or EGRU ``c``, ``size`` per sample),
+    10 recording address ((T'', B, size)), 11 recorded steps T'' (0: not recorded),
+    12 port width P, 13 number of ports.  Port ``p`` of sample ``b`` starts at
+    offset + ``(p * B + b) * P``, its bias at bias offset + ``p * P``.
 Projections ``k`` (insertion order), ``proj[k, :]``
     0 kind (0 dense, 1 sparse, 2 conv2d), 1 pre population, 2 delay, 3 n_pre, 4 width,
     5 weight address, 6 weight length, 7/8 address/length of the first int array
     (sparse indptr; conv geometry), 9/10 of the second (sparse indices),
-    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each).
+    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each), 13 target port.
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
 
-Every step adds the terms of each port in the same order as the step-by-step
-scheduler, with the same kernels, so outputs and counts are identical.
+The tables travel as three tuples: ``net = (pop, proj, inc_ptr, inc, theta, bias)``,
+``buf = (ports, state, slot_off, ev_cnt, ev_idx, ev_val)`` and the counters
+``cnt = (syn, act, ev_in, ev_out)``, (B, n_proj) ×3 and (B, n_pop), incremented in
+place.  Every step adds the terms of each port in the same order as the
+step-by-step scheduler, with the same kernels, so outputs and counts are identical.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
+from .egru import egru_row_events
 from .kernels import (
     conv2d_into,
     dense_row_events,
@@ -43,9 +54,16 @@ from .kernels import (
     threshold_row_events,
 )
 
-__all__ = ["run_batch_serial", "run_batch_parallel", "KIND_CODES", "WEIGHT_CODES"]
+__all__ = [
+    "step_population",
+    "run_batch_serial",
+    "run_batch_lockstep",
+    "run_batch_parallel",
+    "KIND_CODES",
+    "WEIGHT_CODES",
+]
 
-KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4}
+KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4, "egru": 5}
 WEIGHT_CODES = {"dense": 0, "sparse": 1, "conv2d": 2}
 
 
@@ -91,189 +109,116 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
 
 
 @njit(cache=True, nogil=True)
-def run_sample(
-    b,
-    steps,
-    pop,
-    proj,
-    inc_ptr,
-    inc,
-    theta,
-    bias,
-    ports,
-    v,
-    slot_off,
-    ev_cnt,
-    ev_idx,
-    ev_val,
-    record_all,
-    syn,
-    act,
-    ev_in,
-    ev_out,
-    col_chunks,
-    min_par,
-):
-    """Run all steps of sample ``b``; see the module docstring for the tables.
+def step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """Population ``i`` of sample ``b`` at step ``t`` (tables: module docstring).
 
-    Counters ``syn, act, ev_in`` (B, n_proj) and ``ev_out`` (B, n_pop) are incremented
-    in place; recorded outputs are written at step t (``record_all``) or 0 (last step
-    only).  ``col_chunks > 1`` splits dense deliveries of at least ``min_par``
-    connections over parallel column blocks.
+    Recorded outputs are written at step t (``record_all``) or 0 (last step only).
+    ``col_chunks > 1`` splits dense deliveries of at least ``min_par`` connections
+    over parallel column blocks.
     """
-    n_pop = pop.shape[0]
+    pop, proj, inc_ptr, inc, theta, bias = net
+    ports, state, slot_off, ev_cnt, ev_idx, ev_val = buf
+    syn, act, ev_in, ev_out = cnt
     batch = ev_cnt.shape[1]
-    for t in range(steps):
-        for i in range(n_pop):
-            kind, size, depth = pop[i, 0], pop[i, 1], pop[i, 2]
-            slot = pop[i, 3] + t % depth
-            off = slot_off[slot] + b * size
-            if kind == 0:
-                t_in = t if pop[i, 5] > 1 else 0
-                x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
-                row0 = (t_in * batch + b) * size
-                n = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
-            elif kind == 1:
-                t_in = t if pop[i, 5] > 1 else 0
-                tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
-                ev_idx[off] = tok[t_in * batch + b]
-                ev_val[off] = 1.0
-                n = 1
-            else:
-                p0 = pop[i, 6] + b * size
-                o = ports[p0 : p0 + size]
-                o[:] = bias[pop[i, 7] : pop[i, 7] + size]
-                for q in range(inc_ptr[i], inc_ptr[i + 1]):
-                    k = inc[q]
-                    pre = proj[k, 1]
-                    pdepth = pop[pre, 2]
-                    src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
-                    k0 = slot_off[src] + b * pop[pre, 1]
-                    k1 = k0 + ev_cnt[src, b]
-                    s, a = _deliver(
-                        o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, col_chunks, min_par
-                    )
-                    syn[b, k] += s
-                    act[b, k] += a
-                    ev_in[b, k] += k1 - k0
-                if kind == 2:
-                    th = theta[pop[i, 8] : pop[i, 8] + size]
-                    n = threshold_row_events(o, th, ev_idx, ev_val, off)
-                elif kind == 3:
-                    n = dense_row_events(o, ev_idx, ev_val, off)
-                else:
-                    v0 = pop[i, 9] + b * size
-                    acc = v[v0 : v0 + size]
-                    for j in range(size):
-                        acc[j] += o[j]
-                    n = dense_row_events(acc, ev_idx, ev_val, off)
-            ev_cnt[slot, b] = n
-            ev_out[b, i] += n
-            kept = pop[i, 11]
-            if kept > 0 and (record_all or t == steps - 1):
-                rec = _view(pop[i, 10], kept * batch * size, ev_val)
-                r0 = ((t if record_all else 0) * batch + b) * size
-                dst = rec[r0 : r0 + size]
-                dst[:] = 0
-                for e in range(off, off + n):
-                    dst[ev_idx[e]] = ev_val[e]
+    kind, size, depth = pop[i, 0], pop[i, 1], pop[i, 2]
+    slot = pop[i, 3] + t % depth
+    off = slot_off[slot] + b * size
+    if kind == 0:
+        t_in = t if pop[i, 5] > 1 else 0
+        x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
+        row0 = (t_in * batch + b) * size
+        n = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
+    elif kind == 1:
+        t_in = t if pop[i, 5] > 1 else 0
+        tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
+        ev_idx[off] = tok[t_in * batch + b]
+        ev_val[off] = 1.0
+        n = 1
+    else:
+        width = pop[i, 12]
+        for port in range(pop[i, 13]):
+            p0 = pop[i, 6] + (port * batch + b) * width
+            b0 = pop[i, 7] + port * width
+            ports[p0 : p0 + width] = bias[b0 : b0 + width]
+        for q in range(inc_ptr[i], inc_ptr[i + 1]):
+            k = inc[q]
+            pre = proj[k, 1]
+            pdepth = pop[pre, 2]
+            src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
+            k0 = slot_off[src] + b * pop[pre, 1]
+            k1 = k0 + ev_cnt[src, b]
+            p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
+            s, a = _deliver(
+                ports[p0 : p0 + width],
+                proj[k],
+                ev_val,
+                ev_idx,
+                ev_idx,
+                ev_val,
+                k0,
+                k1,
+                col_chunks,
+                min_par,
+            )
+            syn[b, k] += s
+            act[b, k] += a
+            ev_in[b, k] += k1 - k0
+        p0 = pop[i, 6] + b * width
+        o = ports[p0 : p0 + width]
+        s0 = pop[i, 9] + b * size
+        if kind == 2:
+            th = theta[pop[i, 8] : pop[i, 8] + size]
+            n = threshold_row_events(o, th, ev_idx, ev_val, off)
+        elif kind == 3:
+            n = dense_row_events(o, ev_idx, ev_val, off)
+        elif kind == 4:
+            acc = state[s0 : s0 + size]
+            for j in range(size):
+                acc[j] += o[j]
+            n = dense_row_events(acc, ev_idx, ev_val, off)
+        else:
+            p1 = pop[i, 6] + (batch + b) * width
+            q_port = ports[p1 : p1 + width]
+            thr = theta[pop[i, 8] : pop[i, 8] + size]
+            n = egru_row_events(o, q_port, state[s0 : s0 + size], thr, ev_idx, ev_val, off)
+    ev_cnt[slot, b] = n
+    ev_out[b, i] += n
+    kept = pop[i, 11]
+    if kept > 0 and (record_all or t == steps - 1):
+        rec = _view(pop[i, 10], kept * batch * size, ev_val)
+        r0 = ((t if record_all else 0) * batch + b) * size
+        dst = rec[r0 : r0 + size]
+        dst[:] = 0
+        for e in range(off, off + n):
+            dst[ev_idx[e]] = ev_val[e]
 
 
 @njit(cache=True, nogil=True)
-def run_batch_serial(
-    steps,
-    pop,
-    proj,
-    inc_ptr,
-    inc,
-    theta,
-    bias,
-    ports,
-    v,
-    slot_off,
-    ev_cnt,
-    ev_idx,
-    ev_val,
-    record_all,
-    syn,
-    act,
-    ev_in,
-    ev_out,
-    col_chunks,
-    min_par,
-):
-    """Run every sample of the batch, one after the other (arguments: :func:`run_sample`)."""
-    for b in range(ev_cnt.shape[1]):
-        run_sample(
-            b,
-            steps,
-            pop,
-            proj,
-            inc_ptr,
-            inc,
-            theta,
-            bias,
-            ports,
-            v,
-            slot_off,
-            ev_cnt,
-            ev_idx,
-            ev_val,
-            record_all,
-            syn,
-            act,
-            ev_in,
-            ev_out,
-            col_chunks,
-            min_par,
-        )
+def run_batch_serial(steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """Every step, population and sample in lockstep order, on one thread
+    (``col_chunks > 1`` splits large single-sample deliveries over threads)."""
+    n_pop = net[0].shape[0]
+    for t in range(steps):
+        for i in range(n_pop):
+            for b in range(buf[3].shape[1]):
+                step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_par)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def run_batch_parallel(
-    steps,
-    pop,
-    proj,
-    inc_ptr,
-    inc,
-    theta,
-    bias,
-    ports,
-    v,
-    slot_off,
-    ev_cnt,
-    ev_idx,
-    ev_val,
-    record_all,
-    syn,
-    act,
-    ev_in,
-    ev_out,
-    col_chunks,
-    min_par,
-):
-    """Run the samples of the batch on parallel threads (arguments: :func:`run_sample`)."""
-    for b in prange(ev_cnt.shape[1]):
-        run_sample(
-            b,
-            steps,
-            pop,
-            proj,
-            inc_ptr,
-            inc,
-            theta,
-            bias,
-            ports,
-            v,
-            slot_off,
-            ev_cnt,
-            ev_idx,
-            ev_val,
-            record_all,
-            syn,
-            act,
-            ev_in,
-            ev_out,
-            col_chunks,
-            min_par,
-        )
+def run_batch_lockstep(steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """Lockstep order with the samples of each population-step on parallel threads."""
+    n_pop = net[0].shape[0]
+    for t in range(steps):
+        for i in range(n_pop):
+            for b in prange(buf[3].shape[1]):
+                step_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def run_batch_parallel(steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """Each sample's whole run on its own thread (samples in parallel)."""
+    n_pop = net[0].shape[0]
+    for b in prange(buf[3].shape[1]):
+        for t in range(steps):
+            for i in range(n_pop):
+                step_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)

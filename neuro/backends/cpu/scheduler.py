@@ -9,8 +9,8 @@ kernel then writes this step's events.  Each population keeps a ring of
 counters are running totals.
 
 Networks built only from kernels that have compiled counterparts (input, token,
-fatrelu and readout populations; dense, sparse and conv2d projections) run as a
-whole in one compiled call instead (:mod:`.fastpath`), with identical outputs,
+fatrelu, readout and egru populations; dense, sparse and conv2d projections) run
+as a whole in one compiled call instead (:mod:`.fastpath`), with identical outputs,
 counts and final state; the option ``engine`` chooses explicitly.
 """
 
@@ -38,13 +38,16 @@ class CpuBackend(Backend):
         Arithmetic precision (default float32).
     engine : {"auto", "compiled", "python"}
         ``"compiled"`` runs the whole run in one compiled call (networks of input,
-        token, fatrelu and readout populations with dense, sparse and conv2d
+        token, fatrelu, readout and egru populations with dense, sparse and conv2d
         projections); ``"python"`` drives compiled kernels step by step and runs
         every registered kernel; ``"auto"`` (default) picks ``"compiled"`` when the
         network allows it.  Results and counts are identical.
     threads : int
         Threads of the compiled engine (default 1): samples of a batch run in
-        parallel; a single sample splits large dense deliveries over column blocks.
+        parallel (in lockstep per population and step when the weights exceed
+        ``fastpath.LOCKSTEP_WEIGHT_BYTES``, so rows read for one sample are reused
+        from cache by the others); a single sample splits large dense deliveries
+        over column blocks.  ``result.info["schedule"]`` tells which ran.
         Set ``threads`` <= the free cores, and limit BLAS threads around it.
     """
 
@@ -73,8 +76,8 @@ class CpuBackend(Backend):
         if engine == "compiled" and not compiled:
             raise BackendError(
                 f"backend 'cpu': network {network.name!r} has populations or projections "
-                "without a compiled kernel (compiled: input, token, fatrelu, readout; dense, "
-                "sparse, conv2d); use engine='auto' or 'python'."
+                "without a compiled kernel (compiled: input, token, fatrelu, readout, egru; "
+                "dense, sparse, conv2d); use engine='auto' or 'python'."
             )
         if engine != "python" and compiled:
             return self._run_compiled(
