@@ -127,6 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--activity", type=float, default=0.15, help="target activity")
     parser.add_argument("--dense-tokens", type=int, default=1000, help="tokens for dense numpy")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=2, help="threads of the cpu engine")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the result rows to this file")
     args = parser.parse_args(argv)
@@ -166,6 +167,7 @@ def main(argv=None) -> int:
         tokens,
         backend="cpu",
         dtype=args.dtype,
+        threads=args.threads,
         chunk=256,
         targets=True,
         keep_outputs=False,

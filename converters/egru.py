@@ -272,10 +272,25 @@ def convert_evnn_state_dict(
     )
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    x = np.asarray(logits, dtype=np.float64)
-    m = x.max(axis=-1, keepdims=True)
-    return x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    """log Σ exp over the last axis of (T, B, V) logits, float64 (T, B).
+
+    Works step by step (a (B, V) slice stays in cache) in the logits' own precision
+    (numpy's vectorised exp), summing in float64.
+    """
+    out = np.empty(logits.shape[:-1])
+    for t, x in enumerate(logits):
+        m = x.max(axis=-1, keepdims=True)
+        e = np.exp(x - m)
+        out[t] = m[:, 0] + np.log(e.sum(axis=-1, dtype=np.float64))
+    return out
+
+
+def _target_nll(logits: np.ndarray, lse: np.ndarray, y: np.ndarray) -> float:
+    """Σ −log p(y) of the steps of ``y`` (the first ``len(y)`` steps of ``logits``)."""
+    n = y.shape[0]
+    picked = np.take_along_axis(logits[:n], y[..., None], -1)[..., 0]
+    return float((lse[:n] - picked.astype(np.float64)).sum())
 
 
 def _reset(network: Network, state: dict, what: str) -> dict:
@@ -385,21 +400,20 @@ def run_language_model(
         if reset_every:
             state = _reset(network, state, reset)
         logits = res.outputs.reshape(stop - start, tokens.shape[1], -1)
-        need_logp = targets is not None or output == "log_probs"
-        logp = _log_softmax(logits) if need_logp else None
+        lse = _logsumexp(logits) if targets is not None or output == "log_probs" else None
         if targets is not None:
             if tgt is None:
                 last = min(stop, n_steps - 1)
                 if last > start:
                     y = tokens[start + 1 : last + 1]
-                    nll -= float(np.take_along_axis(logp[: last - start], y[..., None], -1).sum())
+                    nll += _target_nll(logits, lse, y)
                     n_pred += y.size
             else:
                 y = tgt[start:stop]
-                nll -= float(np.take_along_axis(logp, y[..., None], -1).sum())
+                nll += _target_nll(logits, lse, y)
                 n_pred += y.size
         if keep_outputs:
-            kept.append(logp if output == "log_probs" else logits)
+            kept.append(logits - lse[..., None] if output == "log_probs" else logits)
         bar.update(stop - start)
     bar.close()
     info = {"chunks": -(-n_steps // step), "reset_every": reset_every}

@@ -1,15 +1,16 @@
 """The compiled whole-run loop of the CPU scheduler (numba, ``nogil``, cached).
 
-The unit of work is one population of one sample at one step
-(:func:`step_population`).  Samples of a batch never interact, so three orders
-give the same results: :func:`run_batch_serial` visits steps, then populations,
-then samples (lockstep: the fan-out rows one sample reads are still in cache
-when the next sample reads them); :func:`run_batch_lockstep` does the same with
-the samples of each population-step on parallel threads (for networks whose
-weights do not fit in cache); :func:`run_batch_parallel` runs each sample's
-whole run on its own thread (no synchronisation per step: best for small
-networks).  The network arrives flattened into int64 tables (built by
-:mod:`.fastpath`); arrays that differ in number and shape from network to
+A population's step for one sample has three phases: :func:`begin_population`
+(input events, or ports set to their biases), :func:`deliver_projection` per
+incoming projection, :func:`finish_population` (the model's update, counting,
+recording).  Samples of a batch never interact, so three orders give the same
+results: :func:`run_batch_serial` runs each phase for every sample before the
+next (lockstep: a projection's fan-out rows read for one sample are still in
+cache when the next sample reads them); :func:`run_batch_lockstep` does the same
+with the samples of each phase on parallel threads (for networks whose weights
+do not fit in cache); :func:`run_batch_parallel` runs each sample's whole run on
+its own thread (no synchronisation per step: best for small networks).  The
+network arrives flattened into int64 tables (built by :mod:`.fastpath`); arrays that differ in number and shape from network to
 network (weights, inputs, recordings) are passed as addresses, so one compiled
 loop serves every network:
 
@@ -55,7 +56,9 @@ from .kernels import (
 )
 
 __all__ = [
-    "step_population",
+    "begin_population",
+    "deliver_projection",
+    "finish_population",
     "run_batch_serial",
     "run_batch_lockstep",
     "run_batch_parallel",
@@ -109,60 +112,70 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
 
 
 @njit(cache=True, nogil=True)
-def step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_par):
-    """Population ``i`` of sample ``b`` at step ``t`` (tables: module docstring).
-
-    Recorded outputs are written at step t (``record_all``) or 0 (last step only).
-    ``col_chunks > 1`` splits dense deliveries of at least ``min_par`` connections
-    over parallel column blocks.
-    """
-    pop, proj, inc_ptr, inc, theta, bias = net
-    ports, state, slot_off, ev_cnt, ev_idx, ev_val = buf
-    syn, act, ev_in, ev_out = cnt
+def begin_population(t, i, b, net, buf):
+    """Input populations: this step's events.  Others: ports start from their biases."""
+    pop, bias = net[0], net[5]
+    ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
     batch = ev_cnt.shape[1]
-    kind, size, depth = pop[i, 0], pop[i, 1], pop[i, 2]
-    slot = pop[i, 3] + t % depth
-    off = slot_off[slot] + b * size
-    if kind == 0:
-        t_in = t if pop[i, 5] > 1 else 0
-        x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
-        row0 = (t_in * batch + b) * size
-        n = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
-    elif kind == 1:
-        t_in = t if pop[i, 5] > 1 else 0
-        tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
-        ev_idx[off] = tok[t_in * batch + b]
-        ev_val[off] = 1.0
-        n = 1
-    else:
+    kind, size = pop[i, 0], pop[i, 1]
+    if kind >= 2:
         width = pop[i, 12]
         for port in range(pop[i, 13]):
             p0 = pop[i, 6] + (port * batch + b) * width
             b0 = pop[i, 7] + port * width
             ports[p0 : p0 + width] = bias[b0 : b0 + width]
-        for q in range(inc_ptr[i], inc_ptr[i + 1]):
-            k = inc[q]
-            pre = proj[k, 1]
-            pdepth = pop[pre, 2]
-            src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
-            k0 = slot_off[src] + b * pop[pre, 1]
-            k1 = k0 + ev_cnt[src, b]
-            p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
-            s, a = _deliver(
-                ports[p0 : p0 + width],
-                proj[k],
-                ev_val,
-                ev_idx,
-                ev_idx,
-                ev_val,
-                k0,
-                k1,
-                col_chunks,
-                min_par,
-            )
-            syn[b, k] += s
-            act[b, k] += a
-            ev_in[b, k] += k1 - k0
+        return
+    slot = pop[i, 3] + t % pop[i, 2]
+    off = slot_off[slot] + b * size
+    t_in = t if pop[i, 5] > 1 else 0
+    if kind == 0:
+        x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
+        row0 = (t_in * batch + b) * size
+        ev_cnt[slot, b] = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
+    else:
+        tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
+        ev_idx[off] = tok[t_in * batch + b]
+        ev_val[off] = 1.0
+        ev_cnt[slot, b] = 1
+
+
+@njit(cache=True, nogil=True)
+def deliver_projection(t, i, k, b, net, buf, cnt, col_chunks, min_par):
+    """Projection ``k`` into population ``i``: the pre-synaptic events of step
+    ``t - delay`` of sample ``b`` into its port; counters incremented."""
+    pop, proj = net[0], net[1]
+    ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
+    syn, act, ev_in = cnt[0], cnt[1], cnt[2]
+    batch = ev_cnt.shape[1]
+    width = pop[i, 12]
+    pre = proj[k, 1]
+    pdepth = pop[pre, 2]
+    src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
+    k0 = slot_off[src] + b * pop[pre, 1]
+    k1 = k0 + ev_cnt[src, b]
+    p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
+    o = ports[p0 : p0 + width]
+    s, a = _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, col_chunks, min_par)
+    syn[b, k] += s
+    act[b, k] += a
+    ev_in[b, k] += k1 - k0
+
+
+@njit(cache=True, nogil=True)
+def finish_population(t, i, b, steps, net, buf, cnt, record_all):
+    """The model's update of non-input populations (events of step ``t`` from the
+    ports), then counting and recording for every population.
+
+    Recorded outputs are written at step t (``record_all``) or 0 (last step only).
+    """
+    pop, theta = net[0], net[4]
+    ports, state, slot_off, ev_cnt, ev_idx, ev_val = buf
+    batch = ev_cnt.shape[1]
+    kind, size = pop[i, 0], pop[i, 1]
+    slot = pop[i, 3] + t % pop[i, 2]
+    off = slot_off[slot] + b * size
+    if kind >= 2:
+        width = pop[i, 12]
         p0 = pop[i, 6] + b * width
         o = ports[p0 : p0 + width]
         s0 = pop[i, 9] + b * size
@@ -181,8 +194,9 @@ def step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_p
             q_port = ports[p1 : p1 + width]
             thr = theta[pop[i, 8] : pop[i, 8] + size]
             n = egru_row_events(o, q_port, state[s0 : s0 + size], thr, ev_idx, ev_val, off)
-    ev_cnt[slot, b] = n
-    ev_out[b, i] += n
+        ev_cnt[slot, b] = n
+    n = ev_cnt[slot, b]
+    cnt[3][b, i] += n
     kept = pop[i, 11]
     if kept > 0 and (record_all or t == steps - 1):
         rec = _view(pop[i, 10], kept * batch * size, ev_val)
@@ -195,30 +209,46 @@ def step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_p
 
 @njit(cache=True, nogil=True)
 def run_batch_serial(steps, net, buf, cnt, record_all, col_chunks, min_par):
-    """Every step, population and sample in lockstep order, on one thread
-    (``col_chunks > 1`` splits large single-sample deliveries over threads)."""
-    n_pop = net[0].shape[0]
+    """Lockstep order on one thread: per step and population, each phase for every
+    sample (``col_chunks > 1`` splits large single-sample deliveries over threads)."""
+    pop, inc_ptr, inc = net[0], net[2], net[3]
+    batch = buf[3].shape[1]
     for t in range(steps):
-        for i in range(n_pop):
-            for b in range(buf[3].shape[1]):
-                step_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_par)
+        for i in range(pop.shape[0]):
+            for b in range(batch):
+                begin_population(t, i, b, net, buf)
+            for q in range(inc_ptr[i], inc_ptr[i + 1]):
+                for b in range(batch):
+                    deliver_projection(t, i, inc[q], b, net, buf, cnt, col_chunks, min_par)
+            for b in range(batch):
+                finish_population(t, i, b, steps, net, buf, cnt, record_all)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def run_batch_lockstep(steps, net, buf, cnt, record_all, col_chunks, min_par):
-    """Lockstep order with the samples of each population-step on parallel threads."""
-    n_pop = net[0].shape[0]
+    """Lockstep order with the samples of each phase on parallel threads: one
+    projection's rows serve every sample while they are cached."""
+    pop, inc_ptr, inc = net[0], net[2], net[3]
+    batch = buf[3].shape[1]
     for t in range(steps):
-        for i in range(n_pop):
-            for b in prange(buf[3].shape[1]):
-                step_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)
+        for i in range(pop.shape[0]):
+            for b in prange(batch):
+                begin_population(t, i, b, net, buf)
+            for q in range(inc_ptr[i], inc_ptr[i + 1]):
+                for b in prange(batch):
+                    deliver_projection(t, i, inc[q], b, net, buf, cnt, 1, min_par)
+            for b in prange(batch):
+                finish_population(t, i, b, steps, net, buf, cnt, record_all)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def run_batch_parallel(steps, net, buf, cnt, record_all, col_chunks, min_par):
     """Each sample's whole run on its own thread (samples in parallel)."""
-    n_pop = net[0].shape[0]
+    pop, inc_ptr, inc = net[0], net[2], net[3]
     for b in prange(buf[3].shape[1]):
         for t in range(steps):
-            for i in range(n_pop):
-                step_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)
+            for i in range(pop.shape[0]):
+                begin_population(t, i, b, net, buf)
+                for q in range(inc_ptr[i], inc_ptr[i + 1]):
+                    deliver_projection(t, i, inc[q], b, net, buf, cnt, 1, min_par)
+                finish_population(t, i, b, steps, net, buf, cnt, record_all)
