@@ -352,7 +352,7 @@ def run_language_model(
     -------
     RunResult
         ``outputs`` (T, B, V) or None; ``counts`` summed over chunks; ``final_state``;
-        ``info["nll"]``, ``info["n_predictions"]``, ``info["perplexity"]`` when targets
+        ``info["backend"]`` (the backend's info of the last chunk); ``info["nll"]``, ``info["n_predictions"]``, ``info["perplexity"]`` when targets
         are given.
     """
     from neuro._progress import progress_bar
@@ -416,7 +416,7 @@ def run_language_model(
             kept.append(logits - lse[..., None] if output == "log_probs" else logits)
         bar.update(stop - start)
     bar.close()
-    info = {"chunks": -(-n_steps // step), "reset_every": reset_every}
+    info = {"chunks": -(-n_steps // step), "reset_every": reset_every, "backend": res.info}
     if hardware:
         info["hardware_chunks"] = hardware
     if targets is not None:

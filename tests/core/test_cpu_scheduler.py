@@ -39,15 +39,24 @@ def test_compiled_engine_is_bit_identical_to_stepwise(seed, threads):
 
 @pytest.mark.parametrize("seed", range(1, 120, 8))
 def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, monkeypatch):
-    """Samples in lockstep on parallel threads (the schedule of large networks)."""
+    """Samples in lockstep (the schedule of large networks), column block by block."""
     net, x, _ = random_case(seed)
     x = np.concatenate([x, x[:, ::-1]], axis=1)  # at least two samples
     monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)  # 16-column blocks
     pops = list(net.populations)
     slow = neuro.run(net, x, record=pops, engine="python")
-    fast = neuro.run(net, x, record=pops, engine="compiled", threads=2)
-    assert fast.info["schedule"] == "lockstep"
-    _assert_identical(slow, fast, pops)
+    for threads in (1, 2):
+        fast = neuro.run(net, x, record=pops, engine="compiled", threads=threads)
+        assert fast.info["schedule"] == ("lockstep" if threads == 2 else "serial")
+        _assert_identical(slow, fast, pops)
+
+
+def test_column_blocks():
+    assert fastpath.column_block("dense", 4096, 4096, 4) == 512
+    assert fastpath.column_block("dense", 1000, 300, 4) == 300  # fits: one block
+    assert fastpath.column_block("sparse", 10**6, 10**6, 4) == 10**6  # only dense is blocked
+    assert fastpath.column_block("dense", 10**7, 10**4, 4) == 16  # at least 16 columns
 
 
 def test_schedule_follows_weight_bytes_threads_and_batch(monkeypatch):

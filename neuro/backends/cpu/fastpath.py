@@ -31,7 +31,14 @@ from .runloop import (
     run_batch_serial,
 )
 
-__all__ = ["supports", "run_compiled", "MIN_PARALLEL_CONNECTIONS", "LOCKSTEP_WEIGHT_BYTES"]
+__all__ = [
+    "supports",
+    "run_compiled",
+    "column_block",
+    "MIN_PARALLEL_CONNECTIONS",
+    "LOCKSTEP_WEIGHT_BYTES",
+    "COLUMN_BLOCK_BYTES",
+]
 
 _BUILTIN_NEURONS = {
     "input": neurons.CpuInput,
@@ -50,6 +57,9 @@ MIN_PARALLEL_CONNECTIONS = 1 << 18
 # Batches of networks with at least this many bytes of weights run in lockstep on
 # parallel threads (about half the last-level cache of the machines we measure on).
 LOCKSTEP_WEIGHT_BYTES = 16 << 20
+# Dense deliveries of larger weight matrices run column block by column block, each
+# block's rows at most this many bytes (a quarter of the last-level cache).
+COLUMN_BLOCK_BYTES = 8 << 20
 
 
 def supports(network) -> bool:
@@ -76,6 +86,14 @@ def _weight_bytes(network, dtype) -> int:
         size * int(np.size(getattr(p.weights, "data", getattr(p.weights, "weight", 0))))
         for p in network.projections.values()
     )
+
+
+def column_block(kind: str, n_pre: int, width: int, itemsize: int) -> int:
+    """Columns per block of a dense delivery: all of them while the weights fit in
+    ``COLUMN_BLOCK_BYTES``, else a multiple of 16 columns whose rows do."""
+    if kind != "dense" or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
+        return max(1, width)
+    return max(16, COLUMN_BLOCK_BYTES // (n_pre * itemsize) // 16 * 16)
 
 
 class _Tables:
@@ -157,7 +175,7 @@ class _Tables:
 
     def _projections(self, network, order, dtype):
         projs = list(network.projections.values())
-        self.proj = np.zeros((len(projs), 14), dtype=np.int64)
+        self.proj = np.zeros((len(projs), 15), dtype=np.int64)
         incoming = [[] for _ in order]
         for k, p in enumerate(projs):
             op = p.weights
@@ -183,6 +201,7 @@ class _Tables:
             row[11] = self._address(np.ascontiguousarray(fan_nnz, dtype=np.int64))
             row[12] = self._address(np.ascontiguousarray(op.fanout_total(), dtype=np.int64))
             row[13] = self.port_index[p.post][p.port]
+            row[14] = column_block(op.type, op.n_pre, op.n_out, np.dtype(dtype).itemsize)
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)

@@ -10,9 +10,9 @@ cache when the next sample reads them); :func:`run_batch_lockstep` does the same
 with the samples of each phase on parallel threads (for networks whose weights
 do not fit in cache); :func:`run_batch_parallel` runs each sample's whole run on
 its own thread (no synchronisation per step: best for small networks).  The
-network arrives flattened into int64 tables (built by :mod:`.fastpath`); arrays that differ in number and shape from network to
-network (weights, inputs, recordings) are passed as addresses, so one compiled
-loop serves every network:
+network arrives flattened into int64 tables (built by :mod:`.fastpath`); arrays
+that differ in number and shape from network to network (weights, inputs,
+recordings) are passed as addresses, so one compiled loop serves every network:
 
 Populations ``i`` (topological order), ``pop[i, :]``
     0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout, 5 egru),
@@ -27,7 +27,10 @@ Projections ``k`` (insertion order), ``proj[k, :]``
     0 kind (0 dense, 1 sparse, 2 conv2d), 1 pre population, 2 delay, 3 n_pre, 4 width,
     5 weight address, 6 weight length, 7/8 address/length of the first int array
     (sparse indptr; conv geometry), 9/10 of the second (sparse indices),
-    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each), 13 target port.
+    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each), 13 target port,
+    14 column block: dense deliveries run block by block (every sample's events for
+    columns ``c0 : c0 + block``, then the next block), so the rows' segments one
+    block reads stay cached while every sample reads them (``width``: one block).
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
@@ -88,8 +91,11 @@ def _view(address, n, like):
 
 
 @njit(cache=True, nogil=True)
-def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
-    """Stream the events k0:k1 through the projection of table row ``pk`` into the port o."""
+def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, min_par):
+    """Stream the events k0:k1 through the projection of table row ``pk`` into the port o.
+
+    Dense projections write the columns ``c0:c1`` only (other kinds always all columns).
+    """
     kind, n_pre, width = pk[0], pk[3], pk[4]
     w = _view(pk[5], pk[6], val_like)
     if kind == 0:
@@ -97,7 +103,7 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
         if col_chunks > 1 and (k1 - k0) * width >= min_par:
             scatter_dense_columns(o, w2, idx, val, k0, k1, col_chunks)
         else:
-            dense_rows_into(o, w2, idx, val, k0, k1, 0, width)
+            dense_rows_into(o, w2, idx, val, k0, k1, c0, c1)
     elif kind == 1:
         indptr = _view(pk[7], pk[8], int_like)
         indices = _view(pk[9], pk[10], int_like)
@@ -106,9 +112,6 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, col_chunks, min_par):
         geom = _view(pk[7], pk[8], int_like)
         wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
         conv2d_into(o, wt, geom, idx, val, k0, k1)
-    fan_nnz = _view(pk[11], n_pre, int_like)
-    fan_tot = _view(pk[12], n_pre, int_like)
-    return fan_counts(idx, k0, k1, fan_nnz, fan_tot)
 
 
 @njit(cache=True, nogil=True)
@@ -140,12 +143,12 @@ def begin_population(t, i, b, net, buf):
 
 
 @njit(cache=True, nogil=True)
-def deliver_projection(t, i, k, b, net, buf, cnt, col_chunks, min_par):
+def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     """Projection ``k`` into population ``i``: the pre-synaptic events of step
-    ``t - delay`` of sample ``b`` into its port; counters incremented."""
+    ``t - delay`` of sample ``b`` into its port, columns ``c0 : c0 + block``
+    (``proj[k, 14]``); the block at ``c0 == 0`` increments the counters."""
     pop, proj = net[0], net[1]
     ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
-    syn, act, ev_in = cnt[0], cnt[1], cnt[2]
     batch = ev_cnt.shape[1]
     width = pop[i, 12]
     pre = proj[k, 1]
@@ -155,10 +158,15 @@ def deliver_projection(t, i, k, b, net, buf, cnt, col_chunks, min_par):
     k1 = k0 + ev_cnt[src, b]
     p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
     o = ports[p0 : p0 + width]
-    s, a = _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, col_chunks, min_par)
-    syn[b, k] += s
-    act[b, k] += a
-    ev_in[b, k] += k1 - k0
+    c1 = min(width, c0 + proj[k, 14])
+    _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par)
+    if c0 == 0:
+        fan_nnz = _view(proj[k, 11], proj[k, 3], ev_idx)
+        fan_tot = _view(proj[k, 12], proj[k, 3], ev_idx)
+        s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
+        cnt[0][b, k] += s
+        cnt[1][b, k] += a
+        cnt[2][b, k] += k1 - k0
 
 
 @njit(cache=True, nogil=True)
@@ -218,8 +226,10 @@ def run_batch_serial(steps, net, buf, cnt, record_all, col_chunks, min_par):
             for b in range(batch):
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
-                for b in range(batch):
-                    deliver_projection(t, i, inc[q], b, net, buf, cnt, col_chunks, min_par)
+                k = inc[q]
+                for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                    for b in range(batch):
+                        deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par)
             for b in range(batch):
                 finish_population(t, i, b, steps, net, buf, cnt, record_all)
 
@@ -235,8 +245,10 @@ def run_batch_lockstep(steps, net, buf, cnt, record_all, col_chunks, min_par):
             for b in prange(batch):
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
-                for b in prange(batch):
-                    deliver_projection(t, i, inc[q], b, net, buf, cnt, 1, min_par)
+                k = inc[q]
+                for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                    for b in prange(batch):
+                        deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
             for b in prange(batch):
                 finish_population(t, i, b, steps, net, buf, cnt, record_all)
 
@@ -250,5 +262,7 @@ def run_batch_parallel(steps, net, buf, cnt, record_all, col_chunks, min_par):
             for i in range(pop.shape[0]):
                 begin_population(t, i, b, net, buf)
                 for q in range(inc_ptr[i], inc_ptr[i + 1]):
-                    deliver_projection(t, i, inc[q], b, net, buf, cnt, 1, min_par)
+                    k = inc[q]
+                    for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                        deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
                 finish_population(t, i, b, steps, net, buf, cnt, record_all)
