@@ -66,6 +66,14 @@ NOTES = """\
   amortises over four events per pass.  On a shared machine (load average above the
   core count) other processes take both CPU time and memory bandwidth: rows then
   undercount the engine, and two-thread rows in particular measure contention.
+* Batches run in lockstep when their weights exceed the cache: each projection's
+  events of every sample are delivered before the next projection, and matrices
+  larger than 8 MB column block by column block, so a row segment fetched from DRAM
+  serves every sample active on that unit.  The EGRU language model (31.7M weights,
+  127 MB) is bound by how often a row is fetched: with 64 streams a fetched row
+  serves about 10 tokens; with 10 streams about 80 % of the rows are active in some
+  stream at every step, so the run fetches most of the weights once per 10 tokens
+  (about 9 MB per token).  Its timings leave out a first two-step run (kernel loading).
 """
 
 

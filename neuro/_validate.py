@@ -10,7 +10,9 @@ from .exceptions import ParameterError
 def check_finite(array: np.ndarray, what: str) -> None:
     """Raise :class:`ParameterError` if ``array`` holds NaN or infinity."""
     arr = np.asarray(array)
-    if arr.size and not np.all(np.isfinite(arr)):
+    if not arr.size or np.isfinite(np.sum(arr)):
+        return  # a NaN or an infinity makes the sum non-finite (one pass, no temporaries)
+    if not np.all(np.isfinite(arr)):  # the sum can also overflow: check value by value
         bad = arr[~np.isfinite(arr)].ravel()[0]
         count = int(np.count_nonzero(~np.isfinite(arr)))
         raise ParameterError(

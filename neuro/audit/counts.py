@@ -94,23 +94,27 @@ class Counts:
         self.lookups = frozenset(lookups)
 
     @classmethod
-    def for_network(cls, network, batch: int, steps: int) -> Counts:
+    def for_network(cls, network, batch: int, steps: int, fanout_nnz=None) -> Counts:
         """Counts with the static fields (dense and weight-sparse MACs, neuron updates) set.
 
         Backends add the activity-dependent fields (events, synops, ...) while running.
+        ``fanout_nnz`` (projection name → non-zero weights per pre-synaptic unit) passes
+        fan-outs a backend has computed already.
         """
+        fanout_nnz = fanout_nnz or {}
         pops = {}
         for name, pop in network.populations.items():
             updates = 0 if pop.model.is_input else pop.size * batch * steps
             pops[name] = PopulationCounts(name, pop.model.type, pop.size, 0, updates)
         projs = {}
         for name, p in network.projections.items():
+            nnz = fanout_nnz[name] if name in fanout_nnz else p.weights.fanout_nnz()
             projs[name] = ProjectionCounts(
                 name,
                 p.pre,
                 p.post,
                 p.port,
-                weight_sparse_macs=int(p.weights.fanout_nnz().sum()) * batch * steps,
+                weight_sparse_macs=int(np.sum(nnz)) * batch * steps,
                 dense_macs=int(p.weights.fanout_total().sum()) * batch * steps,
             )
         lookups = [n for n, p in network.projections.items()

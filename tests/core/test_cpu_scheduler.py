@@ -53,10 +53,11 @@ def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, monkeypatch):
 
 
 def test_column_blocks():
-    assert fastpath.column_block("dense", 4096, 4096, 4) == 512
-    assert fastpath.column_block("dense", 1000, 300, 4) == 300  # fits: one block
-    assert fastpath.column_block("sparse", 10**6, 10**6, 4) == 10**6  # only dense is blocked
-    assert fastpath.column_block("dense", 10**7, 10**4, 4) == 16  # at least 16 columns
+    assert fastpath.column_block("dense", 4096, 4096, 4, 16) == 512
+    assert fastpath.column_block("dense", 4096, 4096, 4, 1) == 4096  # one sample: no reuse
+    assert fastpath.column_block("dense", 1000, 300, 4, 16) == 300  # fits: one block
+    assert fastpath.column_block("sparse", 10**6, 10**6, 4, 16) == 10**6  # only dense
+    assert fastpath.column_block("dense", 10**7, 10**4, 4, 16) == 16  # at least 16 columns
 
 
 def test_schedule_follows_weight_bytes_threads_and_batch(monkeypatch):
@@ -87,6 +88,7 @@ def test_single_sample_column_split_is_identical(monkeypatch):
     net.connect("y", "h", neuro.Dense(rng.normal(size=(5, 301))), delay=1, name="fb")
     x = rng.normal(size=(6, 1, 70)) * (rng.random((6, 1, 70)) < 0.5)
     monkeypatch.setattr(fastpath, "MIN_PARALLEL_CONNECTIONS", 0)
+    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)  # blocks, were it a batch
     pops = list(net.populations)
     slow = neuro.run(net, x, record=pops, engine="python")
     fast = neuro.run(net, x, record=pops, engine="compiled", threads=2)

@@ -88,10 +88,11 @@ def _weight_bytes(network, dtype) -> int:
     )
 
 
-def column_block(kind: str, n_pre: int, width: int, itemsize: int) -> int:
-    """Columns per block of a dense delivery: all of them while the weights fit in
-    ``COLUMN_BLOCK_BYTES``, else a multiple of 16 columns whose rows do."""
-    if kind != "dense" or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
+def column_block(kind: str, n_pre: int, width: int, itemsize: int, batch: int) -> int:
+    """Columns per block of a dense delivery: all of them for a single sample or while
+    the weights fit in ``COLUMN_BLOCK_BYTES``, else a multiple of 16 columns whose rows
+    do (blocks only pay off when several samples read the same rows)."""
+    if kind != "dense" or batch == 1 or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
         return max(1, width)
     return max(16, COLUMN_BLOCK_BYTES // (n_pre * itemsize) // 16 * 16)
 
@@ -163,7 +164,7 @@ class _Tables:
         self.ev_cnt = np.zeros((len(slot_off), B), dtype=np.int64)
         self.ev_idx = np.zeros(ev_len, dtype=np.int64)
         self.ev_val = np.zeros(ev_len, dtype=dtype)
-        self._projections(network, order, dtype)
+        self._projections(network, order, dtype, B)
 
     def _address(self, array) -> int:
         """Address of a C-contiguous array's data; the array stays alive with the tables."""
@@ -173,8 +174,9 @@ class _Tables:
     def _pair(self, array):
         return self._address(array), array.size
 
-    def _projections(self, network, order, dtype):
+    def _projections(self, network, order, dtype, batch):
         projs = list(network.projections.values())
+        self.fan_nnz = {}  # projection name → non-zero weights per pre-synaptic unit
         self.proj = np.zeros((len(projs), 15), dtype=np.int64)
         incoming = [[] for _ in order]
         for k, p in enumerate(projs):
@@ -198,10 +200,11 @@ class _Tables:
                 row[5:7] = self._pair(wt)
                 row[7:9] = self._pair(np.asarray(geom, dtype=np.int64))
                 fan_nnz = op.fanout_nnz()
-            row[11] = self._address(np.ascontiguousarray(fan_nnz, dtype=np.int64))
+            self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
+            row[11] = self._address(self.fan_nnz[p.name])
             row[12] = self._address(np.ascontiguousarray(op.fanout_total(), dtype=np.int64))
             row[13] = self.port_index[p.post][p.port]
-            row[14] = column_block(op.type, op.n_pre, op.n_out, np.dtype(dtype).itemsize)
+            row[14] = column_block(op.type, op.n_pre, op.n_out, np.dtype(dtype).itemsize, batch)
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
@@ -279,7 +282,7 @@ def run_compiled(network, inputs, record, record_steps, initial_state, dtype, th
         col_chunks,
         MIN_PARALLEL_CONNECTIONS,
     )
-    counts = Counts.for_network(network, B, T)
+    counts = Counts.for_network(network, B, T, fanout_nnz=tb.fan_nnz)
     for k, name in enumerate(network.projections):
         pc = counts.projections[name]
         pc.synops = int(syn[:, k].sum())

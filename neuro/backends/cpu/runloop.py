@@ -100,7 +100,7 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
     w = _view(pk[5], pk[6], val_like)
     if kind == 0:
         w2 = w.reshape((n_pre, width))
-        if col_chunks > 1 and (k1 - k0) * width >= min_par:
+        if col_chunks > 1 and c1 - c0 == width and (k1 - k0) * width >= min_par:
             scatter_dense_columns(o, w2, idx, val, k0, k1, col_chunks)
         else:
             dense_rows_into(o, w2, idx, val, k0, k1, c0, c1)
