@@ -20,6 +20,9 @@ def configure(parser) -> None:
     parser.add_argument("--max-tokens", type=int, default=None, help="evaluate a prefix only")
     parser.add_argument("--backend", default="cpu", help="reference or cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--threads", type=int, default=1, help="cpu backend threads (at most the free cores)"
+    )
     parser.add_argument("--reset-every", type=int, default=None, help="reset c every K tokens")
     parser.add_argument("--no-fuse", action="store_true", help="embedding as E events per token")
     parser.add_argument("--json", default=None, help="write all results as JSON")
@@ -99,7 +102,7 @@ def main(args) -> int:
 
     corpus = load_ptb(args.data)
     ids = getattr(corpus, args.split)[: args.max_tokens]
-    options = {"dtype": args.dtype} if args.backend == "cpu" else {}
+    options = {"dtype": args.dtype, "threads": args.threads} if args.backend == "cpu" else {}
     rows = []
     for path in args.checkpoints:
         row = evaluate_checkpoint(
