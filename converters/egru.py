@@ -352,8 +352,8 @@ def run_language_model(
     -------
     RunResult
         ``outputs`` (T, B, V) or None; ``counts`` summed over chunks; ``final_state``;
-        ``info["backend"]`` (the backend's info of the last chunk); ``info["nll"]``, ``info["n_predictions"]``, ``info["perplexity"]`` when targets
-        are given.
+        ``info["backend"]`` (the backend's info of the last chunk); ``info["nll"]``,
+        ``info["n_predictions"]``, ``info["perplexity"]`` when targets are given.
     """
     from neuro._progress import progress_bar
 
