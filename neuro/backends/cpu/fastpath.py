@@ -88,11 +88,11 @@ def _weight_bytes(network, dtype) -> int:
     )
 
 
-def column_block(kind: str, n_pre: int, width: int, itemsize: int, batch: int) -> int:
-    """Columns per block of a dense delivery: all of them for a single sample or while
-    the weights fit in ``COLUMN_BLOCK_BYTES``, else a multiple of 16 columns whose rows
-    do (blocks only pay off when several samples read the same rows)."""
-    if kind != "dense" or batch == 1 or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
+def column_block(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> int:
+    """Columns per block of a dense delivery: all of them unless rows are ``shared``
+    (several samples read the same rows: a batch, not a token lookup) and the weights
+    exceed ``COLUMN_BLOCK_BYTES``; then a multiple of 16 columns whose rows fit."""
+    if kind != "dense" or not shared or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
         return max(1, width)
     return max(16, COLUMN_BLOCK_BYTES // (n_pre * itemsize) // 16 * 16)
 
@@ -204,7 +204,9 @@ class _Tables:
             row[11] = self._address(self.fan_nnz[p.name])
             row[12] = self._address(np.ascontiguousarray(op.fanout_total(), dtype=np.int64))
             row[13] = self.port_index[p.post][p.port]
-            row[14] = column_block(op.type, op.n_pre, op.n_out, np.dtype(dtype).itemsize, batch)
+            lookup = self.pop[self.index[p.pre], 0] == KIND_CODES["token"]
+            shared = batch > 1 and not lookup
+            row[14] = column_block(op.type, op.n_pre, op.n_out, np.dtype(dtype).itemsize, shared)
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
