@@ -172,6 +172,26 @@ def test_chunked_streaming_equals_whole_run_and_nll_on_the_fly():
     )
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+def test_threaded_lockstep_language_model_equals_stepwise(fuse, monkeypatch):
+    """Token lookups, column blocks and EGRU layers in the threaded lockstep schedule."""
+    from neuro.backends.cpu import fastpath
+
+    model = _lm(7, tie=False, layers=3)
+    tokens = _tokens(model, 25, 4, 7)
+    net = convert(model, fuse_embedding=fuse)
+    monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)
+    opts = dict(chunk=6, dtype="float32", targets=True)
+    slow = run_language_model(net, tokens, engine="python", **opts)
+    fast = run_language_model(net, tokens, engine="compiled", threads=2, **opts)
+    assert fast.info["backend"]["schedule"] == "lockstep"
+    np.testing.assert_array_equal(fast.outputs, slow.outputs)
+    assert fast.counts == slow.counts and fast.info["nll"] == slow.info["nll"]
+    ref = run_language_model(net, tokens, backend="reference")
+    np.testing.assert_allclose(fast.outputs, ref.outputs, atol=1e-4)
+
+
 def test_bad_inputs_and_negative_threshold():
     model = _lm(2)
     with pytest.raises(neuro.exceptions.InputError, match="token ids"):
