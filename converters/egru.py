@@ -272,17 +272,32 @@ def convert_evnn_state_dict(
     )
 
 
-def _logsumexp(logits: np.ndarray) -> np.ndarray:
+def _logsumexp(logits: np.ndarray, threads: int = 1) -> np.ndarray:
     """log Σ exp over the last axis of (T, B, V) logits, float64 (T, B).
 
     Works step by step (a (B, V) slice stays in cache) in the logits' own precision
-    (numpy's vectorised exp), summing in float64.
+    (numpy's vectorised exp), summing in float64; ``threads > 1`` splits the steps
+    over threads (numpy releases the GIL in these loops).
     """
     out = np.empty(logits.shape[:-1])
-    for t, x in enumerate(logits):
-        m = x.max(axis=-1, keepdims=True)
-        e = np.exp(x - m)
-        out[t] = m[:, 0] + np.log(e.sum(axis=-1, dtype=np.float64))
+
+    def steps(t0, t1):
+        for t in range(t0, t1):
+            x = logits[t]
+            m = x.max(axis=-1, keepdims=True)
+            e = np.exp(x - m)
+            out[t] = m[:, 0] + np.log(e.sum(axis=-1, dtype=np.float64))
+
+    n = logits.shape[0]
+    threads = max(1, min(int(threads), n))
+    if threads == 1:
+        steps(0, n)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(steps, bounds[:-1], bounds[1:]))
     return out
 
 
@@ -400,7 +415,8 @@ def run_language_model(
         if reset_every:
             state = _reset(network, state, reset)
         logits = res.outputs.reshape(stop - start, tokens.shape[1], -1)
-        lse = _logsumexp(logits) if targets is not None or output == "log_probs" else None
+        need_lse = targets is not None or output == "log_probs"
+        lse = _logsumexp(logits, options.get("threads", 1)) if need_lse else None
         if targets is not None:
             if tgt is None:
                 last = min(stop, n_steps - 1)
