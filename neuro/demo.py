@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -236,12 +237,15 @@ def run_demo(
     echo("\n" + result.audit().table())
 
     dense = DenseForward(network, np.float32)
-    t_cpu = _timed(lambda: neuro.run(network, x_test, backend="cpu", dtype="float32"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    t_cpu = _timed(
+        lambda: neuro.run(network, x_test, backend="cpu", dtype="float32", threads=cores or 1)
+    )
     t_dense = _timed(lambda: dense(x_test))
     report["time_s"] = {"cpu": t_cpu, "dense_numpy": t_dense, "samples": len(y_test)}
     echo(
-        f"\ntime for {len(y_test)} samples (best of 3, float32, this machine): "
-        f"cpu backend {t_cpu * 1e3:.1f} ms, dense numpy {t_dense * 1e3:.1f} ms "
+        f"\ntime for {len(y_test)} samples (best of 3, float32, {cores} cores of this "
+        f"machine): cpu backend {t_cpu * 1e3:.1f} ms, dense numpy {t_dense * 1e3:.1f} ms "
         f"(dense / cpu = {t_dense / t_cpu:.2f}); synops {after['synops']} vs dense MACs "
         f"{after['dense_macs']} ({after['dense_macs'] / max(after['synops'], 1):.2f}x fewer); "
         f"calibration cut synops by {before['synops'] / max(after['synops'], 1):.2f}x"
