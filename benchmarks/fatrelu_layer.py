@@ -105,7 +105,7 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
                 )
             )
             batch = 64
-            steps_b = int(min(200, max(3, budget_synops / (p * n * n * batch))))
+            steps_b = int(min(200, max(8, budget_synops / (p * n * n * batch))))
             xb = activity_inputs(p, steps_b, batch, n, seed=2)
             per_step_b, _ = step_time(net, xb)
             xb0 = xb[1]
