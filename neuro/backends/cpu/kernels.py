@@ -18,7 +18,9 @@ four weight rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 __all__ = [
     "dense_to_events",
@@ -42,55 +44,72 @@ __all__ = [
 _FMA = {"contract"}
 
 
-# Event extraction tests blocks of this many units first (a vectorised count), so a
-# sparse step pays a compare per unit and extraction only for blocks with events.
+# Event extraction builds a bit mask of the events of each block of this many units
+# (a compare per unit, no stores), then writes only the events, lowest bit first.
 SCAN_BLOCK = 64
+
+
+@intrinsic
+def _lowest_bit(typingctx, mask):
+    """Index of the lowest set bit of a non-zero uint64 (``llvm.cttz``)."""
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = builder.module.globals.get("llvm.cttz.i64")
+        if fn is None:
+            fn = ir.Function(builder.module, fnty, name="llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return types.uint64(types.uint64), codegen
+
+
+@njit(cache=True, nogil=True)
+def _write_block(row, mask, b0, idx, val, at):
+    """Events ``b0 + bit`` for the set bits of ``mask``, in ascending order, at ``at``."""
+    k = at
+    while mask != 0:
+        i = b0 + np.int64(_lowest_bit(mask))
+        idx[k] = i
+        val[k] = row[i]
+        k += 1
+        mask &= mask - np.uint64(1)
+    return k
 
 
 @njit(cache=True, nogil=True)
 def dense_row_events(row, idx, val, off):
     """Every non-zero entry of the 1-D ``row`` becomes an event at ``off``; returns the count.
 
-    Entries ``off + count : off + len(row)`` of ``idx, val`` are scratch (overwritten).
+    Events are written in ascending unit order to ``idx, val[off : off + count]``.
     """
     n = row.shape[0]
-    k = 0
+    k = off
     for b0 in range(0, n, SCAN_BLOCK):
         b1 = min(b0 + SCAN_BLOCK, n)
-        hits = 0
-        for i in range(b0, b1):  # vectorised test: skip blocks without events
-            hits += row[i] != 0
-        if hits == 0:
-            continue
-        for i in range(b0, b1):  # branch-free: write every entry, advance on events
-            v = row[i]
-            idx[off + k] = i
-            val[off + k] = v
-            k += v != 0
-    return k
+        mask = np.uint64(0)
+        for i in range(b0, b1):
+            mask |= np.uint64(row[i] != 0) << np.uint64(i - b0)
+        k = _write_block(row, mask, b0, idx, val, k)
+    return k - off
 
 
 @njit(cache=True, nogil=True)
 def threshold_row_events(row, theta, idx, val, off):
     """FATReLU on one sample: an event (value x) where x >= theta and x != 0.
 
-    Entries ``off + count : off + len(row)`` of ``idx, val`` are scratch (overwritten).
+    Events are written in ascending unit order to ``idx, val[off : off + count]``.
     """
     n = row.shape[0]
-    k = 0
+    k = off
     for b0 in range(0, n, SCAN_BLOCK):
         b1 = min(b0 + SCAN_BLOCK, n)
-        hits = 0
-        for i in range(b0, b1):  # vectorised test: skip blocks without events
-            hits += (row[i] >= theta[i]) & (row[i] != 0)
-        if hits == 0:
-            continue
-        for i in range(b0, b1):  # branch-free: write every entry, advance on events
-            v = row[i]
-            idx[off + k] = i
-            val[off + k] = v
-            k += (v >= theta[i]) & (v != 0)
-    return k
+        mask = np.uint64(0)
+        for i in range(b0, b1):
+            hit = (row[i] >= theta[i]) & (row[i] != 0)
+            mask |= np.uint64(hit) << np.uint64(i - b0)
+        k = _write_block(row, mask, b0, idx, val, k)
+    return k - off
 
 
 @njit(cache=True, nogil=True)
@@ -118,7 +137,7 @@ def threshold_events(x, theta, ptr, idx, val):
 @njit(cache=True, nogil=True)
 def events_to_dense(ptr, idx, val, out):
     """Write events into a zeroed-then-filled dense (B, n) array."""
-    out[:] = 0
+    out.fill(0)
     for b in range(out.shape[0]):
         for k in range(ptr[b], ptr[b + 1]):
             out[b, idx[k]] = val[k]

@@ -126,7 +126,8 @@ def begin_population(t, i, b, net, buf):
         for port in range(pop[i, 13]):
             p0 = pop[i, 6] + (port * batch + b) * width
             b0 = pop[i, 7] + port * width
-            ports[p0 : p0 + width] = bias[b0 : b0 + width]
+            for j in range(width):  # an explicit loop: numba's slice copy is slower
+                ports[p0 + j] = bias[b0 + j]
         return
     slot = pop[i, 3] + t % pop[i, 2]
     off = slot_off[slot] + b * size
@@ -210,7 +211,8 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
         rec = _view(pop[i, 10], kept * batch * size, ev_val)
         r0 = ((t if record_all else 0) * batch + b) * size
         dst = rec[r0 : r0 + size]
-        dst[:] = 0
+        for j in range(size):
+            dst[j] = 0
         for e in range(off, off + n):
             dst[ev_idx[e]] = ev_val[e]
 
