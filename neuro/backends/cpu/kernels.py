@@ -44,8 +44,9 @@ __all__ = [
 _FMA = {"contract"}
 
 
-# Event extraction builds a bit mask of the events of each block of this many units
-# (a compare per unit, no stores), then writes only the events, lowest bit first.
+# Event extraction counts the events of each block of this many units (a vectorised
+# compare), skips empty blocks, and for the others builds a bit mask of the events and
+# writes only the events, lowest bit first.
 SCAN_BLOCK = 64
 
 
@@ -87,6 +88,11 @@ def dense_row_events(row, idx, val, off):
     k = off
     for b0 in range(0, n, SCAN_BLOCK):
         b1 = min(b0 + SCAN_BLOCK, n)
+        hits = 0
+        for i in range(b0, b1):  # vectorised count: skip blocks without events
+            hits += row[i] != 0
+        if hits == 0:
+            continue
         mask = np.uint64(0)
         for i in range(b0, b1):
             mask |= np.uint64(row[i] != 0) << np.uint64(i - b0)
@@ -104,6 +110,11 @@ def threshold_row_events(row, theta, idx, val, off):
     k = off
     for b0 in range(0, n, SCAN_BLOCK):
         b1 = min(b0 + SCAN_BLOCK, n)
+        hits = 0
+        for i in range(b0, b1):  # vectorised count: skip blocks without events
+            hits += (row[i] >= theta[i]) & (row[i] != 0)
+        if hits == 0:
+            continue
         mask = np.uint64(0)
         for i in range(b0, b1):
             hit = (row[i] >= theta[i]) & (row[i] != 0)
