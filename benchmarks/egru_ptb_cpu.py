@@ -132,7 +132,7 @@ def event_driven(net, ids, batch: int, threads: int, dtype: str):
     opts = dict(backend="cpu", dtype=dtype, threads=threads, targets=True, keep_outputs=False)
     run_language_model(net, tokens[:2], **opts)
     start = time.perf_counter()
-    res = run_language_model(net, tokens, chunk=256, **opts)
+    res = run_language_model(net, tokens, **opts)
     return res, tokens, time.perf_counter() - start
 
 
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", default=None, help="trained checkpoint instead")
     parser.add_argument("--tokens", type=int, default=None, help="test tokens (default all)")
     parser.add_argument(
-        "--batch", default="64,10", help="parallel streams, comma-separated (one run each)"
+        "--batch", default="128,64,10", help="parallel streams, comma-separated (one run each)"
     )
     parser.add_argument("--activity", type=float, default=0.15, help="target activity")
     parser.add_argument("--dense-tokens", type=int, default=1000, help="tokens for dense numpy")

@@ -51,6 +51,11 @@ ENCODING_UNFUSED = (
 )
 
 
+# Default chunking of run_language_model: the recorded logits of one backend call stay
+# within this many bytes.
+LOGITS_CHUNK_BYTES = 512 << 20
+
+
 def _weights(matrix: np.ndarray, sparse: bool, dtype=np.float64):
     matrix = np.asarray(matrix, dtype=dtype)
     return Sparse.from_matrix(matrix) if sparse else Dense(matrix)
@@ -326,7 +331,7 @@ def run_language_model(
     backend: str = "cpu",
     reset_every: int | None = None,
     reset: str = "c",
-    chunk: int = 128,
+    chunk: int | None = None,
     targets=None,
     keep_outputs: bool = True,
     output: str = "logits",
@@ -348,8 +353,10 @@ def run_language_model(
         as EvNN's evaluation does by calling its layers once per K-token chunk.
     reset : {"c", "all"}
         What a reset clears: ``c`` only (EvNN) or ``c`` and ``y``.
-    chunk : int
-        Tokens per backend call when ``reset_every`` is not given; memory is flat in T.
+    chunk : int, optional
+        Steps per backend call when ``reset_every`` is not given; memory is flat in T.
+        Default: as many as keep one call's recorded logits within
+        ``LOGITS_CHUNK_BYTES`` (512 MB; float64 unless ``dtype`` says otherwise).
     targets : None, True or ndarray of int (T, B)
         ``True``: the next token of each stream (``inputs[t + 1]``, (T − 1)·B
         predictions).  An array: the target of every position.  The NLL is accumulated
@@ -382,6 +389,10 @@ def run_language_model(
         raise InputError(f"reset == {reset!r}, must be 'c' or 'all'.")
     if output not in ("logits", "log_probs"):
         raise InputError(f"output == {output!r}, must be 'logits' or 'log_probs'.")
+    if chunk is None:
+        itemsize = np.dtype(options.get("dtype", "float64")).itemsize
+        row_bytes = tokens.shape[1] * network.populations[network.outputs[0]].size * itemsize
+        chunk = max(1, LOGITS_CHUNK_BYTES // max(1, row_bytes))
     step = int(reset_every or chunk)
     if step < 1:
         raise InputError(f"reset_every/chunk == {step}, must be >= 1.")
