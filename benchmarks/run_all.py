@@ -70,10 +70,14 @@ NOTES = """\
   events of every sample are delivered before the next projection, and matrices
   larger than 8 MB column block by column block, so a row segment fetched from DRAM
   serves every sample active on that unit.  The EGRU language model (31.7M weights,
-  127 MB) is bound by how often a row is fetched: with 64 streams a fetched row
-  serves about 10 tokens; with 10 streams about 80 % of the rows are active in some
-  stream at every step, so the run fetches most of the weights once per 10 tokens
-  (about 9 MB per token).  Its timings leave out a first two-step run (kernel loading).
+  127 MB) is bound by how often a row is fetched: with 128 (64) streams a fetched
+  row serves about 19 (10) tokens; with 10 streams about 80 % of the rows are active
+  in some stream at every step, so the run fetches most of the weights once per 10
+  tokens (about 9 MB per token).  Its timings leave out a first two-step run (kernel
+  loading).
+* Memory bandwidth on this shared machine varies from run to run by about 10-20 %
+  (the read-bandwidth probe in the throughput row shows it); rows near their target
+  can land on either side of it in different runs.
 """
 
 
