@@ -47,7 +47,8 @@ class CpuBackend(Backend):
         parallel (in lockstep per population and step when the weights exceed
         ``fastpath.LOCKSTEP_WEIGHT_BYTES``, so rows read for one sample are reused
         from cache by the others); a single sample splits large dense deliveries
-        over column blocks.  ``result.info["schedule"]`` tells which ran.
+        over column blocks.  ``result.info["schedule"]`` tells which ran (``"stepwise"``
+        for the python engine).
         Set ``threads`` <= the free cores, and limit BLAS threads around it.
     """
 
@@ -145,5 +146,5 @@ class CpuBackend(Backend):
         bar.close()
 
         counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
-        info = {"dtype": str(dtype), "engine": "python", "threads": 1}
+        info = {"dtype": str(dtype), "engine": "python", "threads": 1, "schedule": "stepwise"}
         return recs, counts, final_state(network, plans, T, B), info
