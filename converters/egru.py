@@ -389,9 +389,10 @@ def run_language_model(
         raise InputError(f"reset == {reset!r}, must be 'c' or 'all'.")
     if output not in ("logits", "log_probs"):
         raise InputError(f"output == {output!r}, must be 'logits' or 'log_probs'.")
+    readout = network.outputs[0]
     if chunk is None:
         itemsize = np.dtype(options.get("dtype", "float64")).itemsize
-        row_bytes = tokens.shape[1] * network.populations[network.outputs[0]].size * itemsize
+        row_bytes = tokens.shape[1] * network.populations[readout].size * itemsize
         chunk = max(1, LOGITS_CHUNK_BYTES // max(1, row_bytes))
     step = int(reset_every or chunk)
     if step < 1:
@@ -403,7 +404,6 @@ def run_language_model(
         tgt = np.asarray(targets)
         if tgt.shape != tokens.shape:
             raise InputError(f"targets have shape {tgt.shape}, the inputs {tokens.shape}.")
-    readout = network.outputs[0]
     state, counts, kept, nll, n_pred, wall = initial_state, None, [], 0.0, 0, 0.0
     hardware = []  # per-chunk hardware sections of the cores backend
     bar = progress_bar(n_steps, f"{backend} {network.name}", progress)

@@ -79,15 +79,6 @@ def supports(network) -> bool:
 _STATE_NAMES = {KIND_CODES["readout_acc"]: "v", KIND_CODES["egru"]: "c"}
 
 
-def _weight_bytes(network, dtype) -> int:
-    """Bytes of weights the run streams (stored values only)."""
-    size = np.dtype(dtype).itemsize
-    return sum(
-        size * int(np.size(getattr(p.weights, "data", getattr(p.weights, "weight", 0))))
-        for p in network.projections.values()
-    )
-
-
 def column_block(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> int:
     """Columns per block of a dense delivery: all of them unless rows are ``shared``
     (several samples read the same rows: a batch, not a token lookup) and the weights
@@ -268,7 +259,8 @@ def run_compiled(network, inputs, record, record_steps, initial_state, dtype, th
     act = np.zeros_like(syn)
     ev_in = np.zeros_like(syn)
     ev_out = np.zeros((B, len(order)), dtype=np.int64)
-    schedule = _schedule(network, B, threads, dtype)
+    # table column 6: stored weight values of each projection
+    schedule = _schedule(B, threads, int(tb.proj[:, 6].sum()) * tb.ev_val.itemsize)
     runner = {
         "serial": run_batch_serial,
         "lockstep": run_batch_lockstep,
@@ -306,10 +298,10 @@ def run_compiled(network, inputs, record, record_steps, initial_state, dtype, th
     return recs, counts, final, info
 
 
-def _schedule(network, batch, threads, dtype) -> str:
+def _schedule(batch, threads, weight_bytes) -> str:
     """``serial`` (one thread, lockstep order), ``lockstep`` or ``samples`` (threads)."""
     if threads == 1 or batch == 1:
         return "serial"
-    if _weight_bytes(network, dtype) >= LOCKSTEP_WEIGHT_BYTES:
+    if weight_bytes >= LOCKSTEP_WEIGHT_BYTES:
         return "lockstep"
     return "samples"
