@@ -5,25 +5,13 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from identity import assert_identical
 from netgen import random_case
 
 import neuro
 from neuro.backends.cpu import fastpath
 from neuro.backends.cpu.kernels import count_nonzero_rows, scatter_dense, scatter_dense_columns
 from neuro.exceptions import BackendError
-
-
-def _assert_identical(a, b, pops):
-    for name in pops:
-        np.testing.assert_array_equal(a.recordings[name], b.recordings[name], err_msg=name)
-        fa, fb = a.final_state[name], b.final_state[name]
-        assert len(fa["history"]) == len(fb["history"])
-        for ha, hb in zip(fa["history"], fb["history"]):
-            np.testing.assert_array_equal(ha, hb, err_msg=name)
-        assert fa["state"].keys() == fb["state"].keys()
-        for key in fa["state"]:
-            np.testing.assert_array_equal(fa["state"][key], fb["state"][key], err_msg=name)
-    assert a.counts == b.counts
 
 
 @pytest.mark.parametrize("seed", range(0, 120, 4))
@@ -34,7 +22,7 @@ def test_compiled_engine_is_bit_identical_to_stepwise(seed, threads):
     slow = neuro.run(net, x, record=pops, engine="python")
     fast = neuro.run(net, x, record=pops, engine="compiled", threads=threads)
     assert slow.info["engine"] == "python" and fast.info["engine"] == "compiled"
-    _assert_identical(slow, fast, pops)
+    assert_identical(slow, fast, pops)
 
 
 @pytest.mark.parametrize("seed", range(1, 120, 8))
@@ -49,7 +37,7 @@ def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, monkeypatch):
     for threads in (1, 2):
         fast = neuro.run(net, x, record=pops, engine="compiled", threads=threads)
         assert fast.info["schedule"] == ("lockstep" if threads == 2 else "serial")
-        _assert_identical(slow, fast, pops)
+        assert_identical(slow, fast, pops)
 
 
 def test_column_blocks():
@@ -92,7 +80,7 @@ def test_single_sample_column_split_is_identical(monkeypatch):
     pops = list(net.populations)
     slow = neuro.run(net, x, record=pops, engine="python")
     fast = neuro.run(net, x, record=pops, engine="compiled", threads=2)
-    _assert_identical(slow, fast, pops)
+    assert_identical(slow, fast, pops)
     ref = neuro.run(net, x, backend="reference", record=pops)
     np.testing.assert_allclose(fast.outputs, ref.outputs, rtol=1e-4, atol=1e-4)
 
