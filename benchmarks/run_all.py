@@ -74,7 +74,8 @@ NOTES = """\
   row serves about 19 (10) tokens; with 10 streams about 80 % of the rows are active
   in some stream at every step, so the run fetches most of the weights once per 10
   tokens (about 9 MB per token).  Its timings leave out a first two-step run (kernel
-  loading).
+  loading).  ``python benchmarks/egru_bounds.py`` profiles it: time without events,
+  synaptic rate, and the weight bytes fetched per token and per second.
 * Memory bandwidth on this shared machine varies from run to run by about 10-20 %
   (the read-bandwidth probe in the throughput row shows it); rows near their target
   can land on either side of it in different runs.
