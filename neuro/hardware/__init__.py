@@ -8,10 +8,16 @@ Built-in profiles (JSON files shipped as package data in
 ``neuro/hardware/profiles/``):
 
 ``loihi``
-    Intel Loihi, from Davies et al., IEEE Micro 38(1), 2018.
+    Intel Loihi with per-operation costs calibrated like SANA-FE's Loihi model
+    (Boyle et al., IEEE TCAD 2025): synaptic events by format, neuron access,
+    update and spike, message send and receive, hops, barrier by tiles used.
+``loihi-davies2018``
+    Intel Loihi with the pre-silicon figures of Davies et al., IEEE Micro 38(1),
+    2018, Table 2.
 ``loihi2``
     Intel Loihi 2, capacities from Intel's 2021 technology brief; per-operation
-    costs are unpublished and borrowed from Loihi (flagged as assumptions).
+    costs are unpublished and borrowed from the calibrated Loihi model (flagged
+    as assumptions).
 ``spinnaker2``
     SpiNNaker 2 (152 Arm Cortex-M4F processing elements per chip).
 ``truenorth``
@@ -27,7 +33,7 @@ Examples
 1024
 >>> loihi.hops(0, 127)
 (7, 3)
->>> loihi.sources()["energy_synop_pj"].assumption
+>>> loihi.sources()["energy_message_send_pj"].assumption
 False
 """
 
@@ -40,17 +46,18 @@ from importlib import resources
 from typing import Any
 
 from ..exceptions import FileFormatError, ParameterError
-from .profile import (
-    FIELD_SPECS,
-    FORMAT,
-    FORMAT_VERSION,
-    CoreGeometry,
-    FieldSource,
-    FieldSpec,
-    HardwareProfile,
-)
+from .costs import COST_TERMS, OMITTED_TERMS, CostTerm, cost_terms
+from .geometry import CoreGeometry
+from .profile import HardwareProfile
+from .schema import FIELD_SPECS, FORMAT, FORMAT_VERSION, FieldSource, FieldSpec, SyncTable
 
 __all__ = [
+    "COST_TERMS",
+    "OMITTED_TERMS",
+    "CostTerm",
+    "SyncTable",
+    "cost_terms",
+    "export_sanafe",
     "FIELD_SPECS",
     "FORMAT",
     "FORMAT_VERSION",

@@ -25,7 +25,7 @@ from ..ir.weights import Conv2d, Dense, Sparse
 __all__ = ["synapse_matrix", "port_units", "unit_synapses"]
 
 
-def _conv_matrix(op: Conv2d) -> sp.csr_matrix:
+def _conv_matrix(op: Conv2d, zeros: bool = False) -> sp.csr_matrix:
     c_out, cg, kh, kw = op.weight.shape
     c_in, h, w = op.in_shape
     _, h_out, w_out = op.out_shape
@@ -44,7 +44,8 @@ def _conv_matrix(op: Conv2d) -> sp.csr_matrix:
                 continue
             pos_in = (ys[:, None] * w + xs[None, :]).ravel()
             pos_out = (yo[:, None] * w_out + xo[None, :]).ravel()
-            co, ci = np.nonzero(op.weight[:, :, ky, kx])
+            tap = op.weight[:, :, ky, kx]
+            co, ci = np.nonzero(np.ones_like(tap) if zeros else tap)
             ci_global = (co // og) * cg + ci
             rows.append((ci_global[:, None] * h * w + pos_in[None, :]).ravel())
             cols.append((co[:, None] * h_out * w_out + pos_out[None, :]).ravel())
@@ -55,11 +56,11 @@ def _conv_matrix(op: Conv2d) -> sp.csr_matrix:
     return m
 
 
-def _generic_matrix(op, chunk: int = 512) -> sp.csr_matrix:
+def _generic_matrix(op, chunk: int = 512, zeros: bool = False) -> sp.csr_matrix:
     """Any operator: apply a copy whose weights are |w| != 0 to blocks of unit vectors."""
     fields = {
         k: (
-            np.asarray(v != 0, np.float64)
+            (np.ones_like(v, np.float64) if zeros else np.asarray(v != 0, np.float64))
             if isinstance(v, np.ndarray) and v.dtype.kind == "f"
             else v
         )
@@ -75,12 +76,17 @@ def _generic_matrix(op, chunk: int = 512) -> sp.csr_matrix:
     return sp.vstack(blocks, format="csr").astype(np.int64)
 
 
-def synapse_matrix(weights) -> sp.csr_matrix:
+def synapse_matrix(weights, zeros: bool = False) -> sp.csr_matrix:
     """Stored (non-zero) synapses of a weight operator.
 
     Parameters
     ----------
     weights : WeightOperator
+    zeros : bool
+        Also store the connections whose weight is zero: every entry of a dense
+        matrix, every listed entry of a sparse one, every kernel tap of a
+        convolution (row sums then equal ``weights.fanout_total()``), as a chip
+        that keeps the network's weight matrices as given does.
 
     Returns
     -------
@@ -89,17 +95,21 @@ def synapse_matrix(weights) -> sp.csr_matrix:
         weight.  Row sums equal ``weights.fanout_nnz()``.
     """
     if isinstance(weights, Dense):
-        m = sp.csr_matrix(weights.weight != 0)
+        w = weights.weight
+        m = sp.csr_matrix(np.ones(w.shape, bool) if zeros else w != 0)
     elif isinstance(weights, Sparse):
-        m = weights.to_scipy().astype(np.float64)
-        m.data = (m.data != 0).astype(np.float64)
+        m = sp.csr_matrix(
+            (np.ones(weights.indices.size) if zeros else (weights.data != 0).astype(np.float64),
+             weights.indices, weights.indptr),
+            shape=(weights.n_pre, weights.n_out),
+        )  # fmt: skip
         m.eliminate_zeros()
         m.sum_duplicates()
         m.data[:] = 1.0
     elif isinstance(weights, Conv2d):
-        return _conv_matrix(weights)
+        return _conv_matrix(weights, zeros)
     else:
-        return _generic_matrix(weights)
+        return _generic_matrix(weights, zeros=zeros)
     return m.astype(np.int64).tocsr()
 
 
@@ -120,7 +130,7 @@ def port_units(width: int, size: int) -> np.ndarray:
     return j * size // width
 
 
-def unit_synapses(projection, post_size: int) -> sp.csr_matrix:
+def unit_synapses(projection, post_size: int, zeros: bool = False) -> sp.csr_matrix:
     """Synapses per (pre-synaptic unit, post-synaptic unit) of a projection.
 
     Parameters
@@ -135,7 +145,7 @@ def unit_synapses(projection, post_size: int) -> sp.csr_matrix:
         Stored synapses from ``i`` onto the port entries of unit ``u``; row sums equal
         ``projection.weights.fanout_nnz()``.
     """
-    m = synapse_matrix(projection.weights)
+    m = synapse_matrix(projection.weights, zeros)
     units = port_units(m.shape[1], post_size)
     if m.shape[1] == post_size and np.array_equal(units, np.arange(post_size)):
         return m

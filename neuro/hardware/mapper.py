@@ -21,6 +21,20 @@ Rules (deterministic, no search over alternatives):
 * input populations are placed too (they model the cores that inject input events);
   they store no synapses.
 
+Two placement policies, chosen with ``placement``:
+
+* ``"memory"`` (default): every limit above is enforced;
+* ``"neurons"``: only ``units_per_core`` (and ``max_units_per_core``) is enforced, so
+  every core holds as many units as the profile allows whatever its synaptic memory
+  and axons need — how SANA-FE's Loihi examples place networks.  The per-core table
+  still reports the memory and axons each core would need.
+
+Zero weights (``zero_weights``): ``"skip"`` (default) stores only non-zero weights, as
+a compressed synapse format does; ``"store"`` stores every connection of the network's
+operators, zero weights included (dense matrices as given, every kernel tap), as SANA-FE
+does with the weights it is given.  Stored synapses take memory, decide which cores an
+event is sent to, and each one reached by an event is a charged synaptic event.
+
 A network that cannot fit raises :class:`~neuro.exceptions.CapacityError` naming the
 population, the resource, the amount needed and the amount available: a single unit
 whose fan-in alone exceeds a core, or (with ``max_chips``) more cores than the chips hold.
@@ -38,7 +52,14 @@ from . import load_profile
 from .connectivity import unit_synapses
 from .profile import HardwareProfile
 
-__all__ = ["Mapping", "map_network", "RESOURCES"]
+__all__ = ["Mapping", "map_network", "RESOURCES", "PLACEMENTS"]
+
+PLACEMENTS = {
+    "memory": "every core limit enforced: units, synaptic memory, fan-in and fan-out axons",
+    "neurons": "only the neuron count per core enforced (SANA-FE's packing); synaptic memory "
+    "and axons ignored",
+}
+"""Placement policies of :func:`map_network` and what each enforces."""
 
 FORMAT = "neuro.mapping"
 FORMAT_VERSION = 1
@@ -92,6 +113,9 @@ class Mapping:
     cores: dict
     max_chips: int | None = None
     synapses: dict = field(default_factory=dict, repr=False)
+    placement: str = "memory"
+    zero_weights: str = "skip"
+    nonzero_synapses: dict | None = field(default=None, repr=False)
 
     # -- queries ----------------------------------------------------------------------
     @property
@@ -168,6 +192,8 @@ class Mapping:
             "profile": self.profile.name,
             "weight_bits": self.weight_bits,
             "max_chips": self.max_chips,
+            "placement": self.placement,
+            "zero_weights": self.zero_weights,
             "n_cores": self.n_cores,
             "n_chips": self.n_chips,
             "capacity": self.capacity(),
@@ -193,7 +219,16 @@ class Mapping:
             k: np.asarray(v, dtype=object if k == "population" else np.int64)
             for k, v in data["cores"].items()
         }
-        return cls(prof, int(data["weight_bits"]), pops, first, cores, data.get("max_chips"))
+        return cls(
+            prof,
+            int(data["weight_bits"]),
+            pops,
+            first,
+            cores,
+            data.get("max_chips"),
+            placement=data.get("placement", "memory"),
+            zero_weights=data.get("zero_weights", "skip"),
+        )
 
 
 class _FanIn:
@@ -294,6 +329,8 @@ def map_network(
     max_chips: int | None = None,
     max_units_per_core: int | None = None,
     max_iterations: int = 8,
+    placement: str = "memory",
+    zero_weights: str = "skip",
 ) -> Mapping:
     """Place ``network`` on the cores of ``hardware``.
 
@@ -311,6 +348,11 @@ def map_network(
         layers over more cores, trading cores for a shorter step.
     max_iterations : int
         Placement rounds to settle the fan-out of every core.
+    placement : {"memory", "neurons"}
+        Enforce every core limit (``"memory"``) or only the neuron count
+        (``"neurons"``, SANA-FE's packing); see the module docstring.
+    zero_weights : {"skip", "store"}
+        Store only non-zero weights, or every connection (see the module docstring).
 
     Returns
     -------
@@ -331,19 +373,32 @@ def map_network(
             raise ParameterError(
                 f"max_units_per_core == {max_units_per_core!r}, must be an int >= 1 or None."
             )
+    if placement not in PLACEMENTS:
+        raise ParameterError(
+            f"placement == {placement!r}, must be one of {list(PLACEMENTS)} "
+            "(memory: every core limit; neurons: the neuron count only)."
+        )
+    if zero_weights not in ("skip", "store"):
+        raise ParameterError(
+            f"zero_weights == {zero_weights!r}, must be 'skip' (store non-zero weights only) "
+            "or 'store' (store every connection)."
+        )
     units_limit = min(profile.units_per_core, int(max_units_per_core or profile.units_per_core))
     bps = wbits + profile.index_bits_per_synapse + profile.synapse_overhead_bits
     word = profile.memory_word_bits
     order = network.topological_order()
+    store = zero_weights == "store"
     synapses = {
-        p.name: unit_synapses(p, network.populations[p.post].size)
+        p.name: unit_synapses(p, network.populations[p.post].size, zeros=store)
         for p in network.projections.values()
     }
     fan_in = {n: _FanIn(network, n, synapses, bps, word) for n in order}
     fan_out = {n: np.zeros(network.populations[n].size, np.int64) for n in order}
     previous = None
     for _ in range(max_iterations):
-        bounds = {n: _place(profile, n, fan_in[n], fan_out[n], units_limit) for n in order}
+        bounds = {
+            n: _place(profile, n, fan_in[n], fan_out[n], units_limit, placement) for n in order
+        }
         first, start = {}, 0
         for n in order:
             first[n] = start
@@ -357,17 +412,27 @@ def map_network(
         fan_out = {n: _fan_out_units(network, synapses, core_of, n) for n in order}
     mapping = _build(profile, wbits, bounds, first, order, fan_in, fan_out, max_chips)
     mapping.synapses = synapses
+    mapping.placement = placement
+    mapping.zero_weights = zero_weights
+    if store:
+        mapping.nonzero_synapses = {
+            p.name: unit_synapses(p, network.populations[p.post].size)
+            for p in network.projections.values()
+        }
     _check(mapping)
     return mapping
 
 
-def _place(profile, name, fan_in: _FanIn, fan_out: np.ndarray, units_limit: int) -> np.ndarray:
+def _place(profile, name, fan_in: _FanIn, fan_out, units_limit: int, placement: str):
     limits = {
         "units": units_limit,
         "synaptic memory bits": profile.synaptic_memory_bits_per_core,
         "fan-in axons": profile.max_fan_in_axons_per_core,
         "fan-out axons": profile.max_fan_out_axons_per_core,
     }
+    size = fan_in.size
+    if placement == "neurons":
+        return np.asarray([*range(0, size, units_limit), size], np.int64)
     cum_out = np.concatenate([[0], np.cumsum(fan_out)])
 
     def needs(a, b):
@@ -383,7 +448,6 @@ def _place(profile, name, fan_in: _FanIn, fan_out: np.ndarray, units_limit: int)
         need = needs(a, b)
         return all(need[k] <= limits[k] for k in limits)
 
-    size = fan_in.size
     bounds, a = [0], 0
     while a < size:
         hi = min(size, a + units_limit)
@@ -440,8 +504,10 @@ def _build(profile, wbits, bounds, first, order, fan_in, fan_out, max_chips) -> 
 
 
 def _check(mapping: Mapping) -> None:
-    """Every core within every limit (fan-out may not settle in pathological cases)."""
+    """Every core within every enforced limit (fan-out may not settle in pathological cases)."""
     for res, (col, _) in RESOURCES.items():
+        if mapping.placement == "neurons" and col != "units":
+            continue
         cap = mapping.capacity()[col]
         over = np.nonzero(mapping.cores[col] > cap)[0]
         if over.size:

@@ -21,11 +21,18 @@ def mask_apply(weights, x):
     return type(weights).from_dict(fields).apply((np.asarray(x) != 0).astype(float))
 
 
+def _kind(weights):
+    name = type(weights).__name__
+    return {"Sparse": "sparse", "Complementary": "sparse", "Conv2d": "conv"}.get(name, "dense")
+
+
 def independent_core_counts(net, mapping, activity, steps, profile):
-    """Per-core synops, active/inactive updates, messages and energy by brute force.
+    """Per-core synops, charged synaptic events, updates, messages and energy by brute force.
 
     ``activity[name]`` is the (T, B, n) output of every population (reference backend).
-    Messages: for every delivered event and every delay, the set of cores holding a
+    Synops follow delivery (step t - delay's events at step t, within the run);
+    charged synaptic events and messages follow emission (every event of the run).
+    Messages: for every emitted event and every delay, the set of cores holding a
     non-zero synapse of it; each message's energy is ``profile.route_energy_pj``.
     """
     n = mapping.n_cores
@@ -35,6 +42,7 @@ def independent_core_counts(net, mapping, activity, steps, profile):
     sent = np.zeros(n, np.int64)
     recv = np.zeros(n, np.int64)
     route_pj = 0.0
+    kinds = {k: np.zeros(n, np.int64) for k in ("dense", "sparse", "conv")}
     for name, pop in net.populations.items():
         core = mapping.core_of(name)
         if not pop.model.is_input:
@@ -50,6 +58,10 @@ def independent_core_counts(net, mapping, activity, steps, profile):
         for t in range(p.delay, steps):
             per_entry = mask_apply(p.weights, activity[p.pre][t - p.delay])
             np.add.at(syn, core, np.rint(per_entry.sum(axis=0)).astype(np.int64))
+        for t in range(steps):
+            per_entry = mask_apply(p.weights, activity[p.pre][t])
+            np.add.at(kinds[_kind(p.weights)], core,
+                      np.rint(per_entry.sum(axis=0)).astype(np.int64))  # fmt: skip
     for name in net.populations:
         src_core = mapping.core_of(name)
         for delay in sorted({p.delay for p in net.outgoing(name)}):
@@ -63,8 +75,8 @@ def independent_core_counts(net, mapping, activity, steps, profile):
                 entry_core = mapping.core_of(p.post)[np.arange(p.weights.n_out) % post.size]
                 for j in range(p.weights.n_out):
                     reach[hit[:, j], entry_core[j]] = True
-            for t in range(delay, steps):
-                x = activity[name][t - delay]
+            for t in range(steps):
+                x = activity[name][t]
                 for b in range(batch):
                     for i in np.nonzero(x[b])[0]:
                         for d in np.nonzero(reach[i])[0]:
@@ -72,14 +84,25 @@ def independent_core_counts(net, mapping, activity, steps, profile):
                             recv[d] += 1
                             route_pj += profile.route_energy_pj(int(src_core[i]), int(d))
     inactive = units * batch * steps - active
+    events = sum(kinds.values())
     energy = (
-        syn.sum() * profile.energy_synop_pj
-        + active.sum() * profile.energy_neuron_update_active_pj
+        kinds["dense"].sum() * profile.energy_synop_pj
+        + kinds["sparse"].sum() * profile.energy_synop_sparse_pj
+        + kinds["conv"].sum() * profile.energy_synop_conv_pj
+        + events.sum() * profile.energy_dendrite_update_pj
+        + units.sum() * batch * steps * profile.energy_neuron_access_pj
+        + active.sum() * (profile.energy_neuron_update_active_pj
+                          + profile.energy_spike_generation_pj)
         + inactive.sum() * profile.energy_neuron_update_inactive_pj
+        + sent.sum() * profile.energy_message_send_pj
+        + recv.sum() * profile.energy_message_receive_pj
         + route_pj
-    )
+    )  # fmt: skip
     return {
         "synops": syn,
+        "syn_dense": kinds["dense"],
+        "syn_sparse": kinds["sparse"],
+        "syn_conv": kinds["conv"],
         "updates_active": active,
         "updates_inactive": inactive,
         "messages_sent": sent,

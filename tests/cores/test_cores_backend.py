@@ -7,7 +7,7 @@ from cores_helpers import independent_core_counts, random_case
 import neuro
 from neuro.backends.cores import COUNTERS
 from neuro.backends.cores.quantize import quantize_values
-from neuro.exceptions import CapacityError, ParameterError
+from neuro.exceptions import BackendError, CapacityError, ParameterError
 from neuro.hardware import load_profile
 from neuro.hardware.mapper import map_network
 
@@ -40,8 +40,8 @@ def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
     activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
     mapping = map_network(net, profile)
     expected = independent_core_counts(net, mapping, activity, steps, profile)
-    for key in ("synops", "updates_active", "updates_inactive", "messages_sent",
-                "messages_received"):  # fmt: skip
+    for key in ("synops", "syn_dense", "syn_sparse", "syn_conv", "updates_active",
+                "updates_inactive", "messages_sent", "messages_received"):  # fmt: skip
         np.testing.assert_array_equal(per_core[key], expected[key], err_msg=key)
     assert hw["energy_pj"]["total"] == pytest.approx(expected["energy_pj"], rel=1e-12)
     assert hw["energy_pj"]["per_sample"] == pytest.approx(expected["energy_pj"] / x.shape[1])
@@ -56,11 +56,19 @@ def test_float32_default_matches_cpu_default():
     np.testing.assert_array_equal(cores.outputs, cpu.outputs)
 
 
-def _two_core_profile():
+def _two_core_profile(name="loihi-davies2018"):
     # one core per tile, so the two cores sit on neighbouring tiles: one east-west hop
-    return load_profile("loihi").with_values(
+    return load_profile(name).with_values(
         units_per_core=2, cores_per_tile=1, mesh_width=16, mesh_height=8
     )
+
+
+def _two_core_net():
+    net = neuro.Network(name="two-core")
+    net.add_population("x", (2,), neuro.Input())
+    net.add_population("h", (2,), neuro.FATReLU(0.0))
+    net.connect("x", "h", neuro.Dense(np.array([[1.0, 0.0], [2.0, -3.0]])))
+    return net
 
 
 def test_hand_worked_two_core_example():
@@ -72,16 +80,13 @@ def test_hand_worked_two_core_example():
     * messages: x0 → core 1 and x1 → core 1: 2 messages sent by core 0, received by
       core 1, each crossing 1 east-west tile boundary (h has no outgoing projection);
     * energy (Loihi, Davies et al. 2018, Table 2): 3 × 23.6 + 81 + 52 + 2 × 3.0 = 209.8 pJ;
-    * busy time: core 0: 2 hops × 4.1 ns = 8.2 ns; core 1: 3 × 3.5 + 8.4 + 5.3 = 24.2 ns;
-      barrier over 2 of the 128 tiles: 113 + (465 − 113) × 1 / 127 ns;
+    * serial busy time: core 0: 2 hops × 4.1 ns = 8.2 ns; core 1: 3 × 3.5 + 8.4 + 5.3 =
+      24.2 ns; barrier over 2 of the 128 tiles: 113 + (465 − 113) × 1 / 127 ns;
       latency = 24.2 + 113 + 352 / 127 ns.
     """
     profile = _two_core_profile()
-    net = neuro.Network(name="two-core")
-    net.add_population("x", (2,), neuro.Input())
-    net.add_population("h", (2,), neuro.FATReLU(0.0))
-    net.connect("x", "h", neuro.Dense(np.array([[1.0, 0.0], [2.0, -3.0]])))
-    res = neuro.run(net, np.array([[1.0, 1.0]]), backend="cores", hardware=profile)
+    net = _two_core_net()
+    res = neuro.run(net, np.array([[1.0, 1.0]]), backend="cores", hardware=profile, timing="serial")
     np.testing.assert_array_equal(res.outputs, [[3.0, 0.0]])
     hw = res.info["hardware"]
     assert hw["cores_used"] == 2 and hw["chips_used"] == 1 and hw["tiles_used"] == 2
@@ -98,6 +103,82 @@ def test_hand_worked_two_core_example():
     assert hw["energy_pj"]["total"] == pytest.approx(3 * 23.6 + 81 + 52 + 2 * 3.0)
     assert pc["busy_time_ns"] == pytest.approx([8.2, 24.2])
     assert hw["latency_ns"]["mean_per_step"] == pytest.approx(24.2 + 113 + 352 / 127)
+    assert hw["timing"] == "serial" and hw["placement"]["policy"] == "memory"
+
+
+def test_hand_worked_two_core_example_calibrated_loihi():
+    """The same network on the SANA-FE-calibrated ``loihi`` costs, simple timing.
+
+    * charged synaptic events (dense): 3 on core 1; energy 3 × 35.5 pJ;
+    * neuron side of core 1: access 2 × 51.2 pJ / 6.0 ns, update 2 × 21.6 pJ / 3.7 ns,
+      one spike 69.3 pJ / 30 ns → 49.4 ns; synapse side: 2 receives × 16 ns + 3 × 3.8 ns
+      = 43.4 ns → busy 49.4 ns;
+    * core 0 (input): 2 sends × 111 pJ / 5.1 ns = 10.2 ns; 2 east-west hops × 3.0 pJ
+      (off the critical path in simple timing);
+    * energy = 106.5 + 102.4 + 43.2 + 69.3 + 222 + 6 = 549.4 pJ;
+    * barrier over 2 tiles (SANA-FE's table): 1000 ns → latency 1049.4 ns.
+
+    With ``zero_weights="store"`` the zero weight x0 → h1 is stored and charged: one more
+    event (35.5 pJ, 3.8 ns on the synapse side, still below the neuron side).
+    """
+    profile = _two_core_profile("loihi")
+    x = np.array([[1.0, 1.0]])
+    hw = neuro.run(_two_core_net(), x, backend="cores", hardware=profile).info["hardware"]
+    assert hw["per_core"]["syn_dense"] == [0, 3]
+    assert hw["energy_pj"]["total"] == pytest.approx(549.4)
+    assert hw["per_core"]["busy_time_ns"] == pytest.approx([10.2, 49.4])
+    assert hw["latency_ns"]["mean_per_step"] == pytest.approx(1049.4)
+    breakdown = hw["energy_pj"]["breakdown"]
+    assert breakdown["message send"] == pytest.approx(222.0)
+    assert breakdown["neuron access"] == pytest.approx(102.4)
+    crit = hw["critical_path"]
+    assert crit["summary"]["core"] == 1 and crit["summary"]["population"] == "h"
+    assert crit["per_step"][0]["dominant"] == "spike generation"
+    assert crit["per_step"][0]["busy_ns"] == pytest.approx(49.4)
+    stored = neuro.run(
+        _two_core_net(), x, backend="cores", hardware=profile, zero_weights="store"
+    ).info["hardware"]
+    assert stored["per_core"]["syn_dense"] == [0, 4]
+    assert stored["per_core"]["synops"] == [0, 3]  # the network count stays non-zero only
+    assert stored["energy_pj"]["total"] == pytest.approx(549.4 + 35.5)
+    assert stored["zero_weights"] == "store"
+
+
+def test_cost_terms_listed_in_the_audit_section():
+    hw = neuro.run(_two_core_net(), np.ones((1, 2)), backend="cores").info["hardware"]
+    terms = hw["cost_terms"]
+    included = {t["term"] for t in terms["included"]}
+    omitted = {t["term"] for t in terms["omitted"]}
+    assert {"message send", "message receive", "neuron access", "spike generation",
+            "synaptic event (dense)", "barrier sync"} <= included  # fmt: skip
+    assert {"static (leakage) power", "network congestion and link contention",
+            "routing latency", "dendrite update", "spike within tile"} <= omitted  # fmt: skip
+    assert all(t["effect"] for t in terms["omitted"])
+    davies = neuro.run(
+        _two_core_net(), np.ones((1, 2)), backend="cores", hardware="loihi-davies2018"
+    ).info["hardware"]["cost_terms"]
+    assert "message send" in {t["term"] for t in davies["omitted"]}
+
+
+def test_placement_policies():
+    """Neuron-count packing ignores synaptic memory: fewer cores than memory-aware."""
+    rng = np.random.default_rng(0)
+    net = neuro.Network()
+    net.add_population("x", (1024,), neuro.Input())
+    net.add_population("h", (1024,), neuro.FATReLU(0.5))
+    net.connect("x", "h", neuro.Dense(rng.standard_normal((1024, 1024))))
+    x = (rng.random((1, 1024)) < 0.1).astype(float)
+    memory = neuro.run(net, x, backend="cores").info["hardware"]
+    neurons = neuro.run(net, x, backend="cores", placement="neurons").info["hardware"]
+    assert memory["placement"]["policy"] == "memory"
+    assert neurons["placement"]["policy"] == "neurons"
+    assert neurons["cores_used"] == 2  # 1024 units per core, one core per population
+    assert memory["cores_used"] > 2  # 1 M synapses do not fit one core's 128 KB
+    assert neurons["totals"]["synops"] == memory["totals"]["synops"]
+    with pytest.raises(ParameterError, match="placement"):
+        neuro.run(net, x, backend="cores", placement="random")
+    with pytest.raises(BackendError, match="timing"):
+        neuro.run(net, x, backend="cores", timing="fast")
 
 
 def test_messages_are_one_per_event_and_destination_core():

@@ -20,7 +20,7 @@ from neuro.hardware import (
     load_profile,
 )
 
-BUILTIN = ("generic", "loihi", "loihi2", "spinnaker2", "truenorth")
+BUILTIN = ("generic", "loihi", "loihi-davies2018", "loihi2", "spinnaker2", "truenorth")
 FIELD_NAMES = [spec.name for spec in FIELD_SPECS]
 
 # Davies et al., IEEE Micro 38(1), 2018: chip overview, mapping constraints and Table 2.
@@ -48,6 +48,32 @@ LOIHI_PAPER = {
     "time_hop_north_south_ns": 6.5,
     "barrier_sync_min_ns": 113.0,
     "barrier_sync_max_ns": 465.0,
+}
+
+# SANA-FE 2.2.9's Loihi architecture description (Boyle et al., IEEE TCAD 2025).
+LOIHI_SANAFE = {
+    "energy_synop_pj": 35.5,
+    "energy_synop_sparse_pj": 33.6,
+    "energy_synop_conv_pj": 24.0,
+    "time_synop_ns": 3.8,
+    "time_synop_sparse_ns": 4.7,
+    "time_synop_conv_ns": 3.1,
+    "energy_neuron_access_pj": 51.2,
+    "time_neuron_access_ns": 6.0,
+    "energy_neuron_update_inactive_pj": 21.6,
+    "energy_neuron_update_active_pj": 21.6,
+    "time_neuron_update_inactive_ns": 3.7,
+    "time_neuron_update_active_ns": 3.7,
+    "energy_spike_generation_pj": 69.3,
+    "time_spike_generation_ns": 30.0,
+    "energy_message_send_pj": 111.0,
+    "time_message_send_ns": 5.1,
+    "energy_message_receive_pj": 0.0,
+    "time_message_receive_ns": 16.0,
+    "energy_hop_east_west_pj": 3.0,
+    "energy_hop_north_south_pj": 4.2,
+    "energy_dendrite_update_pj": 0.0,
+    "time_dendrite_update_ns": 0.0,
 }
 
 
@@ -87,13 +113,66 @@ def test_load_profile_returns_a_profile_unchanged():
 
 
 @pytest.mark.parametrize(("field", "value"), sorted(LOIHI_PAPER.items()))
-def test_loihi_matches_davies_2018(field, value):
-    profile = load_profile("loihi")
+def test_loihi_davies2018_matches_davies_2018(field, value):
+    profile = load_profile("loihi-davies2018")
     assert getattr(profile, field) == pytest.approx(value, rel=0, abs=1e-12)
 
 
+@pytest.mark.parametrize(("field", "value"), sorted(LOIHI_SANAFE.items()))
+def test_loihi_matches_sanafe_calibration(field, value):
+    profile = load_profile("loihi")
+    assert getattr(profile, field) == pytest.approx(value, rel=0, abs=1e-12)
+    source = profile.sources()[field]
+    assert not source.assumption, field
+    assert "SANA-FE" in source.source, field
+
+
+def test_loihi_barrier_is_sanafe_table_by_tiles_used():
+    profile = load_profile("loihi")
+    table = {1: 600.0, 2: 1000.0, 3: 1000.0, 4: 1400.0, 28: 1400.0, 29: 1800.0, 32: 1800.0}
+    for tiles, ns in table.items():
+        assert profile.barrier_sync_ns(tiles) == ns
+    assert "SANA-FE" in profile.barrier_sync_table.source
+    # without a table, the barrier is interpolated between the two end points
+    davies = load_profile("loihi-davies2018")
+    assert davies.barrier_sync_table is None
+    assert davies.barrier_sync_ns(1) == 113.0 and davies.barrier_sync_ns(32) == 465.0
+
+
+def test_loihi_capacities_equal_davies_2018():
+    loihi, davies = load_profile("loihi"), load_profile("loihi-davies2018")
+    for spec in FIELD_SPECS:
+        if spec.group in ("capacity", "geometry", "format"):
+            assert getattr(loihi, spec.name) == getattr(davies, spec.name), spec.name
+
+
+def test_old_profile_files_without_new_terms_still_load(tmp_path):
+    doc = load_profile("loihi-davies2018").to_dict()
+    optional = [s.name for s in FIELD_SPECS if s.default is not None]
+    assert optional
+    for name in optional:
+        del doc["fields"][name]
+    profile = load_profile(write_json(tmp_path, doc))
+    assert profile.energy_synop_sparse_pj == profile.energy_synop_pj == 23.6
+    assert profile.time_synop_conv_ns == profile.time_synop_ns
+    assert profile.energy_message_send_pj == 0.0
+    src = profile.sources()["energy_message_send_pj"]
+    assert src.assumption and "defaults to 0" in src.source
+
+
+def test_barrier_table_round_trip_and_errors(tmp_path, loihi_doc):
+    again = load_profile(write_json(tmp_path, loihi_doc))
+    assert again.barrier_sync_table == load_profile("loihi").barrier_sync_table
+    loihi_doc["barrier_sync_table"]["tiles"] = [1, 4, 2, 29]
+    with pytest.raises(ParameterError, match="ascending"):
+        load_profile(write_json(tmp_path, loihi_doc))
+    loihi_doc["barrier_sync_table"]["tiles"] = "1,2"
+    with pytest.raises(FileFormatError, match="barrier_sync_table"):
+        load_profile(write_json(tmp_path, loihi_doc))
+
+
 def test_loihi_published_figures_are_not_flagged_as_assumptions():
-    sources = load_profile("loihi").sources()
+    sources = load_profile("loihi-davies2018").sources()
     for field in LOIHI_PAPER:
         if field == "cores_per_tile":  # inferred from Table 2's "1-32 tiles", so flagged
             assert sources[field].assumption
@@ -151,7 +230,7 @@ def test_every_numeric_field_has_a_source(name):
 
 
 def test_field_specs_match_dataclass_fields():
-    numeric = [f.name for f in dataclasses.fields(HardwareProfile)][2:-2]
+    numeric = [f.name for f in dataclasses.fields(HardwareProfile)][2:-3]
     assert numeric == FIELD_NAMES
 
 
@@ -335,7 +414,7 @@ def test_cross_field_rules(loihi_doc):
     with pytest.raises(ParameterError, match="weight_bits_max.*weight_bits_min"):
         HardwareProfile.from_dict(loihi_doc)
     doc = load_profile("loihi").to_dict()
-    doc["fields"]["barrier_sync_min_ns"]["value"] = 1000.0
+    doc["fields"]["barrier_sync_min_ns"]["value"] = 5000.0
     with pytest.raises(ParameterError, match="barrier_sync_max_ns"):
         HardwareProfile.from_dict(doc)
     doc = load_profile("loihi").to_dict()
@@ -353,7 +432,7 @@ def test_with_values_validates_and_records():
     changed = profile.with_values(energy_synop_pj=10)
     assert changed.energy_synop_pj == 10.0 and isinstance(changed.energy_synop_pj, float)
     assert changed.sources()["energy_synop_pj"].assumption
-    assert "23.6" in changed.sources()["energy_synop_pj"].note
+    assert "35.5" in changed.sources()["energy_synop_pj"].note
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -407,7 +486,7 @@ def test_core_index_accepts_numpy_integers():
 
 
 def test_loihi_mesh_and_route_costs():
-    loihi = load_profile("loihi")
+    loihi = load_profile("loihi-davies2018")
     assert loihi.tiles_per_chip == 32
     assert loihi.hops(0, 127) == (7, 3)
     assert loihi.route_energy_pj(0, 1) == pytest.approx(1.7)  # same tile
@@ -422,7 +501,7 @@ def test_loihi_mesh_and_route_costs():
 
 
 def test_barrier_sync_interpolation():
-    loihi = load_profile("loihi")
+    loihi = load_profile("loihi-davies2018")
     assert loihi.barrier_sync_ns(1) == pytest.approx(113.0)
     assert loihi.barrier_sync_ns() == pytest.approx(465.0)
     assert loihi.barrier_sync_ns(32) == pytest.approx(465.0)

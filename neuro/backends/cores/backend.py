@@ -23,6 +23,7 @@ from ...exceptions import BackendError
 from ...hardware import load_profile
 from ...hardware.mapper import Mapping, map_network
 from ..base import BACKENDS, Backend
+from .energy import TIMINGS
 from .quantize import Quantization, quantize_network
 from .routing import Routing
 from .simulate import simulate
@@ -51,13 +52,39 @@ class CoresBackend(Backend):
         Spread layers over more cores (see :func:`~neuro.hardware.mapper.map_network`).
     mapping : Mapping, optional
         A placement to reuse instead of mapping again.
+    placement : {"memory", "neurons"}
+        Placement policy (see :func:`~neuro.hardware.mapper.map_network`): every core
+        limit (default) or the neuron count only (SANA-FE's packing).
+    zero_weights : {"skip", "store"}
+        Store and charge only non-zero weights (default), or every connection of the
+        network's operators, as SANA-FE does.
+    timing : {"simple", "serial"}
+        Busy-time model of a core (see :mod:`~neuro.backends.cores.energy`): SANA-FE's
+        simple model (default) or everything one after another, routes included.
     """
 
     name = "cores"
-    options = ("hardware", "quantize", "dtype", "max_chips", "max_units_per_core", "mapping")
+    options = (
+        "hardware",
+        "quantize",
+        "dtype",
+        "max_chips",
+        "max_units_per_core",
+        "mapping",
+        "placement",
+        "zero_weights",
+        "timing",
+    )
 
     def execute(self, network, inputs, record, record_steps, initial_state, progress):
         profile = load_profile(self.config.get("hardware", "loihi"))
+        timing = self.config.get("timing", "simple")
+        if timing not in TIMINGS:
+            raise BackendError(
+                f"backend 'cores': timing == {timing!r}, must be one of {list(TIMINGS)}; "
+                "for SANA-FE's detailed timing export the network with "
+                "neuro.hardware.export_sanafe and run SANA-FE."
+            )
         dtype = np.dtype(self.config.get("dtype", "float32"))
         quant = Quantization.parse(self.config.get("quantize"))
         warnings = []
@@ -93,6 +120,8 @@ class CoresBackend(Backend):
                 weight_bits=wbits,
                 max_chips=self.config.get("max_chips"),
                 max_units_per_core=self.config.get("max_units_per_core"),
+                placement=self.config.get("placement", "memory"),
+                zero_weights=self.config.get("zero_weights", "skip"),
             )
         elif not isinstance(mapping, Mapping) or set(mapping.populations) != set(
             network.populations
@@ -117,10 +146,11 @@ class CoresBackend(Backend):
             n_tiles=mapping.n_tiles,
             quant=quant,
             ranges=ranges,
+            timing=timing,
         )
         info = {
             "dtype": str(dtype),
-            "hardware": hardware_section(profile, mapping, sim, inputs, warnings),
+            "hardware": hardware_section(profile, mapping, sim, inputs, warnings, timing),
             "activity": {
                 "value_fanout": sim.value_fanout,
                 "nonbinary_events": sim.nonbinary,

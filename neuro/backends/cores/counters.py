@@ -12,10 +12,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["COUNTERS", "StepCounters", "count_synops", "count_messages", "count_active"]
+__all__ = [
+    "COUNTERS",
+    "StepCounters",
+    "count_synops",
+    "count_events",
+    "count_messages",
+    "count_active",
+]
 
 COUNTERS = (
     "synops",
+    "syn_dense",
+    "syn_sparse",
+    "syn_conv",
     "updates_active",
     "updates_inactive",
     "messages_sent",
@@ -25,7 +35,10 @@ COUNTERS = (
     "hops_north_south",
     "chip_crossings",
 )
-"""Per-core counters.  Hops, chip crossings and within-tile messages are charged to the
+"""Per-core counters.  ``synops`` counts non-zero synapses reached (the network count);
+``syn_dense``, ``syn_sparse`` and ``syn_conv`` count the stored connections reached (the
+charged synaptic events, zero weights included when the mapping stores them) by the
+kind of the projection.  Hops, chip crossings and within-tile messages are charged to the
 sending core; a message to a core of the same tile (itself included) is within tile."""
 
 
@@ -53,6 +66,17 @@ def count_synops(ptr, idx, val, indptr, cores, counts, fan_tot, syn):
             if v != 1.0:
                 nonbinary += 1
     return value_fanout, nonbinary
+
+
+@njit(cache=True, nogil=True)
+def count_events(ptr, idx, indptr, cores, counts, out):
+    """Add each event's stored connections to the cores holding them (``out``: (B, n_cores))."""
+    for b in range(out.shape[0]):
+        row = out[b]
+        for k in range(ptr[b], ptr[b + 1]):
+            i = idx[k]
+            for j in range(indptr[i], indptr[i + 1]):
+                row[cores[j]] += counts[j]
 
 
 @njit(cache=True, nogil=True)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..._progress import progress_bar
+from ...hardware import COST_TERMS
 from ..cpu.plan import assemble_counts, build_plans, final_state
 from ..cpu.synapses import build_delivery
-from .counters import StepCounters, count_active, count_messages, count_synops
-from .energy import core_energy_pj, core_time_ns, step_latency_ns
+from .counters import StepCounters, count_active, count_events, count_messages, count_synops
+from .energy import core_energy_pj, core_time_ns, step_latency_ns, term_times_ns
 from .quantize import quantize_values
+
+SIDES = {t.name: t.side for t in COST_TERMS}
 
 __all__ = ["simulate", "Simulation"]
 
@@ -45,6 +48,9 @@ class Simulation:
         Events per unit of every non-input population.
     ranges : dict
         Calibration maxima (``"payload"``, ``"port"``, ``"state"``) when collected.
+    critical : dict or None
+        Per step: ``core`` and ``sample`` of the slowest sample's slowest core,
+        its ``busy_ns`` and ``terms_ns`` (time of each cost term on it).
     """
 
     def __init__(self, **fields):
@@ -69,6 +75,7 @@ def simulate(
     quant=None,
     ranges=None,
     collect=False,
+    timing="simple",
 ) -> Simulation:
     """Run ``network`` once; see :class:`Simulation` for what comes back.
 
@@ -81,6 +88,16 @@ def simulate(
     collect : bool
         Record the largest |payload|, |port input| and |state| per population (the
         calibration of the fixed-point mode).
+    timing : {"simple", "serial"}
+        Busy-time model of a core (see :mod:`.energy`).
+
+    Notes
+    -----
+    Messages and charged synaptic events are counted in the step an event is
+    emitted, whatever the projection's delay (a chip routes a spike and reads its
+    synapses when it fires; the delay is kept in the dendrite): events emitted in
+    the last steps of a run are charged even when their delivery falls after it.
+    The ``synops`` counter follows delivery, like the network counts.
     """
     B, T = inputs.batch, inputs.steps
     plans = build_plans(network, B, dtype, initial_state)
@@ -112,6 +129,19 @@ def simulate(
     q_state = quant is not None and quant.state_bits is not None
     q_payload = quant is not None and quant.payload_bits is not None
     sequence = [plans[n] for n in order]
+    outgoing = {n: [] for n in order}
+    critical = None
+    if routing is not None:
+        for proj in network.projections.values():
+            outgoing[proj.pre].append(
+                (routing.events[proj.name], step_name(routing.kind[proj.name]))
+            )
+        critical = {
+            "core": np.zeros(T, np.int64),
+            "sample": np.zeros(T, np.int64),
+            "busy_ns": np.zeros(T),
+            "terms_ns": [],
+        }
     bar = progress_bar(T, f"cores {network.name}", progress)
     for t in range(T):
         if counters is not None:
@@ -174,6 +204,10 @@ def simulate(
                     _quantize_inplace(vals, rng["payload"].get(name, 0.0), quant.payload_bits,
                                       signed)  # fmt: skip
             ev_out[name] += n
+            if counters is not None and n:
+                for table, key in outgoing[name]:
+                    count_events(out.ptr, out.idx, *table, step[key])
+                _count_messages(routing, name, out, step)
             if name in unit_events:
                 if counters is not None:
                     count_active(out.ptr, out.idx, routing.unit_core[name],
@@ -181,10 +215,11 @@ def simulate(
                 else:
                     np.add.at(unit_events[name], out.idx[:n], 1)
         if counters is not None:
-            _count_messages(routing, plans, t, step)
             np.subtract(routing.update_units[None, :], step["updates_active"],
                         out=step["updates_inactive"])  # fmt: skip
-            latency[t] = step_latency_ns(core_time_ns(step, profile), profile, n_tiles)
+            busy = core_time_ns(step, profile, timing)
+            latency[t] = step_latency_ns(busy, profile, n_tiles)
+            _record_critical(critical, t, busy, step, profile, timing)
             energy[t] = float(core_energy_pj(step, profile).sum())
             counters.close_step(t)
         if record_steps == "all" or t == T - 1:
@@ -206,6 +241,7 @@ def simulate(
         nonbinary=dict(zip(proj_names, nonbinary)),
         unit_events=unit_events,
         ranges=found if collect else None,
+        critical=critical,
     )
 
 
@@ -213,17 +249,42 @@ def _absmax(arr) -> float:
     return float(np.max(np.abs(arr))) if np.size(arr) else 0.0
 
 
-def _count_messages(routing, plans, t, step):
-    B = step["messages_sent"].shape[0]
-    for name, tables in routing.messages.items():
-        plan = plans[name]
-        src = routing.unit_core[name]
-        for delay, indptr, dst, same, ew, ns, cross in tables:
-            ev = plan.ring[(t - delay) % len(plan.ring)]
-            if ev.ptr[B] == 0:
-                continue
-            count_messages(
-                ev.ptr, ev.idx, src, indptr, dst, same, ew, ns, cross,
-                step["messages_sent"], step["messages_received"], step["messages_within_tile"],
-                step["hops_east_west"], step["hops_north_south"], step["chip_crossings"],
-            )  # fmt: skip
+def step_name(kind: str) -> str:
+    """Counter of the charged synaptic events of a connection kind."""
+    return f"syn_{kind}"
+
+
+def _count_messages(routing, name, out, step):
+    src = routing.unit_core[name]
+    for _delay, indptr, dst, same, ew, ns, cross in routing.messages[name]:
+        count_messages(
+            out.ptr, out.idx, src, indptr, dst, same, ew, ns, cross,
+            step["messages_sent"], step["messages_received"], step["messages_within_tile"],
+            step["hops_east_west"], step["hops_north_south"], step["chip_crossings"],
+        )  # fmt: skip
+
+
+def _record_critical(critical, t, busy, step, profile, timing):
+    """The slowest sample's slowest core of step ``t`` and the time of each term on it.
+
+    In simple timing only the terms of the side that sets the busy time (neuron or
+    synapse side) are kept; in serial timing every term.
+    """
+    if busy.shape[-1] == 0:
+        critical["terms_ns"].append({})
+        return
+    per_sample = busy.max(axis=-1)
+    b = int(per_sample.argmax())
+    c = int(busy[b].argmax())
+    critical["core"][t] = c
+    critical["sample"][t] = b
+    critical["busy_ns"][t] = float(busy[b, c])
+    terms = term_times_ns({k: v[b, c] for k, v in step.items()}, profile)
+    if timing == "simple":
+        sides = {"neuron": 0.0, "synapse": 0.0}
+        for name, value in terms.items():
+            if SIDES[name] in sides:
+                sides[SIDES[name]] += float(value)
+        side = max(sides, key=sides.get)
+        terms = {k: v for k, v in terms.items() if SIDES[k] == side}
+    critical["terms_ns"].append({k: float(v) for k, v in terms.items() if v})

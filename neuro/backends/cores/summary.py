@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...hardware import cost_terms
+from ...hardware.mapper import PLACEMENTS
 from .counters import COUNTERS
 from .energy import core_energy_pj, core_time_ns, energy_breakdown_pj
 
@@ -12,25 +14,77 @@ __all__ = ["hardware_section", "output_difference", "DEFINITIONS"]
 DEFINITIONS = {
     "synops": "non-zero synapses reached by delivered events, counted on the core holding "
     "the synapse (the post-synaptic unit's core)",
+    "synaptic events": "stored connections reached by emitted events (syn_dense, syn_sparse, "
+    "syn_conv by projection kind; zero weights included when the mapping stores them), "
+    "counted on the core holding the synapse in the step the event is emitted",
     "updates_active": "neuron updates of units that emitted an event in that step",
     "updates_inactive": "neuron updates of units that did not (input populations do none)",
     "messages": "one message per (delivered event, destination core) pair: an event is sent "
     "once to every core holding at least one of its targets through projections of one delay",
     "hops": "tile boundaries crossed by a dimension-ordered route, east-west and north-south "
     "separately, charged to the sending core; messages within a tile cost no hop",
-    "latency": "per sample-step: slowest core's busy time (Σ ops × time per op, messages "
-    "serialised) + barrier synchronisation over the tiles in use, at least tick_ns",
-    "energy": "Σ over cores of ops × energy per op (synops, active/inactive updates, "
-    "within-tile spikes, E-W/N-S hops, chip crossings); static power not modelled",
+    "latency": "per sample-step: slowest core's busy time + barrier synchronisation over the "
+    "tiles in use, at least tick_ns; busy time = max(neuron side, synapse side) in simple "
+    "timing, their sum plus routing in serial timing",
+    "energy": "Σ over cores and cost terms of count × energy per count (see cost_terms); "
+    "static power not modelled",
 }
 
 
-def hardware_section(profile, mapping, sim, inputs, warnings) -> dict:
+def critical_path(sim, mapping) -> dict:
+    """Per step, the critical core and the cost term that dominates its time.
+
+    Returns
+    -------
+    dict
+        ``per_step``: for each step the critical ``core``, its ``population``, the
+        ``sample``, its ``busy_ns`` and the ``dominant`` term with its ``share`` of the
+        busy time; ``summary``: the core critical in most steps, its population, and
+        the term dominating most steps with its mean share.
+    """
+    crit = sim.critical
+    pops = mapping.cores["population"]
+    rows = []
+    for t, terms in enumerate(crit["terms_ns"]):
+        core = int(crit["core"][t])
+        busy = float(crit["busy_ns"][t])
+        total = sum(terms.values())
+        top = max(terms, key=terms.get) if terms else None
+        rows.append(
+            {
+                "core": core,
+                "population": str(pops[core]) if len(pops) else None,
+                "sample": int(crit["sample"][t]),
+                "busy_ns": busy,
+                "dominant": top,
+                "share": (terms[top] / total) if top and total else 0.0,
+                "terms_ns": terms,
+            }
+        )
+    summary = {}
+    if rows:
+        cores = [r["core"] for r in rows]
+        core = max(set(cores), key=cores.count)
+        tops = [r["dominant"] for r in rows if r["dominant"]]
+        top = max(set(tops), key=tops.count) if tops else None
+        shares = [r["share"] for r in rows if r["dominant"] == top]
+        summary = {
+            "core": core,
+            "population": rows[cores.index(core)]["population"],
+            "steps_critical": cores.count(core),
+            "dominant": top,
+            "mean_share": float(np.mean(shares)) if shares else 0.0,
+            "units_on_core": int(mapping.cores["units"][core]) if len(pops) else 0,
+        }
+    return {"per_step": rows, "summary": summary}
+
+
+def hardware_section(profile, mapping, sim, inputs, warnings, timing="simple") -> dict:
     """Summarise a counted run (see :class:`~neuro.backends.cores.simulate.Simulation`)."""
     B, T = inputs.batch, inputs.steps
     totals = sim.counters.total
     energy = core_energy_pj(totals, profile)
-    busy = core_time_ns(totals, profile)
+    busy = core_time_ns(totals, profile, timing)
     lat = sim.latency_ns
     e_total = float(energy.sum())
     section = {
@@ -41,6 +95,10 @@ def hardware_section(profile, mapping, sim, inputs, warnings) -> dict:
         "chips_used": mapping.n_chips,
         "tiles_used": mapping.n_tiles,
         "weight_bits_stored": mapping.weight_bits,
+        "placement": {"policy": mapping.placement, "rule": PLACEMENTS[mapping.placement]},
+        "zero_weights": mapping.zero_weights,
+        "timing": timing,
+        "cost_terms": cost_terms(profile, timing),
         "samples": B,
         "steps": T,
         "definitions": DEFINITIONS,
@@ -66,6 +124,7 @@ def hardware_section(profile, mapping, sim, inputs, warnings) -> dict:
             "barrier": float(profile.barrier_sync_ns(max(1, mapping.n_tiles))),
             "per_step": lat.mean(axis=1).tolist(),
         },
+        "critical_path": critical_path(sim, mapping),
         "per_step": {
             **{k: v.tolist() for k, v in sim.counters.network_per_step.items()},
             "energy_pj": sim.energy_per_step_pj.tolist(),
