@@ -9,6 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "neuro" / "__init__.py").read_text())[1]
 
 TEST = ["pytest>=7", "nbformat>=5", "nbclient>=0.7", "ipykernel>=6", "scikit-learn>=1.2"]
+TEST += ["sanafe==2.2.9; python_version >= '3.11'"]
 
 setup(
     name="neuro",
@@ -31,6 +32,7 @@ setup(
         "torch": ["torch>=2.1"],
         "lava": ["lava-nc==0.10.0; python_version < '3.11'", "numpy<2"],
         "plot": ["matplotlib>=3.6"],
+        "sanafe": ["sanafe==2.2.9; python_version >= '3.11'"],
         "test": TEST,
         "dev": TEST + ["ruff>=0.5", "tox>=4"],
     },

@@ -49,6 +49,7 @@ from ..exceptions import FileFormatError, ParameterError
 from .costs import COST_TERMS, OMITTED_TERMS, CostTerm, cost_terms
 from .geometry import CoreGeometry
 from .profile import HardwareProfile
+from .sanafe_export import export_sanafe, run_sanafe
 from .schema import FIELD_SPECS, FORMAT, FORMAT_VERSION, FieldSource, FieldSpec, SyncTable
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "SyncTable",
     "cost_terms",
     "export_sanafe",
+    "run_sanafe",
     "FIELD_SPECS",
     "FORMAT",
     "FORMAT_VERSION",

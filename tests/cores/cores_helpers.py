@@ -38,6 +38,7 @@ def independent_core_counts(net, mapping, activity, steps, profile):
     n = mapping.n_cores
     syn = np.zeros(n, np.int64)
     active = np.zeros(n, np.int64)
+    spikes = np.zeros(n, np.int64)
     units = np.zeros(n, np.int64)
     sent = np.zeros(n, np.int64)
     recv = np.zeros(n, np.int64)
@@ -49,6 +50,8 @@ def independent_core_counts(net, mapping, activity, steps, profile):
             np.add.at(units, core, 1)
             ev = (activity[name] != 0).reshape(-1, pop.size).sum(axis=0)
             np.add.at(active, core, ev)
+            if pop.model.type != "readout":
+                np.add.at(spikes, core, ev)
     batch = next(iter(activity.values())).shape[1]
     for p in net.projections.values():
         post = net.populations[p.post]
@@ -91,8 +94,8 @@ def independent_core_counts(net, mapping, activity, steps, profile):
         + kinds["conv"].sum() * profile.energy_synop_conv_pj
         + events.sum() * profile.energy_dendrite_update_pj
         + units.sum() * batch * steps * profile.energy_neuron_access_pj
-        + active.sum() * (profile.energy_neuron_update_active_pj
-                          + profile.energy_spike_generation_pj)
+        + active.sum() * profile.energy_neuron_update_active_pj
+        + spikes.sum() * profile.energy_spike_generation_pj
         + inactive.sum() * profile.energy_neuron_update_inactive_pj
         + sent.sum() * profile.energy_message_send_pj
         + recv.sum() * profile.energy_message_receive_pj
@@ -105,6 +108,7 @@ def independent_core_counts(net, mapping, activity, steps, profile):
         "syn_conv": kinds["conv"],
         "updates_active": active,
         "updates_inactive": inactive,
+        "spikes": spikes,
         "messages_sent": sent,
         "messages_received": recv,
         "energy_pj": energy,

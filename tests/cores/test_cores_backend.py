@@ -41,7 +41,7 @@ def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
     mapping = map_network(net, profile)
     expected = independent_core_counts(net, mapping, activity, steps, profile)
     for key in ("synops", "syn_dense", "syn_sparse", "syn_conv", "updates_active",
-                "updates_inactive", "messages_sent", "messages_received"):  # fmt: skip
+                "updates_inactive", "spikes", "messages_sent", "messages_received"):  # fmt: skip
         np.testing.assert_array_equal(per_core[key], expected[key], err_msg=key)
     assert hw["energy_pj"]["total"] == pytest.approx(expected["energy_pj"], rel=1e-12)
     assert hw["energy_pj"]["per_sample"] == pytest.approx(expected["energy_pj"] / x.shape[1])

@@ -19,6 +19,7 @@ __all__ = [
     "count_events",
     "count_messages",
     "count_active",
+    "count_spikes",
 ]
 
 COUNTERS = (
@@ -28,6 +29,7 @@ COUNTERS = (
     "syn_conv",
     "updates_active",
     "updates_inactive",
+    "spikes",
     "messages_sent",
     "messages_received",
     "messages_within_tile",
@@ -38,8 +40,10 @@ COUNTERS = (
 """Per-core counters.  ``synops`` counts non-zero synapses reached (the network count);
 ``syn_dense``, ``syn_sparse`` and ``syn_conv`` count the stored connections reached (the
 charged synaptic events, zero weights included when the mapping stores them) by the
-kind of the projection.  Hops, chip crossings and within-tile messages are charged to the
-sending core; a message to a core of the same tile (itself included) is within tile."""
+kind of the projection.  ``spikes`` counts the events of units that fire a spike (every
+non-input population except readouts, whose values are read out, not sent).  Hops, chip
+crossings and within-tile messages are charged to the sending core; a message to a core
+of the same tile (itself included) is within tile."""
 
 
 @njit(cache=True, nogil=True)
@@ -98,6 +102,14 @@ def count_messages(
                     hew[b, s] += ew[j]
                     hns[b, s] += ns[j]
                     hcr[b, s] += cross[j]
+
+
+@njit(cache=True, nogil=True)
+def count_spikes(ptr, idx, unit_core, spikes):
+    """Spikes fired per core (events of one population), ``spikes``: (B, n_cores)."""
+    for b in range(spikes.shape[0]):
+        for k in range(ptr[b], ptr[b + 1]):
+            spikes[b, unit_core[idx[k]]] += 1
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,14 @@ from ..._progress import progress_bar
 from ...hardware import COST_TERMS
 from ..cpu.plan import assemble_counts, build_plans, final_state
 from ..cpu.synapses import build_delivery
-from .counters import StepCounters, count_active, count_events, count_messages, count_synops
+from .counters import (
+    StepCounters,
+    count_active,
+    count_events,
+    count_messages,
+    count_spikes,
+    count_synops,
+)
 from .energy import core_energy_pj, core_time_ns, step_latency_ns, term_times_ns
 from .quantize import quantize_values
 
@@ -212,6 +219,8 @@ def simulate(
                 if counters is not None:
                     count_active(out.ptr, out.idx, routing.unit_core[name],
                                  step["updates_active"], unit_events[name])  # fmt: skip
+                    if network.populations[name].model.type != "readout":
+                        count_spikes(out.ptr, out.idx, routing.unit_core[name], step["spikes"])
                 else:
                     np.add.at(unit_events[name], out.idx[:n], 1)
         if counters is not None:
