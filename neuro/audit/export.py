@@ -80,6 +80,59 @@ def _core_rows(hw):
     return head, rows
 
 
+def _cost_model_markdown(hw) -> list[str]:
+    terms = hw.get("cost_terms")
+    if not terms:
+        return []
+    placement = hw["placement"]
+    lines = [
+        f"- placement policy: `{placement['policy']}` ({placement['rule']}); zero weights: "
+        f"`{hw['zero_weights']}`; timing model: `{hw['timing']}`",
+        "",
+        "### Cost terms charged",
+        "",
+    ]
+    breakdown = hw["energy_pj"]["breakdown"]
+    lines += _md_table(
+        ["term", "counter", "energy (pJ)", "time (ns)", "side", "on critical path",
+         "assumption", "energy in this run (uJ)"],
+        [
+            [t["term"], t["counter"], t["energy_pj"], t["time_ns"], t["side"],
+             t["on_critical_path"], t["assumption"], breakdown.get(t["term"], 0.0) / 1e6]
+            for t in terms["included"]
+        ],
+    )  # fmt: skip
+    lines += ["", "### Cost terms left out", ""]
+    lines += _md_table(
+        ["term", "likely effect"], [[t["term"], t["effect"]] for t in terms["omitted"]]
+    )
+    crit = hw.get("critical_path")
+    if crit and crit["summary"]:
+        s = crit["summary"]
+        lines += [
+            "",
+            "### Critical path",
+            "",
+            f"Core {s['core']} (population `{s['population']}`, {s['units_on_core']} units) is "
+            f"the slowest core in {s['steps_critical']} of {hw['steps']} step(s); its busy "
+            f"time is dominated by **{s['dominant']}** ({100 * s['mean_share']:.0f} %).",
+            "",
+        ]
+        rows = [
+            [t, r["core"], r["population"], r["busy_ns"], r["dominant"], r["share"]]
+            for t, r in enumerate(crit["per_step"][:MAX_STEP_ROWS])
+        ]
+        lines += _md_table(
+            ["step", "critical core", "population", "busy (ns)", "dominant term", "share"], rows
+        )
+        if len(crit["per_step"]) > MAX_STEP_ROWS:
+            lines.append(f"(first {MAX_STEP_ROWS} steps; all steps are in steps.csv)")
+    return lines
+
+
+MAX_STEP_ROWS = 32
+
+
 def write_markdown(audit, path) -> Path:
     """Write a Markdown report; returns the path."""
     c = audit.counts
@@ -129,6 +182,7 @@ def write_markdown(audit, path) -> Path:
             + (", ".join(hw["assumed_profile_fields"]) or "none"),
         ]
         lines += [f"- note: {w}" for w in hw.get("warnings", [])]
+        lines += _cost_model_markdown(hw)
         lines += ["", "Definitions:", ""]
         lines += [f"- **{k}**: {v}" for k, v in hw["definitions"].items()]
         lines += ["", "### Per core", ""]
@@ -192,13 +246,14 @@ def write_csv(audit, directory, prefix: str = "") -> list[Path]:
         paths.append(_write_rows(directory / f"{prefix}cores.csv", *_core_rows(hw)))
         per_step = hw["per_step"]
         keys = list(per_step)
+        crit = hw.get("critical_path", {}).get("per_step") or [{}] * hw["steps"]
         rows = [
             [t] + [per_step[k][t] for k in keys] + [hw["latency_ns"]["per_step"][t]]
+            + [crit[t].get("core"), crit[t].get("dominant")]
             for t in range(hw["steps"])
-        ]
-        paths.append(
-            _write_rows(directory / f"{prefix}steps.csv", ["step", *keys, "latency_ns_mean"], rows)
-        )
+        ]  # fmt: skip
+        head = ["step", *keys, "latency_ns_mean", "critical_core", "critical_dominant_term"]
+        paths.append(_write_rows(directory / f"{prefix}steps.csv", head, rows))
     return paths
 
 

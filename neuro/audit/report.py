@@ -15,7 +15,7 @@ import numpy as np
 from .counts import Counts
 from .definitions import compare
 
-__all__ = ["Audit", "DEFINITIONS", "jsonable"]
+__all__ = ["Audit", "DEFINITIONS", "jsonable", "cost_model_lines"]
 
 DEFINITIONS = {
     "synops": "Σ over delivered events of the non-zero weights in the unit's fan-out "
@@ -41,6 +41,44 @@ def jsonable(value):
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value
+
+
+def cost_model_lines(hw: dict) -> list[str]:
+    """Plain-text lines on a hardware section's cost model and critical path.
+
+    Says which placement policy and timing model ran, every cost term the profile
+    charges (with its price), every term left out (with its likely effect), and which
+    core limits the step and what dominates its time.
+    """
+    lines = []
+    placement = hw.get("placement")
+    if placement:
+        lines.append(
+            f"placement {placement['policy']!r} ({placement['rule']}); zero weights "
+            f"{hw.get('zero_weights', 'skip')}; timing {hw.get('timing', 'simple')!r}"
+        )
+    terms = hw.get("cost_terms")
+    if terms:
+        charged = []
+        for t in terms["included"]:
+            price = f"{t['energy_pj']:.4g} pJ / {t['time_ns']:.4g} ns"
+            if t["term"] == "barrier sync":
+                price = f"{hw['latency_ns']['barrier']:.4g} ns over {hw['tiles_used']} tile(s)"
+            flag = " (assumption)" if t.get("assumption") else ""
+            path = "" if t["on_critical_path"] or t["term"] == "barrier sync" else " [off path]"
+            charged.append(f"{t['term']} {price}{flag}{path}")
+        lines.append("cost terms charged: " + "; ".join(charged))
+        lines.append("cost terms left out:")
+        lines += [f"  - {t['term']}: {t['effect']}" for t in terms["omitted"]]
+    crit = hw.get("critical_path", {}).get("summary")
+    if crit:
+        lines.append(
+            f"critical core: {crit['core']} (population {crit['population']!r}, "
+            f"{crit['units_on_core']} units) limits {crit['steps_critical']} of "
+            f"{hw['steps']} step(s); its time is dominated by {crit['dominant']} "
+            f"({100 * crit['mean_share']:.0f} % of its busy time)"
+        )
+    return lines
 
 
 def _unit_activity(result) -> dict:
@@ -171,6 +209,7 @@ class Audit:
                 f"{lat['max_per_step']:.1f}); energy {en['per_sample'] / 1e6:.4g} uJ/sample, "
                 f"{en['per_step'] / 1e6:.4g} uJ/step"
             )
+            lines += cost_model_lines(hw)
             for warning in hw.get("warnings", []):
                 lines.append(f"note: {warning}")
         q = self.extras.get("quantization")

@@ -82,6 +82,16 @@ def critical_path(sim, mapping) -> dict:
 def hardware_section(profile, mapping, sim, inputs, warnings, timing="simple") -> dict:
     """Summarise a counted run (see :class:`~neuro.backends.cores.simulate.Simulation`)."""
     B, T = inputs.batch, inputs.steps
+    terms = cost_terms(profile, timing)
+    borrowed = [t["term"] for t in terms["included"] if t["on_critical_path"] and t["assumption"]]
+    if borrowed:
+        warnings = [
+            *warnings,
+            f"profile {profile.name!r}: the time of {', '.join(borrowed)} is an assumption "
+            "(not a published figure for this chip); comparing its latency with another "
+            "profile's compares placements (units and synapses per core, see the critical "
+            "core) more than chip speed.",
+        ]
     totals = sim.counters.total
     energy = core_energy_pj(totals, profile)
     busy = core_time_ns(totals, profile, timing)
@@ -98,7 +108,7 @@ def hardware_section(profile, mapping, sim, inputs, warnings, timing="simple") -
         "placement": {"policy": mapping.placement, "rule": PLACEMENTS[mapping.placement]},
         "zero_weights": mapping.zero_weights,
         "timing": timing,
-        "cost_terms": cost_terms(profile, timing),
+        "cost_terms": terms,
         "samples": B,
         "steps": T,
         "definitions": DEFINITIONS,
