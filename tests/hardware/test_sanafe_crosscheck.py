@@ -185,3 +185,17 @@ def test_detailed_timing_runs_on_the_export(tmp_path):
     assert detailed["energy_pj"]["total"] == pytest.approx(simple["energy_pj"]["total"])
     assert detailed["latency_ns"]["total"] > 0
     assert load_profile("loihi").barrier_sync_table is not None
+
+
+def test_cores_backend_detailed_timing_delegates_to_sanafe(tmp_path):
+    net = _network([96, 48, 10], 7)
+    x = _spikes(96, 5, 0.3, 7)
+    simple = neuro.run(net, x[:, None, :], backend="cores")
+    detailed = neuro.run(net, x[:, None, :], backend="cores", timing="detailed")
+    hw, hw_simple = detailed.info["hardware"], simple.info["hardware"]
+    assert hw["timing"] == "detailed"
+    assert any("detailed timing" in w for w in hw["warnings"])
+    ref = run_sanafe(export_sanafe(net, x, tmp_path), timing="detailed")
+    np.testing.assert_allclose(hw["latency_ns"]["per_step"], ref["latency_ns"]["per_step"])
+    assert hw["energy_pj"]["total"] == hw_simple["energy_pj"]["total"]
+    assert hw["totals"] == hw_simple["totals"]

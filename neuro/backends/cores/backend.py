@@ -58,9 +58,13 @@ class CoresBackend(Backend):
     zero_weights : {"skip", "store"}
         Store and charge only non-zero weights (default), or every connection of the
         network's operators, as SANA-FE does.
-    timing : {"simple", "serial"}
+    timing : {"simple", "serial", "detailed"}
         Busy-time model of a core (see :mod:`~neuro.backends.cores.energy`): SANA-FE's
         simple model (default) or everything one after another, routes included.
+        ``"detailed"`` runs the network, its placement and the profile in SANA-FE's
+        detailed network-on-chip timing model (``pip install neuro[sanafe]``; binary
+        inputs; input, FATReLU and readout populations) and reports its per-step
+        latency; counts, energy and the critical core come from the simple model.
     """
 
     name = "cores"
@@ -79,12 +83,13 @@ class CoresBackend(Backend):
     def execute(self, network, inputs, record, record_steps, initial_state, progress):
         profile = load_profile(self.config.get("hardware", "loihi"))
         timing = self.config.get("timing", "simple")
-        if timing not in TIMINGS:
+        if timing not in (*TIMINGS, "detailed"):
             raise BackendError(
-                f"backend 'cores': timing == {timing!r}, must be one of {list(TIMINGS)}; "
-                "for SANA-FE's detailed timing export the network with "
-                "neuro.hardware.export_sanafe and run SANA-FE."
+                f"backend 'cores': timing == {timing!r}, must be one of {[*TIMINGS, 'detailed']}."
             )
+        detailed = timing == "detailed"
+        if detailed:
+            timing = "simple"
         dtype = np.dtype(self.config.get("dtype", "float32"))
         quant = Quantization.parse(self.config.get("quantize"))
         warnings = []
@@ -148,6 +153,8 @@ class CoresBackend(Backend):
             ranges=ranges,
             timing=timing,
         )
+        if detailed:
+            _detailed_latency(run_net, inputs, mapping, sim, warnings)
         info = {
             "dtype": str(dtype),
             "hardware": hardware_section(profile, mapping, sim, inputs, warnings, timing),
@@ -167,4 +174,31 @@ class CoresBackend(Backend):
                 "float_counts": reference.counts.totals(),
             }
             info["_float_recordings"] = reference.recordings
+        if detailed:
+            info["hardware"]["timing"] = "detailed"
         return sim.recordings, sim.counts, sim.final_state, info
+
+
+def _detailed_latency(network, inputs, mapping, sim, warnings) -> None:
+    """Replace the simulated per-step latency by SANA-FE's detailed timing, per sample."""
+    import tempfile
+
+    from ...hardware.sanafe_export import export_sanafe, run_sanafe
+
+    T = inputs.steps
+    names = network.inputs
+    for b in range(inputs.batch):
+        trains = {
+            n: np.stack([np.asarray(inputs.at(n, t))[b].reshape(-1) for t in range(T)])
+            for n in names
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = export_sanafe(network, trains, tmp, mapping=mapping, steps=T)
+            result = run_sanafe(exported, timing="detailed", steps=T)
+        sim.latency_ns[:, b] = result["latency_ns"]["per_step"]
+        if b == 0:
+            warnings.extend(f"SANA-FE detailed timing: {note}" for note in exported["notes"])
+    warnings.append(
+        "latency from SANA-FE's detailed timing model; counts, energy and the critical core "
+        "from the simple model"
+    )
