@@ -440,6 +440,7 @@ class HardwareProfile(CostModel):
             )
         provenance = dict(self.provenance)
         sources = self.sources()
+        provenance.update({k: sources[k] for k in self._defaulted if k not in provenance})
         for key, value in values.items():
             if key in _SPECS_BY_NAME:
                 old = sources[key]
