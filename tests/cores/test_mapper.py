@@ -120,3 +120,38 @@ def test_max_units_per_core_spreads_layers_without_changing_capacity():
     m = map_network(_chain(10, 100), "loihi", max_units_per_core=30)
     np.testing.assert_array_equal(m.populations["layer"], [0, 30, 60, 90, 100])
     assert m.capacity()["units"] == 1024
+
+
+def test_neuron_count_placement_ignores_memory_and_axons():
+    """SANA-FE's packing: only units_per_core; the table still reports what cores need."""
+    net = neuro.Network()
+    net.add_population("x", (4100,), neuro.Input())
+    net.add_population("wide", (1100,), neuro.Readout())
+    net.connect("x", "wide", neuro.Dense(np.ones((4100, 1100))))
+    with pytest.raises(CapacityError):
+        map_network(net, "loihi")  # one unit's fan-in exceeds a core's axons
+    m = map_network(net, "loihi", placement="neurons")
+    assert m.placement == "neurons"
+    assert [int(u) for u in m.cores["units"]] == [1024] * 4 + [4] + [1024, 76]
+    assert m.cores["fan_in_axons"].max() > load_profile("loihi").max_fan_in_axons_per_core
+    again = Mapping.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert again.placement == "neurons" and again.zero_weights == "skip"
+
+
+def test_zero_weights_store_every_connection():
+    w = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    net = neuro.Network()
+    net.add_population("x", (2,), neuro.Input())
+    net.add_population("y", (3,), neuro.Readout())
+    net.connect("x", "y", neuro.Dense(w))
+    skip = map_network(net, "loihi")
+    store = map_network(net, "loihi", zero_weights="store")
+    assert int(skip.cores["synapses"].sum()) == 2
+    assert int(store.cores["synapses"].sum()) == 6
+    assert next(iter(store.nonzero_synapses.values())).sum() == 2
+    assert skip.nonzero_synapses is None
+    conv = neuro.Conv2d(np.array([[[[0.0, 1.0], [1.0, 0.0]]]]), in_shape=(1, 3, 3))
+    from neuro.hardware.connectivity import synapse_matrix
+
+    assert synapse_matrix(conv).sum() == conv.fanout_nnz().sum()
+    assert synapse_matrix(conv, zeros=True).sum() == conv.fanout_total().sum()
