@@ -2,12 +2,13 @@
 
 ``neuro.run(network, x, backend="cores", hardware="loihi")`` maps the network onto the
 profile's cores (:func:`~neuro.hardware.mapper.map_network`), runs it with the CPU
-scheduler's semantics and counts, per core and step, synaptic ops, neuron updates
-(active: the unit sent an event; inactive: it did not), messages sent and received
-(one per (delivered event, destination core) pair), east-west and north-south mesh hops
-and chip crossings.  From the counts and the profile it derives the latency of every
-step (slowest core + barrier) and the energy (Σ ops × cost); see
-:mod:`~neuro.backends.cores.energy`.
+scheduler's semantics and counts, per core and step, synaptic ops, charged synaptic
+events by connection kind, neuron updates (active: the unit sent an event; inactive: it
+did not), spikes, messages sent and received (one per (emitted event, destination core)
+pair, counted when the event is emitted), east-west and north-south mesh hops and chip
+crossings.  From the counts and the profile it derives the latency of every step
+(slowest core + barrier) and the energy (Σ over cost terms of count × price); see
+:mod:`~neuro.backends.cores.energy` and :data:`~neuro.hardware.COST_TERMS`.
 
 With ``quantize={"weight_bits": 8, "payload_bits": 8, "state_bits": 16}`` the network
 is first run in floating point (the reference, and the calibration of payload and state

@@ -13,7 +13,7 @@ Built once per run from a :class:`~neuro.hardware.mapper.Mapping`:
   (CSR ``indptr``, ``dst``) with the route of each (same tile, east-west and
   north-south tile hops, chip crossings) from the unit's own core.
 
-**Messages.**  One message per (delivered event, destination core) pair: an event
+**Messages.**  One message per (emitted event, destination core) pair: an event
 of unit ``i`` delivered through the projections of one delay is sent once to every
 core holding at least one of its targets, however many synapses it reaches there and
 however many of those projections end on that core.

@@ -19,8 +19,9 @@ DEFINITIONS = {
     "counted on the core holding the synapse in the step the event is emitted",
     "updates_active": "neuron updates of units that emitted an event in that step",
     "updates_inactive": "neuron updates of units that did not (input populations do none)",
-    "messages": "one message per (delivered event, destination core) pair: an event is sent "
-    "once to every core holding at least one of its targets through projections of one delay",
+    "messages": "one message per (emitted event, destination core) pair, in the step the "
+    "event is emitted: an event is sent once to every core holding at least one of its "
+    "targets through projections of one delay",
     "hops": "tile boundaries crossed by a dimension-ordered route, east-west and north-south "
     "separately, charged to the sending core; messages within a tile cost no hop",
     "latency": "per sample-step: slowest core's busy time + barrier synchronisation over the "
