@@ -199,3 +199,26 @@ def test_cores_backend_detailed_timing_delegates_to_sanafe(tmp_path):
     np.testing.assert_allclose(hw["latency_ns"]["per_step"], ref["latency_ns"]["per_step"])
     assert hw["energy_pj"]["total"] == hw_simple["energy_pj"]["total"]
     assert hw["totals"] == hw_simple["totals"]
+
+
+def test_convolution_agrees_with_sanafe(tmp_path):
+    """Conv2d synapses (kernels expanded, priced as conv events) then a dense readout."""
+    rng = np.random.default_rng(11)
+    net = neuro.Network(name="conv")
+    net.add_population("x", (1, 8, 8), neuro.Input())
+    net.add_population("c", (3, 6, 6), neuro.FATReLU(threshold=1.5))
+    net.add_population("y", (4,), neuro.Readout())
+    kernel = rng.integers(-1, 2, (3, 1, 3, 3)).astype(float)
+    net.connect("x", "c", neuro.Conv2d(kernel, in_shape=(1, 8, 8)), delay=1)
+    net.connect("c", "y", neuro.Dense(rng.integers(-1, 3, (108, 4)).astype(float)), delay=1)
+    x = (rng.random((6, 64)) < 0.4).astype(float)
+    hw = neuro.run(net, x.reshape(6, 1, 1, 8, 8), backend="cores", placement="neurons").info[
+        "hardware"
+    ]
+    ref = run_sanafe(export_sanafe(net, x, tmp_path, placement="neurons"))
+    totals = hw["totals"]
+    assert totals["syn_conv"] > 0 and totals["syn_dense"] > 0
+    assert totals["syn_conv"] + totals["syn_dense"] == ref["counts"]["synaptic_events"]
+    assert totals["messages_sent"] == ref["counts"]["messages"]
+    assert hw["energy_pj"]["total"] == pytest.approx(ref["energy_pj"]["total"], rel=1e-9)
+    np.testing.assert_allclose(hw["latency_ns"]["per_step"], ref["latency_ns"]["per_step"])
