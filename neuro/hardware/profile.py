@@ -104,6 +104,23 @@ class HardwareProfile(CostModel):
         End-of-step barrier time over one tile and over a whole chip.
     tick_ns : float
         Fixed step period of a tick-driven chip; 0 for a free-running one.
+    energy_synop_sparse_pj, energy_synop_conv_pj : float, optional
+        Synaptic event of a sparse or convolution projection (default: the dense figure).
+    time_synop_sparse_ns, time_synop_conv_ns : float, optional
+        Their times (default: the dense figure).
+    energy_dendrite_update_pj, time_dendrite_update_ns : float, optional
+        Dendrite update per synaptic event (default 0).
+    energy_neuron_access_pj, time_neuron_access_ns : float, optional
+        State access of every non-input unit every step (default 0).
+    energy_spike_generation_pj, time_spike_generation_ns : float, optional
+        Extra cost of a unit that fires a spike (default 0).
+    energy_message_send_pj, time_message_send_ns : float, optional
+        One message out of a core (default 0).
+    energy_message_receive_pj, time_message_receive_ns : float, optional
+        One message into a core (default 0).
+    barrier_sync_table : SyncTable, optional
+        Barrier time by tiles in use; without it the barrier is interpolated between
+        ``barrier_sync_min_ns`` and ``barrier_sync_max_ns``.
     provenance : Mapping of str to FieldSource, optional
         Source of each numeric field.  Missing entries are reported by
         :meth:`sources` as unrecorded assumptions.
