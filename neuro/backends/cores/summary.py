@@ -9,7 +9,10 @@ from ...hardware.mapper import PLACEMENTS
 from .counters import COUNTERS
 from .energy import core_energy_pj, core_time_ns, energy_breakdown_pj
 
-__all__ = ["hardware_section", "output_difference", "DEFINITIONS"]
+__all__ = ["hardware_section", "output_difference", "critical_path", "DEFINITIONS"]
+
+TERMS_PER_STEP_LIMIT = 1000
+"""Per-step rows of the critical path keep the time of every term up to this many steps."""
 
 DEFINITIONS = {
     "synops": "non-zero synapses reached by delivered events, counted on the core holding "
@@ -40,8 +43,9 @@ def critical_path(sim, mapping) -> dict:
     dict
         ``per_step``: for each step the critical ``core``, its ``population``, the
         ``sample``, its ``busy_ns`` and the ``dominant`` term with its ``share`` of the
-        busy time; ``summary``: the core critical in most steps, its population, and
-        the term dominating most steps with its mean share.
+        busy time (and ``terms_ns``, the time of every term, for runs of at most
+        :data:`TERMS_PER_STEP_LIMIT` steps); ``summary``: the core critical in most
+        steps, its population, and the term dominating most steps with its mean share.
     """
     crit = sim.critical
     pops = mapping.cores["population"]
@@ -59,9 +63,10 @@ def critical_path(sim, mapping) -> dict:
                 "busy_ns": busy,
                 "dominant": top,
                 "share": (terms[top] / total) if top and total else 0.0,
-                "terms_ns": terms,
             }
         )
+        if len(crit["terms_ns"]) <= TERMS_PER_STEP_LIMIT:
+            rows[-1]["terms_ns"] = terms
     summary = {}
     if rows:
         cores = [r["core"] for r in rows]
