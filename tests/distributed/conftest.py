@@ -1,0 +1,28 @@
+"""A two-process Dask cluster shared by the tests of one module."""
+
+import logging
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)``."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    """A client of :func:`cluster`, with both workers up."""
+    with distributed.Client(cluster) as c:
+        c.wait_for_workers(2)
+        yield c
