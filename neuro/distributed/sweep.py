@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..exceptions import InputError, ParameterError
+from ..exceptions import ParameterError
 from .cluster import check_client, ship, task_keys, wait_for
 
 __all__ = ["grid", "evaluate_point", "sweep"]
@@ -89,6 +89,8 @@ def evaluate_point(
     opts = dict(options or {})
     if point["backend"] == "cores":
         opts["hardware"] = point["hardware"]
+    if point["backend"] == "cpu" and "dtype" not in opts and net.metadata.get("dtype") == "float64":
+        opts["dtype"] = "float64"  # a float64 model runs in float64, as in convert_and_run
     res = run(net, inputs, backend=point["backend"], steps=steps, progress=False, **opts)
     c = res.counts
     totals = c.totals()
@@ -197,8 +199,6 @@ def sweep(
         if hasattr(inputs, "detach"):
             inputs = inputs.detach().cpu().numpy()
         network = convert(model, example_input=inputs, **(convert_options or {}))
-    if "hardware" in options:
-        raise InputError("give hardware profiles as the sweep axis hardware=[...], not an option.")
     if client is None:
         rows = [evaluate_point(network, inputs, p, steps, labels, metric, options) for p in points]
         return _table(rows, as_frame)

@@ -1,4 +1,5 @@
-"""A two-process Dask cluster shared by the tests of one module."""
+"""A two-process Dask cluster shared by the distributed tests (started once: each worker
+process loads the compiled kernels once)."""
 
 import logging
 
@@ -7,7 +8,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
     """``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)``."""
     with distributed.LocalCluster(
@@ -20,7 +21,7 @@ def cluster():
         yield local
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(cluster):
     """A client of :func:`cluster`, with both workers up."""
     with distributed.Client(cluster) as c:
