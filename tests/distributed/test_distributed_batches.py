@@ -169,3 +169,13 @@ def test_worker_killed_mid_run_is_rerun(client):
         victim not in client.scheduler_info()["workers"]
         or pids[victim] not in _pids(client).values()
     )
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    import sys
+
+    from neuro.exceptions import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(MissingDependencyError, match=r"neuro\[dask\]"):
+        neuro.run(small_mlp(0), np.zeros((2, 30)), client=object())
