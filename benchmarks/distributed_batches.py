@@ -9,6 +9,9 @@ side (timed runs alternate between them, so both see the same machine load):
 * the wall time of the call a user makes, ``neuro.run(net, x, client=client)``
   (sending the network, the tasks, gathering and merging), best of ``--repeats``;
   the ratio 1 worker / 2 workers is the speedup (target >= 1.7x on 2 cores);
+* the CPU seconds of the worker processes during their tasks: the 1-worker task's over
+  the slower 2-worker task's is the speedup two idle cores would give (it does not
+  depend on what else runs on the machine);
 * the same batch in this process (``neuro.run``, one thread) and the torch forward
   (one thread), for scale;
 * the overhead per task: a tiny network's batch of ``--tasks`` samples cut into one
@@ -157,15 +160,20 @@ def main() -> None:
             res = neuro.run(net, x, client=client)
             np.testing.assert_array_equal(res.outputs, local.outputs)
             assert res.counts == local.counts
-        parts = []
+        parts, cpu = [], {"one": [], "two": []}
+
+        def on_one():
+            cpu["one"].append(neuro.run(net, x, client=one).info["distributed"]["task_cpu_time_s"])
 
         def on_two():
-            parts.append(neuro.run(net, x, client=two).info["distributed"]["task_wall_time_s"])
+            info = neuro.run(net, x, client=two).info["distributed"]
+            parts.append(info["task_wall_time_s"])
+            cpu["two"].append(info["task_cpu_time_s"])
 
         t = alternate(
             {
                 "local": lambda: neuro.run(net, x, threads=1),
-                "one": lambda: neuro.run(net, x, client=one),
+                "one": on_one,
                 "two": on_two,
                 "torch": torch_forward,
             },
@@ -191,6 +199,8 @@ def main() -> None:
     speedup = t["one"] / t["two"]
     n = args.batch
     task_s = min(parts, key=max)
+    cpu_one = min(sum(c) for c in cpu["one"])
+    cpu_two = min(cpu["two"], key=max)
     load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     rows = [
         row(
@@ -199,6 +209,13 @@ def main() -> None:
             f"{speedup:.2f}x (1 worker {t['one']:.3f} s, 2 workers {t['two']:.3f} s, their "
             f"tasks {task_s[0]:.3f} s and {task_s[1]:.3f} s; {load} on {os.cpu_count()} cores)",
             speedup >= 1.7,
+        ),
+        row(
+            f"CNN batch of {n}: CPU seconds of the 1-worker task / of the slower 2-worker task",
+            "(informative: the speedup of idle cores)",
+            f"{cpu_one / max(cpu_two):.2f}x ({cpu_one:.3f} s vs {cpu_two[0]:.3f} s and "
+            f"{cpu_two[1]:.3f} s; the parts split the work evenly whatever the load)",
+            None,
         ),
         row(
             f"CNN batch of {n}: in-process neuro.run (1 thread) and torch (1 thread)",

@@ -30,6 +30,7 @@ def run_part(network, inputs, backend, steps, record, record_steps, initial_stat
 
     from ..backends.base import run
 
+    cpu = time.process_time()
     res = run(
         network,
         inputs,
@@ -47,6 +48,7 @@ def run_part(network, inputs, backend, steps, record, record_steps, initial_stat
         "final_state": res.final_state,
         "info": res.info,
         "wall_time_s": res.wall_time_s,
+        "cpu_time_s": time.process_time() - cpu,
         "worker": get_worker().address,
     }
 
@@ -182,6 +184,7 @@ def collect(submitted: Submitted):
         "ranges": [list(r) for r in s.ranges],
         "workers": sorted({p["worker"] for p in parts}),
         "task_wall_time_s": [p["wall_time_s"] for p in parts],
+        "task_cpu_time_s": [p["cpu_time_s"] for p in parts],
     }
     outs = [n for n in s.network.outputs if n in recordings]
     outputs = recordings[outs[0]] if len(outs) == 1 else {n: recordings[n] for n in outs}
@@ -229,8 +232,9 @@ def run(
         Outputs, recordings and ``final_state`` concatenated along the batch axis;
         ``counts`` summed (equal to one run over the whole batch); ``wall_time_s``
         the seconds of the whole call (shipping, tasks, gathering and merging);
-        ``info["distributed"]`` the tasks' sample ranges, workers and backend
-        seconds.  A task whose worker dies is rerun by Dask on another worker.
+        ``info["distributed"]`` the tasks' sample ranges, workers, backend seconds
+        and CPU seconds of the worker processes.  A task whose worker dies is rerun
+        by Dask on another worker.
 
     Raises
     ------
