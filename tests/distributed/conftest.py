@@ -2,23 +2,37 @@
 process loads the compiled kernels once)."""
 
 import logging
+import os
 
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
 
+def _restore(environ: dict) -> None:
+    """Undo the variables a nanny sets in this process before spawning a worker."""
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    os.environ.update(environ)
+
+
 @pytest.fixture(scope="session")
 def cluster():
     """``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)``."""
-    with distributed.LocalCluster(
+    environ = dict(os.environ)
+    local = distributed.LocalCluster(
         n_workers=2,
         processes=True,
         threads_per_worker=1,
         dashboard_address=":0",
         silence_logs=logging.ERROR,
-    ) as local:
+    )
+    _restore(environ)  # OMP_NUM_THREADS, PYTHONHASHSEED... stay with the workers
+    try:
         yield local
+    finally:
+        local.close()
+        _restore(environ)
 
 
 @pytest.fixture(scope="session")
