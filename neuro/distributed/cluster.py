@@ -13,7 +13,17 @@ import uuid
 
 from ..exceptions import InputError, require
 
-__all__ = ["connect", "distributed_module", "ship", "task_keys", "tasks_for", "wait_for"]
+__all__ = [
+    "check_client",
+    "connect",
+    "distributed_module",
+    "ship",
+    "show_progress",
+    "task_keys",
+    "tasks_for",
+    "wait_for",
+    "worker_threads",
+]
 
 
 def distributed_module():

@@ -55,6 +55,14 @@ def test_last_step_recording_and_continuation(client):
     assert dist.outputs.shape == (5, 4)
 
 
+def test_dask_progress_bar(client, capsys):
+    net = small_mlp(3)
+    x = np.random.default_rng(3).random((4, 30))
+    res = nd.run(net, x, client, progress=True)
+    assert "100% Completed" in capsys.readouterr().out
+    assert_same_run(neuro.run(net, x), res)
+
+
 def test_merged_counts_are_the_sum_of_the_parts():
     net = small_mlp(7)
     x = np.random.default_rng(8).random((6, 30))
