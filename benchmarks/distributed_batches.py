@@ -239,7 +239,8 @@ def main() -> None:
         m = machine()
         extra = [
             f"Measured with `python benchmarks/distributed_batches.py --batch {n} --repeats "
-            f"{args.repeats} --tasks {args.tasks} --results benchmarks/RESULTS.md` on {m['cpu']} ({m['cores']} cores), "
+            f"{args.repeats} --tasks {args.tasks} --results benchmarks/RESULTS.md` on "
+            f"{m['cpu']} ({m['cores']} cores), "
             f"{load}; Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}.",
             "Wall times are of the whole call (the network sent to the workers, inputs in "
             "the tasks, outputs gathered and merged), best of the repeats, the 1- and "
