@@ -63,6 +63,36 @@ def test_dask_progress_bar(client, capsys):
     assert_same_run(neuro.run(net, x), res)
 
 
+def test_several_output_populations(client):
+    net = small_mlp(17, recurrent=False)
+    net.outputs = ["h1", "y"]
+    x = np.random.default_rng(17).random((3, 5, 30))
+    local = neuro.run(net, x)
+    dist = nd.run(net, x, client, tasks=3)
+    assert set(dist.outputs) == {"h1", "y"} and dist.outputs["h1"].shape == (3, 5, 20)
+    assert_same_run(local, dist)
+
+
+@pytest.mark.parametrize("batch, parts", [(1, 1), (5, 2), (7, 7), (10, 3)])
+def test_split_covers_the_batch_and_merges_back(batch, parts):
+    from neuro.distributed.merge import merge_states
+    from neuro.distributed.split import bounds, split_state
+
+    ranges = bounds(batch, parts)
+    assert ranges[0][0] == 0 and ranges[-1][1] == batch
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    sizes = [hi - lo for lo, hi in ranges]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    net = small_mlp(19)
+    state = neuro.run(net, np.random.default_rng(19).random((batch, 30)), steps=3).final_state
+    merged = merge_states(split_state(state, ranges))
+    for name, entry in state.items():
+        for key, value in entry["state"].items():
+            np.testing.assert_array_equal(merged[name]["state"][key], value)
+        for a, b in zip(entry["history"], merged[name]["history"]):
+            np.testing.assert_array_equal(b, a)
+
+
 def test_merged_counts_are_the_sum_of_the_parts():
     net = small_mlp(7)
     x = np.random.default_rng(8).random((6, 30))
