@@ -3,8 +3,10 @@
 The network is sent to every worker once; the batch is cut into contiguous parts
 (:mod:`~neuro.distributed.split`), each part is one task that calls :func:`neuro.run`
 on a worker, and the parts are merged exactly (:mod:`~neuro.distributed.merge`).
-Outputs, recordings, final state and counts equal those of one :func:`neuro.run` over
-the whole batch (samples are independent in every backend).
+Samples are independent in every backend, so counts equal those of one
+:func:`neuro.run` over the whole batch, and so do outputs, recordings and final state on
+the ``cpu`` and ``cores`` backends, bit for bit (``reference`` multiplies dense numpy
+arrays, whose products may round differently for another batch shape).
 
 Runs are split in two steps so that a caller can watch or act on the tasks between
 them: :func:`submit` returns a :class:`Submitted` (futures and what merging needs), and
@@ -63,7 +65,8 @@ class Submitted:
         One per part, in batch order.
     ranges : list of (int, int)
         Sample range of each part.
-    network, backend, options, record, record_steps, time_axis, batch, started
+    client : distributed.Client
+    network, backend, options, record, record_steps, time_axis, batch, started, progress
         What :func:`collect` needs to shape and merge the result.
     """
 
