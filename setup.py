@@ -10,6 +10,7 @@ VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "neuro" / "__init__.py")
 
 TEST = ["pytest>=7", "nbformat>=5", "nbclient>=0.7", "ipykernel>=6", "scikit-learn>=1.2"]
 TEST += ["sanafe==2.2.9; python_version >= '3.11'"]
+DASK = ["dask[distributed]==2026.8.0", "pandas>=2.0"]  # clusters, sweep tables
 
 setup(
     name="neuro",
@@ -33,8 +34,9 @@ setup(
         "lava": ["lava-nc==0.10.0; python_version < '3.11'", "numpy<2"],
         "plot": ["matplotlib>=3.6"],
         "sanafe": ["sanafe==2.2.9; python_version >= '3.11'"],
-        "test": TEST,
-        "dev": TEST + ["ruff>=0.5", "tox>=4"],
+        "dask": DASK,
+        "test": TEST + DASK,
+        "dev": TEST + DASK + ["ruff>=0.5", "tox>=4"],
     },
     entry_points={"console_scripts": ["neuro = neuro.cli:main"]},
     classifiers=[

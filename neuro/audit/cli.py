@@ -7,7 +7,8 @@ Example::
 
 Without ``--hardware`` the network runs on the ``cpu`` backend and the audit has no
 hardware section; with it, on the ``cores`` backend with that profile (a built-in name
-or a JSON profile file).
+or a JSON profile file).  With ``--scheduler ADDRESS`` the batch is split over the
+workers of that Dask scheduler (same audit).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def configure(parser) -> None:
     parser.add_argument("--state-bits", type=int, default=None)
     parser.add_argument("--max-chips", type=int, default=None, help="chips available")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument(
+        "--scheduler", default=None, help="Dask scheduler ADDRESS: split the batch over its workers"
+    )
 
 
 def main(args) -> int:
@@ -60,6 +64,10 @@ def main(args) -> int:
         options = {"hardware": args.hardware, "quantize": quantize, "max_chips": args.max_chips}
     elif any(v is not None for v in (args.weight_bits, args.payload_bits, args.state_bits)):
         raise InputError("--weight-bits/--payload-bits/--state-bits need --hardware.")
+    if args.scheduler:  # neuro.run splits the batch over the cluster (pip install neuro[dask])
+        from ..distributed import connect
+
+        options["client"] = connect(args.scheduler)
     result = run(
         network,
         inputs,
@@ -67,6 +75,8 @@ def main(args) -> int:
         steps=args.steps,
         **options,
     )
+    if args.scheduler:
+        options["client"].close()
     labels = None
     if args.labels:
         try:

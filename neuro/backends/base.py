@@ -240,12 +240,29 @@ def run(
     progress : bool, optional
         Show a progress bar (default: on a terminal, for long runs).
     **options
-        Backend options (e.g. ``dtype`` for ``cpu``).
+        Backend options (e.g. ``dtype`` for ``cpu``).  ``client=`` a
+        ``dask.distributed.Client`` splits the batch across its workers
+        (:func:`neuro.distributed.run`, same result).
 
     Returns
     -------
     RunResult
     """
+    if options.get("client") is not None:
+        from ..distributed import run as distributed_run
+
+        return distributed_run(
+            network,
+            inputs,
+            steps=steps,
+            record=record,
+            record_steps=record_steps,
+            initial_state=initial_state,
+            progress=progress,
+            backend=backend,
+            **options,
+        )
+    options.pop("client", None)
     network.validate()
     prepared = prepare_inputs(network, inputs, steps)
     record = list(network.outputs if record is None else record)
