@@ -19,6 +19,7 @@ __all__ = [
     "FileFormatError",
     "ConversionError",
     "CapacityError",
+    "ResourceError",
     "BackendError",
     "MissingDependencyError",
     "DataError",
@@ -63,6 +64,14 @@ class ConversionError(NeuroError, TypeError):
 
 class CapacityError(NeuroError):
     """A population does not fit on the cores of a hardware profile."""
+
+
+class ResourceError(NeuroError, MemoryError):
+    """A run, a mapping or a buffer would need more memory than the budget allows.
+
+    Raised before anything is allocated; the message says how much is needed, the
+    budget, and what to change (``record_steps="last"``, fewer steps per chunk, ...).
+    """
 
 
 class BackendError(NeuroError):
