@@ -17,6 +17,7 @@ __all__ = [
     "ParameterError",
     "InputError",
     "FileFormatError",
+    "PathError",
     "ConversionError",
     "CapacityError",
     "ResourceError",
@@ -56,6 +57,10 @@ class InputError(NeuroError, ValueError):
 
 class FileFormatError(NeuroError, OSError):
     """A file is missing, truncated, corrupt, of a foreign format or a wrong version."""
+
+
+class PathError(NeuroError, OSError):
+    """A path cannot be written: its directory is missing or read-only, or it is a directory."""
 
 
 class ConversionError(NeuroError, TypeError):
