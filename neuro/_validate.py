@@ -79,12 +79,13 @@ def check_nonnegative(array: np.ndarray, what: str) -> None:
 
 def as_int_pair(value, what: str) -> tuple[int, int]:
     """Normalise an int or a pair of ints (stride, padding, kernel size)."""
+    given = value
     if np.isscalar(value):
         value = (value, value)
     try:
         pair = tuple(as_int_param(v, what) for v in value)
     except (ParameterError, TypeError):
-        pair = ()
+        pair, value = (), given
     if len(pair) != 2:
         raise ParameterError(f"{what} == {value!r}, must be an int or a pair of ints.")
     return pair

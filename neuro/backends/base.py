@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._registry import Registry
+from .._validate import as_int_param
 from ..audit.counts import Counts
-from ..exceptions import BackendError, InputError
+from ..exceptions import BackendError, InputError, ParameterError
 from ..ir.network import Network
 from ..limits import check_run_memory
 
@@ -83,8 +84,11 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
             + (f"; missing: {sorted(missing)}" if missing else "")
             + "."
         )
-    if steps is not None and (int(steps) != steps or steps < 1):
-        raise InputError(f"steps == {steps!r}, must be an int >= 1.")
+    if steps is not None:
+        try:
+            steps = as_int_param(steps, "steps", 1)
+        except ParameterError:
+            raise InputError(f"steps == {steps!r}, must be an int >= 1.") from None
     arrays, static, lengths, batches = {}, {}, set(), set()
     for name in names:
         pop = network.populations[name]

@@ -225,8 +225,9 @@ def _schema_version(path: Path, value) -> int:
     except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
+        shown = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
         raise FileFormatError(
-            f"{path}: schema_version attribute == {value!r}, must be an integer; "
+            f"{path}: schema_version attribute == {shown!r}, must be an integer; "
             "the file is damaged or was not written by neuro."
         )
     return int(value)

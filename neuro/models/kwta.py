@@ -186,7 +186,9 @@ class KWTA(NeuronModel):
                     f"({shape[0]},) or one per unit ({size},) for population shape {shape}."
                 )
             if b.size and b.min() <= 0:
-                raise ParameterError(f"{what} boost == {b.min()!r}, every factor must be > 0.")
+                raise ParameterError(
+                    f"{what} boost == {float(b.min())!r}, every factor must be > 0."
+                )
 
     def winners(self, x: np.ndarray) -> np.ndarray:
         """Winner mask of a (B, size) input; bool array of shape (B, size)."""
