@@ -37,6 +37,7 @@ from .paths import (
     stale_temp_files,
     temp_path,
 )
+from .seal import HEADER_BYTES, probe, seal, verify
 
 FORMAT = "neuro.network"
 SCHEMA_VERSION = 1
@@ -189,8 +190,9 @@ def save(network: Network, path) -> Path:
         with contextlib.suppress(OSError):
             stale.unlink()
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", userblock_size=HEADER_BYTES) as f:
             _write(f, network)
+        seal(tmp)
         fsync_file(tmp)
         os.replace(tmp, path)
         fsync_dir(path.parent)
@@ -252,6 +254,20 @@ def load(path) -> Network:
         what = "is a directory, not a network file" if path.is_dir() else "no such file"
         raise FileFormatError(f"{path}: {what}.{_interrupted_note(path)}")
     try:
+        state = verify(path)
+    except FileFormatError as exc:
+        raise FileFormatError(f"{exc}{_interrupted_note(path)}") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot be read: {exc.strerror or exc}.") from None
+    if state != "verified":  # bytes neuro did not write as they are: parse them apart first
+        problem = probe(lambda p: _parse(h5py, p), path)
+        if problem is not None:
+            raise FileFormatError(problem)
+    return _parse(h5py, path)
+
+
+def _parse(h5py, path: Path) -> Network:
+    try:
         f = h5py.File(path, "r")
     except Exception as exc:  # h5py reports damage as OSError, sometimes other types
         raise FileFormatError(
@@ -297,7 +313,7 @@ def _load_open(f, path: Path) -> Network:
         if not isinstance(stored, str) or stored != _digest(f):
             raise FileFormatError(
                 f"{path}: damaged network file: its checksum does not match its content "
-                "(bytes changed after it was written)."
+                "(changed after it was written; edit networks in Python and save them again)."
             )
     return _read_network(f)
 
