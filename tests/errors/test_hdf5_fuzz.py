@@ -109,11 +109,13 @@ def test_byte_flips(original, tmp_path, flips):
     check(net, bytes(damaged), tmp_path / "f.h5")
 
 
-def test_every_header_byte_flipped(original, tmp_path):
-    """Each of the first 4 KiB (superblock, root group, attributes) flipped in turn."""
+def test_header_and_superblock_bytes_flipped(original, tmp_path):
+    """Every byte of the checksum header, then every 32nd of the HDF5 superblock, root
+    group and attributes, flipped in turn."""
     net, data = original
     outcomes = {"error": 0, "exact": 0}
-    for pos in range(0, min(len(data), 4096), 3):
+    positions = [*range(0, 160), *range(160, 512, 16), *range(512, min(len(data), 2560), 32)]
+    for pos in positions:
         damaged = bytearray(data)
         damaged[pos] ^= 0xFF
         outcomes[check(net, bytes(damaged), tmp_path / "h.h5")] += 1
