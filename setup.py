@@ -9,6 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "neuro" / "__init__.py").read_text())[1]
 
 TEST = ["pytest>=7", "nbformat>=5", "nbclient>=0.7", "ipykernel>=6", "scikit-learn>=1.2"]
+TEST += ["hypothesis>=6"]  # fuzzing of the network file loader
 
 setup(
     name="neuro",
