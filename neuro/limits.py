@@ -48,6 +48,11 @@ MAX_DELAY = 65_535
 #: (Python objects of the step-by-step engines).
 _SLOT_OVERHEAD = 512
 
+#: Bytes per unit and sample of one ring-buffer slot: event index (int64) and value
+#: (float64), the initial history a run starts from and the final one it returns, and
+#: room for one working copy.
+_BYTES_PER_SLOT_UNIT = 40
+
 #: Bytes per stored synapse while a network is mapped onto cores (connectivity
 #: matrices per projection: values, indices, and the per-core destination tables).
 _BYTES_PER_MAPPED_SYNAPSE = 48
@@ -165,8 +170,8 @@ def run_memory(network, batch: int, steps: int, record, record_steps: str) -> di
     for name, pop in network.populations.items():
         depth = network.max_delay(name)
         if depth:
-            # ring slots of events (index int64 + value) and the final-state history
-            nbytes = (depth + 1) * (batch * pop.size * 24 + _SLOT_OVERHEAD)
+            # per slot and unit: event index and value, the initial and the final history
+            nbytes = (depth + 1) * (batch * pop.size * _BYTES_PER_SLOT_UNIT + _SLOT_OVERHEAD)
             parts[f"delay {name}"] = (
                 nbytes,
                 f"population {name!r}: delay ring buffer of {depth + 1} steps × batch {batch} "
