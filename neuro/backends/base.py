@@ -267,6 +267,8 @@ def run(
     -------
     RunResult
     """
+    if not isinstance(network, Network):
+        raise InputError(f"neuro.run: network is a {type(network).__name__}, must be a Network.")
     network.validate()
     prepared = prepare_inputs(network, inputs, steps)
     record = list(network.outputs if record is None else record)

@@ -183,6 +183,10 @@ def save(network: Network, path) -> Path:
         ``path``, a full disk; the message names ``path``.
     """
     h5py = require("h5py", "io", "saving networks")
+    if not isinstance(network, Network):
+        raise ValidationError(
+            f"neuro.save: network is a {type(network).__name__}, must be a neuro.Network."
+        )
     network.validate()
     path = check_writable_file(path, "network file", replace=True)
     tmp = temp_path(path)

@@ -735,6 +735,36 @@ CASES = [
         BackendError,
         ["threads == 0", ">= 1"],
     ),
+    (
+        "run a non-network",
+        lambda: neuro.run("net.h5", X),
+        InputError,
+        ["neuro.run", "str", "Network"],
+    ),
+    (
+        "save a non-network",
+        lambda: neuro.save({"a": 1}, "/nonexistent/n.h5"),
+        ValidationError,
+        ["neuro.save", "dict", "Network"],
+    ),
+    (
+        "complementary packed str",
+        lambda: neuro.Complementary("abc", [0], 1, 2),
+        ParameterError,
+        ["complementary packed weights == 'abc'", "numeric"],
+    ),
+    (
+        "complementary n_kernels str",
+        lambda: neuro.Complementary(np.ones((2, 1)), np.zeros((2, 1)), "k", 2),
+        ParameterError,
+        ["complementary n_kernels == 'k'"],
+    ),
+    (
+        "complementary kernel_ids fraction",
+        lambda: neuro.Complementary(np.ones((2, 1)), np.full((2, 1), 0.5), 1, 2),
+        ParameterError,
+        ["complementary kernel_ids", "integers"],
+    ),
     # -- resource limits --------------------------------------------------------------------
     (
         "steps 1e12 recorded",
