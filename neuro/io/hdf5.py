@@ -2,8 +2,8 @@
 
 Layout (schema version 1)::
 
-    /                    attrs: format="neuro.network", schema_version, name, outputs, metadata,
-                         checksum (SHA-256 of everything else, verified on load)
+    (user block)         the checksum header of :mod:`neuro.io.seal`, verified on load
+    /                    attrs: format="neuro.network", schema_version, name, outputs, metadata
     /populations/000000  attrs: name, shape, model;  /model: the model's fields
     /projections/000000  attrs: name, pre, post, port, delay, weights;  /weights: its fields,
                          /bias (optional dataset)
@@ -16,7 +16,6 @@ registered model or operator needs no change here.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -77,47 +76,6 @@ def _read_fields(group) -> dict:
     return out
 
 
-def _digest(f) -> str:
-    """SHA-256 over every group, attribute and dataset of ``f`` except the checksum itself.
-
-    Computed from what h5py reads, so a damaged byte that changes anything a load would
-    see changes the digest.
-    """
-    h = hashlib.sha256()
-
-    def add_value(value):
-        if isinstance(value, str):
-            h.update(b"s" + value.encode("utf-8", "surrogatepass"))
-            return
-        arr = np.asarray(value)
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        if arr.dtype.kind == "O":
-            h.update(repr(arr.tolist()).encode("utf-8", "surrogatepass"))
-        else:
-            h.update(np.ascontiguousarray(arr).tobytes())
-
-    def visit(group, prefix):
-        for key in sorted(group.attrs.keys()):
-            if prefix == "/" and key == "checksum":
-                continue
-            h.update(f"@{prefix}{key}".encode())
-            add_value(group.attrs[key])
-        for key in sorted(group.keys()):
-            item = group[key]
-            if hasattr(item, "keys"):
-                h.update(f"g{prefix}{key}".encode())
-                visit(item, f"{prefix}{key}/")
-            else:
-                h.update(f"d{prefix}{key}".encode())
-                for akey in sorted(item.attrs.keys()):
-                    h.update(f"@{akey}".encode())
-                    add_value(item.attrs[akey])
-                add_value(item[()])
-
-    visit(f, "/")
-    return h.hexdigest()
-
-
 def _metadata_json(network: Network) -> str:
     try:
         return json.dumps(dict(network.metadata))
@@ -152,7 +110,6 @@ def _write(f, network: Network) -> None:
         _write_fields(g.create_group("weights"), p.weights.to_dict())
         if p.bias is not None:
             g.create_dataset("bias", data=p.bias)
-    f.attrs["checksum"] = _digest(f)
 
 
 def save(network: Network, path) -> Path:
@@ -242,8 +199,8 @@ def _schema_version(path: Path, value) -> int:
 def load(path) -> Network:
     """Read a network written by :func:`save`.
 
-    The file's checksum (written by every save) is verified, so a damaged byte gives
-    an error, never a different network.
+    The file's checksum (written by every save) is verified before HDF5 reads it, so a
+    damaged or changed byte gives an error, never a crash or a different network.
 
     Raises
     ------
@@ -267,6 +224,12 @@ def load(path) -> Network:
         problem = probe(lambda p: _parse(h5py, p), path)
         if problem is not None:
             raise FileFormatError(problem)
+        if state == "changed":  # readable, but not what was saved: never a silent difference
+            raise FileFormatError(
+                f"{path}: damaged network file: its bytes do not match the checksum written "
+                "with them (changed after it was written; edit networks in Python and save "
+                "them again)."
+            )
     return _parse(h5py, path)
 
 
@@ -293,7 +256,7 @@ def _parse(h5py, path: Path) -> Network:
             ) from None
 
 
-_ROOT_ATTRS = {"format", "schema_version", "name", "outputs", "metadata", "checksum"}
+_ROOT_ATTRS = {"format", "schema_version", "name", "outputs", "metadata"}
 
 
 def _load_open(f, path: Path) -> Network:
@@ -312,13 +275,6 @@ def _load_open(f, path: Path) -> Network:
     unknown = sorted(set(f.attrs.keys()) - _ROOT_ATTRS)
     if unknown:
         raise FileFormatError(f"{path}: damaged network file: unknown attributes {unknown}.")
-    if "checksum" in f.attrs:  # files of earlier neuro versions have none
-        stored = f.attrs["checksum"]
-        if not isinstance(stored, str) or stored != _digest(f):
-            raise FileFormatError(
-                f"{path}: damaged network file: its checksum does not match its content "
-                "(changed after it was written; edit networks in Python and save them again)."
-            )
     return _read_network(f)
 
 

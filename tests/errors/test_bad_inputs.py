@@ -1002,7 +1002,7 @@ FILE_CASES = [
         "checksum mismatch",
         lambda p: neuro.load(_change_weight(_saved(p))),
         FileFormatError,
-        ["net.h5", "checksum does not match"],
+        ["net.h5", "do not match the checksum"],
     ),
     (
         "load interrupted temp file",

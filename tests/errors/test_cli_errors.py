@@ -180,14 +180,24 @@ def test_memory_budget_error_is_one_line(files, capsys, monkeypatch):
     assert "NEURO_MEMORY_BUDGET" in one_line_error(code, err)
 
 
-def test_quiet_threads_and_outputs(files, capsys):
+def test_quiet_threads_and_outputs(files, capsys, monkeypatch):
     tmp, _ = files
+    calls = []
+    real_run = neuro.run
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(neuro, "run", spy)
     argv = ["run", tmp / "n.h5", "--inputs", tmp / "x.npy", "--quiet", "--threads", "2"]
     code, out, err = cli([*argv, "--json", tmp / "c.json", "--outputs", tmp / "o"], capsys)
-    assert (code, out, err) == (0, "", "")
+    assert code == 0 and out == "" and "Traceback" not in err
+    assert calls[-1]["threads"] == 2 and calls[-1]["progress"] is False
     assert (tmp / "c.json").is_file() and (tmp / "o.npz").is_file()
-    code, out, _ = cli(argv[:4], capsys)
+    code, out, _ = cli([*argv[:4], "--progress"], capsys)
     assert code == 0 and "wall time" in out
+    assert "threads" not in calls[-1] and calls[-1]["progress"] is True
 
 
 def _run(argv):
