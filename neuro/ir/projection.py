@@ -60,6 +60,11 @@ class Projection:
                     f"projection {self.name!r}: {end} == {getattr(self, end)!r}, must be a "
                     "population " + ("port name (str)." if end == "port" else "name (str).")
                 )
+        self.delay = self._checked_delay()
+        if self.bias is not None:
+            self.bias = as_float_param(self.bias, f"projection {self.name!r}: bias")
+
+    def _checked_delay(self) -> int:
         try:
             delay = as_int_param(self.delay, "delay", 0)
         except ParameterError:
@@ -70,11 +75,9 @@ class Projection:
             raise ParameterError(
                 f"projection {self.name!r}: delay == {delay}, must be <= {MAX_DELAY} steps "
                 "(neuro.limits.MAX_DELAY): every step of delay holds a buffer of the "
-                f"pre-synaptic population {self.pre!r}'s events for every sample."
+                f"events of population {self.pre!r} for every sample."
             )
-        self.delay = delay
-        if self.bias is not None:
-            self.bias = as_float_param(self.bias, f"projection {self.name!r}: bias")
+        return delay
 
     def port_bias(self) -> np.ndarray | None:
         """Bias expanded to one value per port entry, or None."""
@@ -82,6 +85,7 @@ class Projection:
 
     def validate(self) -> None:
         """Check weights and bias values (shapes are checked by the network)."""
+        self.delay = self._checked_delay()  # also when set after construction
         self.weights.validate(f"projection {self.name!r}")
         if self.bias is not None:
             check_finite(self.bias, f"projection {self.name!r}: bias")

@@ -475,6 +475,12 @@ CASES = [
         ShapeError,
         ["conv2d weight", "4 dimensions"],
     ),
+    (
+        "projection delay set after construction",
+        lambda: _with(mlp(), lambda n: setattr(n.projections["h->y"], "delay", 10**9)).validate(),
+        ParameterError,
+        ["'h->y'", "delay == 1000000000", "<= 65535"],
+    ),
     # -- networks --------------------------------------------------------------------------
     (
         "net weight shape",
