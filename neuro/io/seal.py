@@ -6,7 +6,8 @@ The HDF5 library trusts the bytes it reads: a damaged file can make it crash the
 holding the length and the SHA-256 of everything after it, and :func:`neuro.io.hdf5.load`
 checks both before HDF5 reads a byte.  A file whose bytes are not vouched for by the
 header (written by an older neuro, by another program, or changed since) is parsed first
-in a forked child process, where a crash is reported as damage instead of ending the run.
+in a forked child process, where a crash is reported as damage instead of ending the run;
+:func:`neuro.io.hdf5.load` then refuses a changed file even when it parses.
 
 Header (ASCII, zero-padded to ``HEADER_BYTES``)::
 
