@@ -29,6 +29,7 @@ from ..ir.projection import Projection
 from ..ir.weights import WEIGHTS
 from ..models.base import MODELS
 from .paths import (
+    as_path,
     check_writable_file,
     fsync_dir,
     fsync_file,
@@ -210,7 +211,7 @@ def load(path) -> Network:
         interrupted save; the message names ``path`` and the reason.
     """
     h5py = require("h5py", "io", "loading networks")
-    path = Path(path)
+    path = as_path(path, "network file", FileFormatError)
     if not path.is_file():
         what = "is a directory, not a network file" if path.is_dir() else "no such file"
         raise FileFormatError(f"{path}: {what}.{_interrupted_note(path)}")

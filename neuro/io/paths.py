@@ -12,7 +12,21 @@ from pathlib import Path
 
 from ..exceptions import PathError
 
-__all__ = ["check_writable_dir", "check_writable_file", "fsync_dir", "fsync_file", "temp_path"]
+__all__ = [
+    "as_path",
+    "check_writable_dir",
+    "check_writable_file",
+    "fsync_dir",
+    "fsync_file",
+    "temp_path",
+]
+
+
+def as_path(path, what: str, error=PathError) -> Path:
+    """``path`` as a Path, or ``error`` naming ``what`` when it is not a str or path."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise error(f"{what} == {path!r} ({type(path).__name__}), must be a file path (str).")
+    return Path(path)
 
 
 def _parent_ok(path: Path, what: str) -> None:
@@ -55,7 +69,7 @@ def check_writable_file(path, what: str = "file", replace: bool = False) -> Path
         ``path`` is a directory, its directory is missing, not a directory or not
         writable, or the existing file is read-only.
     """
-    path = Path(path)
+    path = as_path(path, what)
     if path.is_dir():
         raise PathError(
             f"cannot write {what} {str(path)!r}: it is a directory; give a file name "
@@ -79,7 +93,7 @@ def check_writable_dir(path, what: str = "output directory") -> Path:
         ``path`` is an existing file, or it (or its nearest existing parent) is not
         writable.
     """
-    path = Path(path)
+    path = as_path(path, what)
     if path.exists() and not path.is_dir():
         raise PathError(
             f"cannot write {what} {str(path)!r}: it is an existing file, not a directory."

@@ -950,6 +950,18 @@ FILE_CASES = [
         ["metadata['a']"],
     ),
     (
+        "save to a non-path",
+        lambda p: neuro.save(mlp(), None),
+        PathError,
+        ["network file == None", "file path"],
+    ),
+    (
+        "load a non-path",
+        lambda p: neuro.load(3),
+        FileFormatError,
+        ["network file == 3", "file path"],
+    ),
+    (
         "load missing",
         lambda p: neuro.load(p / "absent.h5"),
         FileFormatError,
