@@ -11,6 +11,7 @@ VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "neuro" / "__init__.py")
 TEST = ["pytest>=7", "nbformat>=5", "nbclient>=0.7", "ipykernel>=6", "scikit-learn>=1.2"]
 TEST += ["sanafe==2.2.9; python_version >= '3.11'"]
 DASK = ["dask[distributed]==2026.8.0", "pandas>=2.0"]  # clusters, sweep tables
+TEST += ["hypothesis>=6"]  # fuzzing of the network file loader
 
 setup(
     name="neuro",

@@ -17,8 +17,10 @@ __all__ = [
     "ParameterError",
     "InputError",
     "FileFormatError",
+    "PathError",
     "ConversionError",
     "CapacityError",
+    "ResourceError",
     "BackendError",
     "MissingDependencyError",
     "DataError",
@@ -57,12 +59,24 @@ class FileFormatError(NeuroError, OSError):
     """A file is missing, truncated, corrupt, of a foreign format or a wrong version."""
 
 
+class PathError(NeuroError, OSError):
+    """A path cannot be written: its directory is missing or read-only, or it is a directory."""
+
+
 class ConversionError(NeuroError, TypeError):
     """A model (e.g. a torch module) cannot be converted into a network."""
 
 
 class CapacityError(NeuroError):
     """A population does not fit on the cores of a hardware profile."""
+
+
+class ResourceError(NeuroError, MemoryError):
+    """A run, a mapping or a buffer would need more memory than the budget allows.
+
+    Raised before anything is allocated; the message says how much is needed, the
+    budget, and what to change (``record_steps="last"``, fewer steps per chunk, ...).
+    """
 
 
 class BackendError(NeuroError):

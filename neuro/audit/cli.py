@@ -13,8 +13,6 @@ workers of that Dask scheduler (same audit).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..exceptions import InputError
 
 __all__ = ["configure", "main"]
@@ -50,10 +48,15 @@ def main(args) -> int:
     """Run ``neuro audit``; returns the exit status."""
     from .. import load, run
     from ..cli import _load_inputs
+    from ..io.paths import check_writable_dir
     from .export import write_all
 
+    check_writable_dir(args.out, "--out directory")  # before the run, not after it
     network = load(args.model)
     inputs = _load_inputs(args.inputs)
+    labels = _load_inputs(args.labels, "--labels") if args.labels else None
+    if isinstance(labels, dict):
+        raise InputError(f"--labels {args.labels!r} is an .npz; give one .npy array of labels.")
     options = {}
     if args.hardware:
         quantize = {
@@ -77,12 +80,6 @@ def main(args) -> int:
     )
     if args.scheduler:
         options["client"].close()
-    labels = None
-    if args.labels:
-        try:
-            labels = np.load(args.labels, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read labels {args.labels!r}: {exc}") from None
     audit = result.audit(labels=labels, metric=args.metric)
     written = write_all(audit, args.out, plots=not args.no_plots)
     print(audit.table())

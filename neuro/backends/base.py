@@ -9,9 +9,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._registry import Registry
+from .._validate import as_int_param
 from ..audit.counts import Counts
-from ..exceptions import BackendError, InputError
+from ..exceptions import BackendError, InputError, ParameterError
 from ..ir.network import Network
+from ..limits import check_run_memory
 
 BACKENDS = Registry("backend", BackendError)
 BACKENDS.register_lazy("reference", "neuro.backends.reference:ReferenceBackend")
@@ -82,12 +84,15 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
             + (f"; missing: {sorted(missing)}" if missing else "")
             + "."
         )
-    if steps is not None and (int(steps) != steps or steps < 1):
-        raise InputError(f"steps == {steps!r}, must be an int >= 1.")
+    if steps is not None:
+        try:
+            steps = as_int_param(steps, "steps", 1)
+        except ParameterError:
+            raise InputError(f"steps == {steps!r}, must be an int >= 1.") from None
     arrays, static, lengths, batches = {}, {}, set(), set()
     for name in names:
         pop = network.populations[name]
-        x = pop.model.check(np.asarray(inputs[name]), name, pop.shape)
+        x = pop.model.check(_as_input_array(inputs[name], name), name, pop.shape)
         sample = pop.model.sample_shape(pop.shape)
         if x.ndim == len(sample) + 1 and x.shape[1:] == sample:
             static[name] = True
@@ -115,6 +120,18 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
         steps = t
     time_axis = not all(static.values()) or (steps or 1) > 1
     return RunInputs(arrays, static, int(steps or 1), batches.pop(), time_axis)
+
+
+def _as_input_array(value, name: str) -> np.ndarray:
+    """``value`` as an ndarray, or an :class:`InputError` naming the input (ragged lists...)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"input {name!r} is not an array: {type(value).__name__} that numpy cannot turn "
+            f"into one ({str(exc).split('.')[0]}); give a rectangular array, e.g. every "
+            "sample of the same length."
+        ) from None
 
 
 @dataclass
@@ -218,6 +235,7 @@ def run(
     record_steps: str = "all",
     initial_state: dict | None = None,
     progress: bool | None = None,
+    memory_budget=None,
     **options,
 ) -> RunResult:
     """Run an event network.
@@ -239,6 +257,9 @@ def run(
         ``final_state`` of a previous run to continue from.
     progress : bool, optional
         Show a progress bar (default: on a terminal, for long runs).
+    memory_budget : int or str, optional
+        Refuse runs whose buffers and recordings would exceed it (bytes or ``"4GB"``);
+        default ``$NEURO_MEMORY_BUDGET``, else 80 % of free memory; see :mod:`neuro.limits`.
     **options
         Backend options (e.g. ``dtype`` for ``cpu``).  ``client=`` a
         ``dask.distributed.Client`` splits the batch across its workers
@@ -248,6 +269,8 @@ def run(
     -------
     RunResult
     """
+    if not isinstance(network, Network):
+        raise InputError(f"neuro.run: network is a {type(network).__name__}, must be a Network.")
     if options.get("client") is not None:
         from ..distributed import run as distributed_run
 
@@ -273,5 +296,8 @@ def run(
             )
     if record_steps not in ("all", "last"):
         raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
+    check_run_memory(
+        network, prepared.batch, prepared.steps, record, record_steps, memory_budget
+    )  # before any allocation: delay buffers and recordings must fit the budget
     engine = BACKENDS.get(backend)(**options)
     return engine.run(network, prepared, record, record_steps, initial_state, progress)

@@ -48,6 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..exceptions import CapacityError, ParameterError
+from ..limits import check_mapping_memory
 from . import load_profile
 from .connectivity import unit_synapses
 from .profile import HardwareProfile
@@ -365,6 +366,7 @@ def map_network(
     """
     profile = load_profile(hardware)
     network.validate()
+    check_mapping_memory(network)  # refuse tables larger than the memory budget up front
     wbits = _check_weight_bits(profile, weight_bits)
     if max_chips is not None and (int(max_chips) != max_chips or max_chips < 1):
         raise ParameterError(f"max_chips == {max_chips!r}, must be an int >= 1 or None.")

@@ -26,9 +26,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validate import as_int_pair
+from .._validate import as_int_pair, as_int_param
 from ..exceptions import ParameterError, ShapeError, ValidationError
-from .weights import WEIGHTS, Conv2d, Dense, WeightOperator
+from .weights import WEIGHTS, Conv2d, Dense, WeightOperator, _as_index_array
 
 __all__ = [
     "Complementary",
@@ -58,8 +58,8 @@ def complementary_masks(n_kernels: int, shape, density: float | None = None, see
     ndarray of bool, shape (G, *shape)
         No position is True in more than one kernel.
     """
-    g = int(n_kernels)
-    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    g = as_int_param(n_kernels, "complementary n_kernels")
+    shape = tuple(as_int_param(s, "complementary shape entry", 1) for s in np.atleast_1d(shape))
     size = int(np.prod(shape))
     if g < 1:
         raise ParameterError(f"complementary n_kernels == {n_kernels!r}, must be >= 1.")
@@ -117,7 +117,7 @@ def pack(weights: WeightOperator | np.ndarray, n_kernels: int) -> Complementary:
     ValidationError
         Naming the two overlapping output units/channels and the position.
     """
-    g = int(n_kernels)
+    g = as_int_param(n_kernels, "complementary n_kernels")
     if g < 1:
         raise ParameterError(f"complementary n_kernels == {n_kernels!r}, must be >= 1.")
     if isinstance(weights, np.ndarray):
@@ -191,12 +191,19 @@ class Complementary(WeightOperator):
     padding: tuple = (0, 0)
 
     def __post_init__(self):
-        self.packed = np.ascontiguousarray(self.packed)
+        packed = np.asarray(self.packed) if not isinstance(self.packed, str) else None
+        if packed is None or packed.dtype.kind not in "fiub":
+            raise ParameterError(
+                f"complementary packed weights == {self.packed!r:.60}, must be a numeric array."
+            )
+        self.packed = np.ascontiguousarray(packed)
         if self.packed.dtype.kind != "f":
             self.packed = self.packed.astype(np.float64)
-        self.kernel_ids = np.ascontiguousarray(self.kernel_ids, dtype=np.int32)
-        self.n_kernels = int(self.n_kernels)
-        self.n_outputs = int(self.n_outputs)
+        self.kernel_ids = np.ascontiguousarray(
+            _as_index_array(self.kernel_ids, "complementary kernel_ids"), dtype=np.int32
+        )
+        self.n_kernels = as_int_param(self.n_kernels, "complementary n_kernels")
+        self.n_outputs = as_int_param(self.n_outputs, "complementary n_outputs", 1)
         self.stride = as_int_pair(self.stride, "complementary stride")
         self.padding = as_int_pair(self.padding, "complementary padding")
         if self.in_shape is not None:

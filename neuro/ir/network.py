@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import numpy as np
@@ -13,6 +14,51 @@ from .projection import Projection
 from .weights import Conv2d, WeightOperator
 
 __all__ = ["Network"]
+
+
+def _check_json(network: str, key, value) -> None:
+    if not isinstance(key, str):
+        raise ValidationError(
+            f"network {network!r}: metadata key {key!r} is a {type(key).__name__}, must be a str "
+            "(metadata is stored as JSON)."
+        )
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"network {network!r}: metadata[{key!r}] is a {type(value).__name__}, which JSON "
+            f"cannot store ({exc}); use str, int, float, bool, None, lists and dicts of them "
+            "(e.g. array.tolist())."
+        ) from None
+
+
+class Metadata(dict):
+    """A dict whose entries must be JSON-serialisable, checked when they are set."""
+
+    def __init__(self, network: str, items=()):
+        super().__init__()
+        self._network = network
+        self.update(items)
+
+    def __setitem__(self, key, value):
+        _check_json(self._network, key, value)
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):
+        return (Metadata, (self._network, dict(self)))
 
 
 class Network:
@@ -55,11 +101,24 @@ class Network:
         self.populations: dict[str, Population] = {}
         self.projections: dict[str, Projection] = {}
         self._outputs = None if outputs is None else list(outputs)
-        self.metadata = dict(metadata or {})
+        self.metadata = metadata
         for pop in populations:
             self._add(self.populations, pop, "population")
         for proj in projections:
             self._add(self.projections, proj, "projection")
+
+    @property
+    def metadata(self) -> dict:
+        """JSON-serialisable information carried along; checked as it is set."""
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict | None):
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError(
+                f"network {self.name!r}: metadata is a {type(value).__name__}, must be a dict."
+            )
+        self._metadata = Metadata(self.name, value or {})
 
     @staticmethod
     def _add(table: dict, item, kind: str):
@@ -168,6 +227,8 @@ class Network:
         """
         if not self.populations:
             raise ValidationError(f"network {self.name!r} has no populations.")
+        for key, value in self.metadata.items():  # entries mutated in place after being set
+            _check_json(self.name, key, value)
         for pop in self.populations.values():
             pop.validate()
         for proj in self.projections.values():

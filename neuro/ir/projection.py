@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_finite
+from .._validate import as_float_param, as_int_param, check_finite
 from ..exceptions import ParameterError, ValidationError
+from ..limits import MAX_DELAY
 from .weights import WeightOperator
 
 __all__ = ["Projection"]
@@ -53,13 +54,30 @@ class Projection:
                 f"projection {self.name!r}: weights is a {type(self.weights).__name__}, must be "
                 "a neuro.ir.weights operator (Dense, Sparse, Conv2d, ...)."
             )
-        if isinstance(self.delay, bool) or int(self.delay) != self.delay or self.delay < 0:
+        for end in ("pre", "post", "port"):
+            if not isinstance(getattr(self, end), str):
+                raise ValidationError(
+                    f"projection {self.name!r}: {end} == {getattr(self, end)!r}, must be a "
+                    "population " + ("port name (str)." if end == "port" else "name (str).")
+                )
+        self.delay = self._checked_delay()
+        if self.bias is not None:
+            self.bias = as_float_param(self.bias, f"projection {self.name!r}: bias")
+
+    def _checked_delay(self) -> int:
+        try:
+            delay = as_int_param(self.delay, "delay", 0)
+        except ParameterError:
             raise ParameterError(
                 f"projection {self.name!r}: delay == {self.delay!r}, must be an int >= 0."
+            ) from None
+        if delay > MAX_DELAY:
+            raise ParameterError(
+                f"projection {self.name!r}: delay == {delay}, must be <= {MAX_DELAY} steps "
+                "(neuro.limits.MAX_DELAY): every step of delay holds a buffer of the "
+                f"events of population {self.pre!r} for every sample."
             )
-        self.delay = int(self.delay)
-        if self.bias is not None:
-            self.bias = np.asarray(self.bias, dtype=np.float64)
+        return delay
 
     def port_bias(self) -> np.ndarray | None:
         """Bias expanded to one value per port entry, or None."""
@@ -67,6 +85,7 @@ class Projection:
 
     def validate(self) -> None:
         """Check weights and bias values (shapes are checked by the network)."""
+        self.delay = self._checked_delay()  # also when set after construction
         self.weights.validate(f"projection {self.name!r}")
         if self.bias is not None:
             check_finite(self.bias, f"projection {self.name!r}: bias")

@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._registry import Registry
-from .._validate import as_int_pair, check_finite
+from .._validate import as_int_pair, as_int_param, check_finite
 from ..exceptions import ParameterError, ShapeError, ValidationError
 
 WEIGHTS = Registry("weight operator", ValidationError)
@@ -83,8 +83,24 @@ class WeightOperator:
         return cls(**data)
 
 
+def _as_index_array(value, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        arr = np.asarray([object()])
+    if arr.size and arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ParameterError(f"{what} has dtype {arr.dtype}, must hold integers.")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def _as_float_array(value, ndim: int, what: str) -> np.ndarray:
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        raise ParameterError(
+            f"{what} is a {type(value).__name__} numpy cannot turn into an array (ragged?)."
+        ) from None
     if arr.dtype.kind not in "fiub":
         raise ParameterError(f"{what} has dtype {arr.dtype}, must be numeric.")
     if arr.ndim != ndim:
@@ -152,16 +168,27 @@ class Sparse(WeightOperator):
     width: int = 0
 
     def __post_init__(self):
-        self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
-        self.indices = np.ascontiguousarray(self.indices, dtype=np.int64)
+        self.indptr = _as_index_array(self.indptr, "sparse indptr")
+        self.indices = _as_index_array(self.indices, "sparse indices")
         self.data = np.ascontiguousarray(_as_float_array(self.data, 1, "sparse data"))
-        self.width = int(self.width)
+        self.width = as_int_param(self.width, "sparse width", 0)
         if self.indptr.ndim != 1 or self.indptr.size < 1 or self.indptr[0] != 0:
-            raise ShapeError("sparse indptr must be 1-D, start at 0 and have n_pre + 1 entries.")
-        if np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != self.indices.size:
             raise ShapeError(
-                f"sparse indptr must be non-decreasing and end at nnz == {self.indices.size}, "
-                f"it ends at {self.indptr[-1]}."
+                f"sparse indptr has shape {self.indptr.shape}"
+                + (f" and starts at {self.indptr.flat[0]}" if self.indptr.size else "")
+                + "; it must be 1-D, start at 0 and have n_pre + 1 entries."
+            )
+        drops = np.flatnonzero(np.diff(self.indptr) < 0)
+        if drops.size:
+            i = int(drops[0])
+            raise ShapeError(
+                f"sparse indptr must be non-decreasing; it decreases from indptr[{i}] == "
+                f"{self.indptr[i]} to indptr[{i + 1}] == {self.indptr[i + 1]}."
+            )
+        if self.indptr[-1] != self.indices.size:
+            raise ShapeError(
+                f"sparse indptr ends at {self.indptr[-1]}, must end at nnz == "
+                f"{self.indices.size} (the number of indices)."
             )
         if self.indices.size != self.data.size:
             raise ShapeError(
@@ -237,10 +264,17 @@ class Conv2d(WeightOperator):
 
     def __post_init__(self):
         self.weight = np.ascontiguousarray(_as_float_array(self.weight, 4, "conv2d weight"))
-        self.in_shape = tuple(int(s) for s in np.asarray(self.in_shape).ravel())
+        try:
+            self.in_shape = tuple(
+                as_int_param(s, "conv2d in_shape entry") for s in np.asarray(self.in_shape).ravel()
+            )
+        except (ParameterError, ValueError):
+            raise ShapeError(
+                f"conv2d in_shape == {self.in_shape!r}, must be (C_in, H, W) of ints > 0."
+            ) from None
         self.stride = as_int_pair(self.stride, "conv2d stride")
         self.padding = as_int_pair(self.padding, "conv2d padding")
-        self.groups = int(self.groups)
+        self.groups = as_int_param(self.groups, "conv2d groups", 1)
         c_out, c_in_g, kh, kw = self.weight.shape
         if len(self.in_shape) != 3 or min(self.in_shape) < 1:
             raise ShapeError(f"conv2d in_shape == {self.in_shape}, must be (C_in, H, W) > 0.")

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validate import check_nonnegative
+from .._validate import as_float_param, check_nonnegative
 from ..exceptions import ShapeError
 from .base import MODELS, NeuronModel
 
@@ -81,7 +81,7 @@ class EGRU(NeuronModel):
 
     def __post_init__(self):
         object.__setattr__(
-            self, "threshold", np.atleast_1d(np.asarray(self.threshold, dtype=np.float64))
+            self, "threshold", np.atleast_1d(as_float_param(self.threshold, "egru threshold"))
         )
 
     def ports(self, size):

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validate import check_nonnegative
+from .._validate import as_float_param, check_nonnegative
 from ..exceptions import ShapeError
 from .base import MODELS, NeuronModel
 
@@ -53,7 +53,7 @@ class FATReLU(NeuronModel):
     threshold: np.ndarray = field(default_factory=lambda: np.float64(0.0))
 
     def __post_init__(self):
-        object.__setattr__(self, "threshold", np.asarray(self.threshold, dtype=np.float64))
+        object.__setattr__(self, "threshold", as_float_param(self.threshold, "fatrelu threshold"))
 
     def validate(self, where, shape):
         check_nonnegative(self.threshold, f"population {where!r}: fatrelu threshold")

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validate import check_finite
+from .._validate import as_bool_param, as_float_param, as_int_param, check_finite
 from ..exceptions import ParameterError, ShapeError
 from .base import MODELS, NeuronModel
 
@@ -105,7 +105,8 @@ class KWTA(NeuronModel):
     Parameters
     ----------
     k : int
-        Winners per sample (global) or per spatial position (local), k >= 0.
+        Winners per sample (global) or per spatial position (local): 1 <= k <= the
+        population's units (global) or its channels (local).
     local : bool
         Choose the winners among the channels (first axis) at each position of a
         (C, H, W) population instead of over the whole population.
@@ -131,21 +132,32 @@ class KWTA(NeuronModel):
     channels: int | None = None
 
     def __post_init__(self):
-        if isinstance(self.k, bool) or int(self.k) != self.k:
-            raise ParameterError(f"kwta k == {self.k!r}, must be an int >= 0.")
-        object.__setattr__(self, "k", int(self.k))
-        object.__setattr__(self, "local", bool(self.local))
-        object.__setattr__(self, "relu", bool(self.relu))
-        object.__setattr__(self, "ties", str(self.ties))
+        k = as_int_param(self.k, "kwta k", None)
+        if k < 1:
+            raise ParameterError(
+                f"kwta k == {k}, must be an int >= 1 (k winners send events; k == 0 would "
+                "silence the population)."
+            )
+        object.__setattr__(self, "k", k)
+        object.__setattr__(self, "local", as_bool_param(self.local, "kwta local"))
+        object.__setattr__(self, "relu", as_bool_param(self.relu, "kwta relu"))
+        if not isinstance(self.ties, str) or self.ties not in TIES:
+            raise ParameterError(f"kwta ties == {self.ties!r}, must be one of {TIES}.")
         if self.boost is not None:
-            object.__setattr__(self, "boost", np.asarray(self.boost, dtype=np.float64))
+            object.__setattr__(self, "boost", as_float_param(self.boost, "kwta boost"))
         if self.channels is not None:
-            object.__setattr__(self, "channels", int(self.channels))
+            object.__setattr__(self, "channels", as_int_param(self.channels, "kwta channels", 1))
 
     def validate(self, where, shape):
         what = f"population {where!r}: kwta"
-        if self.k < 0:
-            raise ParameterError(f"{what} k == {self.k}, must be >= 0.")
+        size = int(np.prod(shape))
+        if self.k < 1:
+            raise ParameterError(f"{what} k == {self.k}, must be >= 1.")
+        if not self.local and self.k > size:
+            raise ParameterError(
+                f"{what} k == {self.k} winners, but the population has only {size} units "
+                f"(shape {shape}); k must be <= {size}."
+            )
         if self.ties not in TIES:
             raise ParameterError(f"{what} ties == {self.ties!r}, must be one of {TIES}.")
         if self.local:
@@ -174,7 +186,9 @@ class KWTA(NeuronModel):
                     f"({shape[0]},) or one per unit ({size},) for population shape {shape}."
                 )
             if b.size and b.min() <= 0:
-                raise ParameterError(f"{what} boost == {b.min()!r}, every factor must be > 0.")
+                raise ParameterError(
+                    f"{what} boost == {float(b.min())!r}, every factor must be > 0."
+                )
 
     def winners(self, x: np.ndarray) -> np.ndarray:
         """Winner mask of a (B, size) input; bool array of shape (B, size)."""

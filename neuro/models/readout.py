@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._validate import as_bool_param
 from .base import MODELS, NeuronModel
 
 __all__ = ["Readout"]
@@ -28,7 +29,7 @@ class Readout(NeuronModel):
     accumulate: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "accumulate", bool(self.accumulate))
+        object.__setattr__(self, "accumulate", as_bool_param(self.accumulate, "readout accumulate"))
 
     def init_state(self, size, batch):
         return {"v": np.zeros((batch, size))} if self.accumulate else {}

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._validate import as_int_param
 from ..exceptions import ParameterError, ShapeError
 from .base import MODELS, NeuronModel
 
@@ -97,11 +98,15 @@ class SAS(NeuronModel):
 
     def __post_init__(self):
         m = self.m
-        if isinstance(m, bool) or int(m) != m or m < 1 or int(m) & (int(m) - 1):
-            raise ParameterError(f"sas m == {m!r}, must be a power of two >= 1.")
-        object.__setattr__(self, "m", int(m))
+        try:
+            m = as_int_param(m, "sas m", 1)
+        except ParameterError:
+            m = 0
+        if m < 1 or m & (m - 1):
+            raise ParameterError(f"sas m == {self.m!r}, must be a power of two >= 1.")
+        object.__setattr__(self, "m", m)
         if self.channels is not None:
-            object.__setattr__(self, "channels", int(self.channels))
+            object.__setattr__(self, "channels", as_int_param(self.channels, "sas channels", 1))
 
     def ports(self, size):
         return {"input": size // self.m}

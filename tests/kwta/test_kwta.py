@@ -104,7 +104,6 @@ def test_ties_and_relu_semantics(backend, opts):
         (KWTA(2, ties="keep"), [0, 3, 3, 3, 0, 0]),  # every unit >= the k-th score
         (KWTA(6, relu=True), [1, 3, 3, 3, 0.5, 0]),  # winners must be positive
         (KWTA(6), [1, 3, 3, 3, 0.5, -2.0]),  # negative winners send negative values
-        (KWTA(0), [0] * 6),
         # boost ranks only: unit 4 scores 0.5 * 10 = 5 and wins, sending 0.5
         (KWTA(1, boost=np.array([1, 1, 1, 1, 10, 1.0])), [0, 0, 0, 0, 0.5, 0]),
     ]
