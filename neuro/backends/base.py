@@ -138,6 +138,10 @@ class RunResult:
         Seconds the backend spent in the run.
     info : dict
         Backend-specific details (e.g. extra steps Lava ran).
+    program : Program or None
+        The compiled program that ran (:mod:`neuro.backends.program`):
+        ``result.program.run(new_inputs)`` runs the same network again without
+        compiling it again.
     """
 
     outputs: Any
@@ -148,6 +152,7 @@ class RunResult:
     network: Network
     wall_time_s: float = 0.0
     info: dict = field(default_factory=dict)
+    program: Any = None
 
     def audit(self, **options):
         """Per-layer audit of the run; see :class:`neuro.audit.report.Audit`."""
@@ -163,10 +168,17 @@ class Backend:
     ----------
     **options
         Backend-specific options; unknown ones raise :class:`BackendError`.
+
+    Attributes
+    ----------
+    prepared : object or None
+        What :meth:`prepare` returned for the network this instance runs (set by
+        :class:`~neuro.backends.program.Program`); :meth:`execute` uses it when set.
     """
 
     name: ClassVar[str]
     options: ClassVar[tuple[str, ...]] = ()
+    prepared: Any = None
 
     def __init__(self, **options):
         unknown = set(options) - set(self.options)
@@ -176,6 +188,11 @@ class Backend:
                 f"its options are {list(self.options) or 'none'}."
             )
         self.config = options
+
+    def prepare(self, network: Network) -> Any:
+        """Work that depends on the network and options only, done once per program
+        (layouts, tables, a mapping); the default prepares nothing."""
+        return None
 
     def execute(
         self,
@@ -218,9 +235,15 @@ def run(
     record_steps: str = "all",
     initial_state: dict | None = None,
     progress: bool | None = None,
+    cache: bool = True,
     **options,
 ) -> RunResult:
     """Run an event network.
+
+    The network is compiled for the backend and options on the first call and the
+    compiled program is reused by later calls while the network is unchanged (see
+    :func:`neuro.compile` and :mod:`neuro.backends.program`: the network's arrays
+    become read-only; assign new arrays to change it).
 
     Parameters
     ----------
@@ -239,22 +262,26 @@ def run(
         ``final_state`` of a previous run to continue from.
     progress : bool, optional
         Show a progress bar (default: on a terminal, for long runs).
+    cache : bool
+        Reuse (and keep) the network's compiled program; False compiles for this
+        call only and leaves the network's arrays writeable.
     **options
         Backend options (e.g. ``dtype`` for ``cpu``).
 
     Returns
     -------
     RunResult
+        ``result.program`` runs the network again on new inputs.
     """
-    network.validate()
-    prepared = prepare_inputs(network, inputs, steps)
-    record = list(network.outputs if record is None else record)
-    for name in record:
-        if name not in network.populations:
-            raise InputError(
-                f"cannot record {name!r}: no such population; known: {sorted(network.populations)}."
-            )
-    if record_steps not in ("all", "last"):
-        raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
-    engine = BACKENDS.get(backend)(**options)
-    return engine.run(network, prepared, record, record_steps, initial_state, progress)
+    from .program import Program, cached_program
+
+    if not isinstance(network, Network):
+        raise InputError(
+            f"run expects a neuro.Network, got a {type(network).__name__}; convert torch "
+            "models with neuro.convert_and_run or converters.convert."
+        )
+    if cache:
+        program = cached_program(network, backend, options)
+    else:
+        program = Program(network, backend, guard=False, **options)
+    return program.run(inputs, steps, initial_state, record, record_steps, progress)

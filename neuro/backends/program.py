@@ -1,0 +1,324 @@
+"""Compiled programs: a network prepared once for a backend, then run many times.
+
+``program = neuro.compile(network, backend="cpu", **options)`` does once what every run
+of the network needs and does not depend on the inputs: validation of every weight,
+layout and dtype conversion, fan-out and counting tables, kernel selection (the
+``cores`` backend: the mapping onto cores).  ``program.run(inputs)`` then costs the
+events' work plus a small fixed overhead.  :func:`neuro.run` keeps such programs in a
+cache on the network and reuses one while the network is unchanged.
+
+Never stale: a program holds a :class:`NetworkGuard`.  Compiling makes every array of
+the network (weights, biases, thresholds, other model parameters) read-only, so an
+in-place edit (``w[0, 0] = 1``, ``w *= 2``) raises numpy's "assignment destination is
+read-only" instead of silently changing a compiled network.  To change a network,
+assign a new array or object (``proj.weights.weight = w2``, ``pop.model =
+FATReLU(0.2)``, ``net.connect(...)``), or make the array writeable again
+(``w.flags.writeable = True``) and edit it.  Before every run the guard compares the
+network's structure and the identity of every array with the compiled ones and checks
+that each array is still read-only (a few microseconds, whatever the weights' size);
+on any difference the program compiles again, so a run always uses the network as it
+is.  Arrays that do not own their memory (views of another array, arrays sharing
+memory with a torch tensor) are first replaced in the network by read-only copies, so
+nothing outside numpy's write protection can change them.  ``neuro.run(...,
+cache=False)`` compiles for the one call and leaves the network's arrays as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from ..exceptions import InputError
+from ..ir.network import Network
+
+__all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"]
+
+# Programs kept per network by neuro.run (one per backend and options).
+CACHE_SIZE = 4
+
+
+def _fields(obj) -> dict:
+    """Attributes of a model or weight operator (dataclass fields, else ``vars``)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return dict(getattr(obj, "__dict__", {}))
+
+
+def _own(obj, name: str, value: np.ndarray) -> np.ndarray:
+    """``value``, or a copy of it set on ``obj`` when it does not own its memory."""
+    if value.flags.owndata and value.base is None:
+        return value
+    copy = np.array(value, copy=True)
+    object.__setattr__(obj, name, copy)  # models are frozen dataclasses
+    return copy
+
+
+def _item_key(obj, lock: bool, arrays: list) -> tuple:
+    """Hashable-enough description of ``obj``: its type and every field, arrays by identity."""
+    parts = [type(obj)]
+    for name, value in _fields(obj).items():
+        if isinstance(value, np.ndarray):
+            if lock:
+                value = _own(obj, name, value)
+                value.flags.writeable = False
+            arrays.append(value)
+            parts.append((name, "array", id(value)))
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+            arrays.extend(v for v in value if isinstance(v, np.ndarray))
+            if lock:
+                for v in value:
+                    if isinstance(v, np.ndarray):
+                        v.flags.writeable = False
+            parts.append((name, tuple(id(v) for v in value)))
+        else:
+            parts.append((name, value))
+    return tuple(parts)
+
+
+def _structure(network: Network, lock: bool = False, arrays: list | None = None) -> tuple:
+    """The network's structure with its arrays by identity (see the module notes)."""
+    arrays = [] if arrays is None else arrays
+    key = [tuple(network.outputs)]
+    for name, pop in network.populations.items():
+        key.append((name, pop.name, pop.shape, id(pop.model), _item_key(pop.model, lock, arrays)))
+    for name, p in network.projections.items():
+        bias = p.bias
+        if isinstance(bias, np.ndarray):
+            if lock:
+                bias = _own(p, "bias", bias)
+                bias.flags.writeable = False
+            arrays.append(bias)
+        key.append(
+            (
+                name,
+                p.name,
+                p.pre,
+                p.post,
+                p.port,
+                p.delay,
+                None if bias is None else id(bias),
+                id(p.weights),
+                _item_key(p.weights, lock, arrays),
+            )
+        )
+    return tuple(key)
+
+
+class NetworkGuard:
+    """Proof that a network is unchanged since it was compiled.
+
+    Parameters
+    ----------
+    network : Network
+    lock : bool
+        Make the network's arrays read-only (copying those that do not own their
+        memory into the network first).  Without it the guard cannot vouch for array
+        contents and :meth:`current` is always False.
+    """
+
+    def __init__(self, network: Network, lock: bool = True):
+        self.network = network
+        self.locked = lock
+        self.arrays: list[np.ndarray] = []
+        self.key = _structure(network, lock, self.arrays)
+
+    def current(self) -> bool:
+        """Whether the network still has the compiled structure, arrays and values."""
+        if not self.locked:
+            return False
+        for a in self.arrays:
+            if a.flags.writeable:
+                return False
+        try:
+            return _structure(self.network) == self.key
+        except (ValueError, TypeError):  # a field that cannot be compared (e.g. an array)
+            return False
+
+
+class Program:
+    """A network compiled for one backend and options; call :meth:`run` on new inputs.
+
+    Parameters
+    ----------
+    network : Network
+    backend : str
+        ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
+    guard : bool
+        Lock the network's arrays and re-compile when the network changes (see the
+        module notes).  False: a one-off program for a single run.
+    **options
+        Backend options, as for :func:`neuro.run`.
+
+    Notes
+    -----
+    What compiling does per backend: ``cpu`` validates, converts weights to the run's
+    dtype and layout, builds the fan-out and counting tables and chooses the engine
+    (per call remain only the buffers sized by the batch, cached per batch size);
+    ``cores`` maps the network onto cores once (routing and simulation run per call);
+    ``reference`` and ``lava`` validate once and build everything else per call (Lava
+    processes are sized by the run's steps and inputs, so they are built per run).
+    A program runs one call at a time (calls from several threads take turns).
+    """
+
+    def __init__(self, network: Network, backend: str = "cpu", guard: bool = True, **options):
+        from .base import BACKENDS
+
+        if not isinstance(network, Network):
+            raise InputError(
+                f"compile expects a neuro.Network, got a {type(network).__name__}; convert "
+                "torch models with converters.convert first."
+            )
+        self.network = network
+        self.backend = backend
+        self.options = dict(options)
+        self._engine_class = BACKENDS.get(backend)
+        self._engine_class(**options)  # unknown options fail here, before any work
+        self._guarded = guard
+        self._lock = threading.Lock()
+        self.compiles = 0
+        self._compile()
+
+    def _compile(self) -> None:
+        self.network.validate()
+        engine = self._engine_class(**self.options)
+        engine.prepared = engine.prepare(self.network)
+        self._engine = engine
+        self._guard = NetworkGuard(self.network, lock=self._guarded)
+        self.compiles += 1
+
+    @property
+    def current(self) -> bool:
+        """Whether the network is unchanged since the last compile."""
+        return self._guard.current()
+
+    def run(
+        self,
+        inputs,
+        steps: int | None = None,
+        initial_state: dict | None = None,
+        record: list[str] | None = None,
+        record_steps: str = "all",
+        progress: bool | None = None,
+    ):
+        """Run the compiled network on ``inputs``; arguments as for :func:`neuro.run`.
+
+        The network is compiled again first if it changed since the last run.
+
+        Returns
+        -------
+        RunResult
+            With ``program`` set to this program.
+        """
+        from .base import prepare_inputs
+
+        with self._lock:
+            if self.compiles and self._guarded and not self._guard.current():
+                self._compile()
+            network = self.network
+            prepared = prepare_inputs(network, inputs, steps)
+            if record is None:
+                record = network.outputs
+            else:
+                record = list(record)
+                for name in record:
+                    if name not in network.populations:
+                        raise InputError(
+                            f"cannot record {name!r}: no such population; known: "
+                            f"{sorted(network.populations)}."
+                        )
+            if record_steps not in ("all", "last"):
+                raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
+            result = self._engine.run(
+                network, prepared, record, record_steps, initial_state, progress
+            )
+        result.program = self
+        return result
+
+    __call__ = run
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        opts = f", {opts}" if opts else ""
+        return f"Program({self.network.name!r}, backend={self.backend!r}{opts})"
+
+
+def compile(network: Network, backend: str = "cpu", **options) -> Program:  # noqa: A001
+    """Compile ``network`` for ``backend`` once; run it with ``program.run(inputs)``.
+
+    Parameters
+    ----------
+    network : Network
+    backend : str
+        ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
+    **options
+        Backend options (e.g. ``dtype``, ``threads`` for ``cpu``).
+
+    Returns
+    -------
+    Program
+
+    Notes
+    -----
+    The network's arrays become read-only; a changed network is compiled again by
+    the next run (see :mod:`neuro.backends.program`).
+
+    Examples
+    --------
+    >>> program = neuro.compile(net, backend="cpu", dtype="float32")   # doctest: +SKIP
+    >>> program.run(x).outputs                                         # doctest: +SKIP
+    """
+    return Program(network, backend, **options)
+
+
+def _options_key(backend: str, options: dict):
+    try:
+        key = (backend, tuple(sorted(options.items())))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class _ProgramCache(OrderedDict):
+    """The programs :func:`neuro.run` keeps on a network; copies and pickles start empty."""
+
+    def __deepcopy__(self, memo):
+        return _ProgramCache()
+
+    def __copy__(self):
+        return _ProgramCache()
+
+    def __reduce__(self):
+        return (_ProgramCache, ())
+
+
+_CACHE_ATTR = "_neuro_programs"
+
+
+def cached_program(network: Network, backend: str, options: dict) -> Program:
+    """The cached program of ``network`` for ``backend`` and ``options``, compiled on
+    first use (and again whenever the network changed)."""
+    key = _options_key(backend, options)
+    if key is None:  # options that cannot be compared: no caching
+        return Program(network, backend, guard=False, **options)
+    cache = network.__dict__.get(_CACHE_ATTR)
+    if cache is None:
+        cache = _ProgramCache()
+        network.__dict__[_CACHE_ATTR] = cache
+    program = cache.get(key)
+    if program is None or program.network is not network:
+        program = Program(network, backend, **options)
+        cache[key] = program
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return program
+
+
+def clear_cache(network: Network) -> None:
+    """Drop the programs :func:`neuro.run` keeps for ``network`` (their memory)."""
+    network.__dict__.pop(_CACHE_ATTR, None)
