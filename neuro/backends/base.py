@@ -49,7 +49,18 @@ class RunInputs:
         return x if self.static[name] else x[t]
 
 
-def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInputs:
+def input_layout(network: Network) -> list[tuple]:
+    """(name, population, sample shape) of each input population, in order."""
+    layout = []
+    for name in network.inputs:
+        pop = network.populations[name]
+        layout.append((name, pop, tuple(pop.model.sample_shape(pop.shape))))
+    return layout
+
+
+def prepare_inputs(
+    network: Network, inputs, steps: int | None = None, layout: list | None = None
+) -> RunInputs:
     """Check ``inputs`` against the network's input populations.
 
     Parameters
@@ -60,12 +71,15 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
         population).  (B, *sample_shape) is one static sample batch, held for
         ``steps`` steps (default 1); (T, B, *sample_shape) is a time series.
     steps : int, optional
+    layout : list, optional
+        :func:`input_layout` of the network, when known.
 
     Returns
     -------
     RunInputs
     """
-    names = network.inputs
+    layout = input_layout(network) if layout is None else layout
+    names = [name for name, _, _ in layout]
     if not isinstance(inputs, dict):
         if len(names) != 1:
             raise InputError(
@@ -73,9 +87,9 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
                 "pass inputs as a dict {population name: array}."
             )
         inputs = {names[0]: inputs}
-    unknown = set(inputs) - set(names)
-    missing = set(names) - set(inputs)
-    if unknown or missing:
+    if len(inputs) != len(names) or any(name not in inputs for name in names):
+        unknown = set(inputs) - set(names)
+        missing = set(names) - set(inputs)
         raise InputError(
             f"inputs given for {sorted(inputs)}, the network's input populations are {names}"
             + (f"; unknown: {sorted(unknown)}" if unknown else "")
@@ -85,10 +99,8 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
     if steps is not None and (int(steps) != steps or steps < 1):
         raise InputError(f"steps == {steps!r}, must be an int >= 1.")
     arrays, static, lengths, batches = {}, {}, set(), set()
-    for name in names:
-        pop = network.populations[name]
+    for name, pop, sample in layout:
         x = pop.model.check(np.asarray(inputs[name]), name, pop.shape)
-        sample = pop.model.sample_shape(pop.shape)
         if x.ndim == len(sample) + 1 and x.shape[1:] == sample:
             static[name] = True
             batches.add(x.shape[0])
@@ -206,8 +218,10 @@ class Backend:
         """Run; return (recordings as (T', B, n) arrays, counts, final state, info)."""
         raise NotImplementedError
 
-    def run(self, network, inputs, record, record_steps, initial_state, progress) -> RunResult:
-        """Execute and shape the result."""
+    def run(
+        self, network, inputs, record, record_steps, initial_state, progress, outputs=None
+    ) -> RunResult:
+        """Execute and shape the result (``outputs``: ``network.outputs``, when known)."""
         start = time.perf_counter()
         recs, counts, state, info = self.execute(
             network, inputs, record, record_steps, initial_state, progress
@@ -221,7 +235,7 @@ class Backend:
                 shaped[name] = arr.reshape(arr.shape[0], inputs.batch, *shape)
             else:
                 shaped[name] = arr[-1].reshape(inputs.batch, *shape)
-        outs = [n for n in network.outputs if n in shaped]
+        outs = [n for n in (network.outputs if outputs is None else outputs) if n in shaped]
         outputs = shaped[outs[0]] if len(outs) == 1 else {n: shaped[n] for n in outs}
         return RunResult(outputs, shaped, counts, state, self.name, network, elapsed, info)
 

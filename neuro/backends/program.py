@@ -47,66 +47,6 @@ def _fields(obj) -> dict:
     return dict(getattr(obj, "__dict__", {}))
 
 
-def _own(obj, name: str, value: np.ndarray) -> np.ndarray:
-    """``value``, or a copy of it set on ``obj`` when it does not own its memory."""
-    if value.flags.owndata and value.base is None:
-        return value
-    copy = np.array(value, copy=True)
-    object.__setattr__(obj, name, copy)  # models are frozen dataclasses
-    return copy
-
-
-def _item_key(obj, lock: bool, arrays: list) -> tuple:
-    """Hashable-enough description of ``obj``: its type and every field, arrays by identity."""
-    parts = [type(obj)]
-    for name, value in _fields(obj).items():
-        if isinstance(value, np.ndarray):
-            if lock:
-                value = _own(obj, name, value)
-                value.flags.writeable = False
-            arrays.append(value)
-            parts.append((name, "array", id(value)))
-        elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
-            arrays.extend(v for v in value if isinstance(v, np.ndarray))
-            if lock:
-                for v in value:
-                    if isinstance(v, np.ndarray):
-                        v.flags.writeable = False
-            parts.append((name, tuple(id(v) for v in value)))
-        else:
-            parts.append((name, value))
-    return tuple(parts)
-
-
-def _structure(network: Network, lock: bool = False, arrays: list | None = None) -> tuple:
-    """The network's structure with its arrays by identity (see the module notes)."""
-    arrays = [] if arrays is None else arrays
-    key = [tuple(network.outputs)]
-    for name, pop in network.populations.items():
-        key.append((name, pop.name, pop.shape, id(pop.model), _item_key(pop.model, lock, arrays)))
-    for name, p in network.projections.items():
-        bias = p.bias
-        if isinstance(bias, np.ndarray):
-            if lock:
-                bias = _own(p, "bias", bias)
-                bias.flags.writeable = False
-            arrays.append(bias)
-        key.append(
-            (
-                name,
-                p.name,
-                p.pre,
-                p.post,
-                p.port,
-                p.delay,
-                None if bias is None else id(bias),
-                id(p.weights),
-                _item_key(p.weights, lock, arrays),
-            )
-        )
-    return tuple(key)
-
-
 class NetworkGuard:
     """Proof that a network is unchanged since it was compiled.
 
@@ -117,25 +57,91 @@ class NetworkGuard:
         Make the network's arrays read-only (copying those that do not own their
         memory into the network first).  Without it the guard cannot vouch for array
         contents and :meth:`current` is always False.
+
+    Notes
+    -----
+    The guard keeps the network's populations and projections (by identity), every
+    attribute a run reads (names, shapes, ports, delays: by value; models, weight
+    operators, biases and arrays: by identity) and the arrays, read-only.  A check
+    reads these attributes again: microseconds, whatever the size of the weights.
     """
 
     def __init__(self, network: Network, lock: bool = True):
         self.network = network
         self.locked = lock
         self.arrays: list[np.ndarray] = []
-        self.key = _structure(network, lock, self.arrays)
+        self.same: list[tuple] = []  # (object, attribute, expected object)
+        self.equal: list[tuple] = []  # (object, attribute, expected value)
+        self.sequences: list[tuple] = []  # (object, attribute, ids of its arrays)
+        self.pops = list(network.populations.items())
+        self.projs = list(network.projections.items())
+        outputs = network.__dict__.get("_outputs")
+        self.outputs = None if outputs is None else list(outputs)
+        if not lock:
+            return
+        for pop in network.populations.values():
+            self.equal += [(pop, "name", pop.name), (pop, "shape", pop.shape)]
+            self.same.append((pop, "model", pop.model))
+            self._fields(pop.model)
+        for p in network.projections.values():
+            for attr in ("name", "pre", "post", "port", "delay"):
+                self.equal.append((p, attr, getattr(p, attr)))
+            if isinstance(p.bias, np.ndarray):
+                self._lock(p, "bias", p.bias)
+            else:
+                self.same.append((p, "bias", p.bias))
+            self.same.append((p, "weights", p.weights))
+            self._fields(p.weights)
+
+    def _lock(self, obj, name: str, value: np.ndarray) -> None:
+        if not (value.flags.owndata and value.base is None):
+            value = np.array(value, copy=True)
+            object.__setattr__(obj, name, value)  # models are frozen dataclasses
+        value.flags.writeable = False
+        self.arrays.append(value)
+        self.same.append((obj, name, value))
+
+    def _fields(self, obj) -> None:
+        for name, value in _fields(obj).items():
+            if isinstance(value, np.ndarray):
+                self._lock(obj, name, value)
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+                for v in value:
+                    if isinstance(v, np.ndarray):
+                        v.flags.writeable = False
+                        self.arrays.append(v)
+                self.same.append((obj, name, value))
+                self.sequences.append((obj, name, tuple(id(v) for v in value)))
+            else:
+                self.equal.append((obj, name, value))
 
     def current(self) -> bool:
         """Whether the network still has the compiled structure, arrays and values."""
         if not self.locked:
             return False
+        net = self.network
+        if (
+            list(net.populations.items()) != self.pops
+            or list(net.projections.items()) != self.projs
+            or net.__dict__.get("_outputs") != self.outputs
+        ):
+            return False
+        for obj, name, value in self.same:
+            if getattr(obj, name) is not value:
+                return False
         for a in self.arrays:
             if a.flags.writeable:
                 return False
         try:
-            return _structure(self.network) == self.key
-        except (ValueError, TypeError):  # a field that cannot be compared (e.g. an array)
+            for obj, name, value in self.equal:
+                if getattr(obj, name) != value:
+                    return False
+        except (ValueError, TypeError):  # a value that no longer compares (e.g. an array)
             return False
+        for obj, name, ids in self.sequences:
+            if tuple(id(v) for v in getattr(obj, name)) != ids:
+                return False
+        return True
 
 
 class Program:
@@ -182,11 +188,15 @@ class Program:
         self._compile()
 
     def _compile(self) -> None:
+        from .base import input_layout
+
         self.network.validate()
         engine = self._engine_class(**self.options)
         engine.prepared = engine.prepare(self.network)
         self._engine = engine
         self._guard = NetworkGuard(self.network, lock=self._guarded)
+        self._outputs = self.network.outputs
+        self._layout = input_layout(self.network)
         self.compiles += 1
 
     @property
@@ -218,9 +228,9 @@ class Program:
             if self.compiles and self._guarded and not self._guard.current():
                 self._compile()
             network = self.network
-            prepared = prepare_inputs(network, inputs, steps)
+            prepared = prepare_inputs(network, inputs, steps, self._layout)
             if record is None:
-                record = network.outputs
+                record = self._outputs
             else:
                 record = list(record)
                 for name in record:
@@ -232,7 +242,7 @@ class Program:
             if record_steps not in ("all", "last"):
                 raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
             result = self._engine.run(
-                network, prepared, record, record_steps, initial_state, progress
+                network, prepared, record, record_steps, initial_state, progress, self._outputs
             )
         result.program = self
         return result

@@ -119,6 +119,7 @@ class CompiledNetwork:
 
     def __init__(self, network, dtype, nonfinite="raise"):
         self.dtype = np.dtype(dtype)
+        self.dtype_name = str(self.dtype)
         self.nonfinite = nonfinite
         self.name = network.name
         self.network = network
@@ -272,27 +273,20 @@ class CompiledNetwork:
             if getattr(network.populations[p.pre].model, "lookup", False)
         )
 
-    def counts(self, batch, steps, syn, act, ev_in, ev_out) -> Counts:
-        """Counts of a run from the loop's counters."""
+    def counts(self, batch, steps, counters, ev_out) -> Counts:
+        """Counts of a run from the loop's counters ((3, B, n_proj): synops, activity-sparse
+        MACs, events in; (B, n_pop): events out)."""
+        bt = batch * steps
+        events = ev_out.sum(axis=0).tolist()
         pops = {}
         for name, model, size, updates in self.pop_counts:
-            i = self.index[name]
-            pops[name] = PopulationCounts(
-                name, model, size, int(ev_out[:, i].sum()), size * batch * steps if updates else 0
-            )
+            n = events[self.index[name]]
+            pops[name] = PopulationCounts(name, model, size, n, size * bt if updates else 0)
+        syn, act, ev_in = counters.sum(axis=1).tolist()
         projs = {}
-        bt = batch * steps
         for k, (name, pre, post, port, nnz, tot) in enumerate(self.proj_counts):
             projs[name] = ProjectionCounts(
-                name,
-                pre,
-                post,
-                port,
-                int(ev_in[:, k].sum()),
-                int(syn[:, k].sum()),
-                int(act[:, k].sum()),
-                nnz * bt,
-                tot * bt,
+                name, pre, post, port, ev_in[k], syn[k], act[k], nnz * bt, tot * bt
             )
         return Counts(batch, steps, pops, projs, self.lookups)
 
@@ -322,40 +316,40 @@ class CompiledNetwork:
         B, T = inputs.batch, inputs.steps
         dtype = self.dtype
         tb = self.buffers(B)
-        pop = tb.pop.copy()
+        pop = tb.pop  # this call's addresses go into the batch's own table
+        pop[:, 10:12] = 0
         held = []  # inputs in the run's dtype, alive during the call
         for i, name, mtype, size in self.inputs:
             raw = inputs.arrays[name]
-            if mtype == "input":
-                with np.errstate(over="ignore"):
-                    x = np.ascontiguousarray(raw.reshape(-1, B, size), dtype=dtype)
-            else:
+            if mtype != "input":
                 x = np.ascontiguousarray(raw.reshape(-1, B), dtype=np.int64)
+            elif raw.dtype == dtype:
+                x = np.ascontiguousarray(raw.reshape(-1, B, size))
+            else:
+                with np.errstate(over="ignore"):  # beyond the dtype's range: found in the run
+                    x = np.ascontiguousarray(raw.reshape(-1, B, size), dtype=dtype)
             held.append(x)
-            pop[i, 4], pop[i, 5] = x.ctypes.data, 1 if inputs.static[name] else T
+            pop[i, 4], pop[i, 5] = _address(x), 1 if inputs.static[name] else T
         kept = T if record_steps == "all" else 1
         recs = {}
         for name in record:
             i = self.index[name]
             recs[name] = np.zeros((kept, B, int(pop[i, 1])), dtype=dtype)
-            pop[i, 10], pop[i, 11] = recs[name].ctypes.data, kept
+            pop[i, 10], pop[i, 11] = _address(recs[name]), kept
         tb.ev_cnt.fill(0)
-        tb.v.fill(0)
+        if tb.v.size:
+            tb.v.fill(0)
         if initial_state is not None:
             histories = initial_histories(self.network, B, initial_state)
             for i, name in enumerate(self.order):
                 saved = initial_state.get(name, {}).get("state", {})
                 tb.load(self, i, histories[name], saved)
-        proj = self.proj.copy()
-        if B > 1:
-            for k, n_pre, width in self.dense_shared:
-                proj[k, 14] = column_block("dense", n_pre, width, dtype.itemsize, True)
-        n_proj = proj.shape[0]
-        syn = np.zeros((B, n_proj), dtype=np.int64)
-        act = np.zeros_like(syn)
-        ev_in = np.zeros_like(syn)
+        proj = tb.projections(self)
+        counters = np.zeros((3, B, proj.shape[0]), dtype=np.int64)  # synops, MACs, events in
+        syn, act, ev_in = counters
         ev_out = np.zeros((B, len(self.order)), dtype=np.int64)
-        bad = np.full((B, 0 if self.nonfinite == "ignore" else 2), -1, dtype=np.int64)
+        bad = np.empty((B, 0 if self.nonfinite == "ignore" else 2), dtype=np.int64)
+        bad.fill(-1)
         schedule = _schedule(B, threads, self.weight_bytes)
         runner = _RUNNERS[schedule]
         col_chunks = threads if (threads > 1 and B == 1) else 1
@@ -373,7 +367,7 @@ class CompiledNetwork:
         del held
         if bad.size and (bad[:, 0] >= 0).any():
             self._nonfinite(bad)
-        counts = self.counts(B, T, syn, act, ev_in, ev_out)
+        counts = self.counts(B, T, counters, ev_out)
         final = {}
         for name in self.order:
             final[name] = {"state": {}, "history": []}
@@ -384,7 +378,7 @@ class CompiledNetwork:
         for i, name, d in self.delayed:
             final[name]["history"] = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
         info = {
-            "dtype": str(dtype),
+            "dtype": self.dtype_name,
             "engine": "compiled",
             "threads": int(threads),
             "schedule": schedule,
@@ -427,6 +421,19 @@ class _Buffers:
         self.ev_cnt = np.zeros((len(net.slot_off), batch), dtype=np.int64)
         self.ev_idx = np.zeros(net.ev_len * batch, dtype=np.int64)
         self.ev_val = np.zeros(net.ev_len * batch, dtype=net.dtype)
+        self.batch = batch
+        self._proj = None
+        self._block_bytes = None
+
+    def projections(self, net):
+        """The projection table with the column blocks of this batch size."""
+        if self._proj is None or self._block_bytes != COLUMN_BLOCK_BYTES:
+            proj = net.proj.copy()
+            if self.batch > 1:
+                for k, n_pre, width in net.dense_shared:
+                    proj[k, 14] = column_block("dense", n_pre, width, net.dtype.itemsize, True)
+            self._proj, self._block_bytes = proj, COLUMN_BLOCK_BYTES
+        return self._proj
 
     def load(self, net, i, history, state):
         """Put saved recent outputs and model state of population ``i`` in place, as
@@ -454,6 +461,11 @@ class _Buffers:
             n = self.ev_cnt[slot, b]
             out[b, self.ev_idx[off : off + n]] = self.ev_val[off : off + n]
         return out
+
+
+def _address(array) -> int:
+    """Address of the data of a C-contiguous array (the caller keeps it alive)."""
+    return array.__array_interface__["data"][0]
 
 
 def _finite(a) -> bool:

@@ -120,17 +120,20 @@ class CpuBackend(Backend):
 
     @staticmethod
     def _run_compiled(tables, inputs, record, record_steps, initial_state, threads, pool, progress):
-        import numba
-
-        previous = numba.get_num_threads()
-        if previous != pool:
-            numba.set_num_threads(pool)
-        try:
+        if threads == 1:  # the serial schedule: no parallel region, no thread count to set
             recs, counts, final, info = tables.run(
                 inputs, record, record_steps, initial_state, threads, progress
             )
-        finally:
-            if previous != pool:
+        else:
+            import numba
+
+            previous = numba.get_num_threads()
+            numba.set_num_threads(pool)
+            try:
+                recs, counts, final, info = tables.run(
+                    inputs, record, record_steps, initial_state, threads, progress
+                )
+            finally:
                 numba.set_num_threads(previous)
         info["threads"] = pool
         return recs, counts, final, info
@@ -215,6 +218,7 @@ def _pool_threads(threads: int) -> int:
     that says why when it is fewer."""
     import numba
 
+    numba.get_num_threads()  # starts numba's threading layer, which the compiled loop links
     pool = numba.config.NUMBA_NUM_THREADS
     if threads <= pool:
         return threads
