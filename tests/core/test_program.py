@@ -257,3 +257,23 @@ def test_program_checks_its_arguments():
     with pytest.raises(InputError, match="compile expects a neuro.Network"):
         neuro.compile("not a network")
     assert "mlp" in repr(program)
+
+
+def test_cores_program_maps_once_and_matches_uncached_runs(monkeypatch):
+    from neuro.backends.cores import backend as cores_backend
+
+    net = mlp()
+    x = np.random.default_rng(10).random((3, 12))
+    calls = []
+    original = cores_backend.map_network
+    monkeypatch.setattr(
+        cores_backend, "map_network", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    program = neuro.compile(net, backend="cores", hardware="loihi")
+    first, second = program.run(x), program.run(x[:1])
+    assert len(calls) == 1
+    uncached = fresh(net, x, backend="cores", hardware="loihi")
+    np.testing.assert_array_equal(first.outputs, uncached.outputs)
+    assert first.counts == uncached.counts
+    assert first.info["hardware"] == uncached.info["hardware"]
+    np.testing.assert_array_equal(second.outputs, uncached.outputs[:1])
