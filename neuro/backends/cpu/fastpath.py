@@ -16,6 +16,8 @@ sample is still cached when the others read it.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -475,9 +477,20 @@ def _finite(a) -> bool:
 
 def _report(message, mode):
     if mode == "warn":
-        warnings.warn(message, NonFiniteWarning, stacklevel=4)
+        warn_user(message, NonFiniteWarning)
     elif mode == "raise":
         raise NumericalError(message)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """Warn, pointing at the first caller outside the neuro package."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)
 
 
 def compile_network(network, dtype, nonfinite="raise") -> CompiledNetwork:

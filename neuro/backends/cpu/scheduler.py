@@ -16,14 +16,12 @@ counts and final state; the option ``engine`` chooses explicitly.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..._progress import progress_bar
 from ...exceptions import BackendError, NonFiniteWarning, NumericalError
 from ..base import BACKENDS, Backend
-from .fastpath import compile_network, supports
+from .fastpath import compile_network, supports, warn_user
 from .plan import assemble_counts, build_plans, final_state
 from .synapses import build_delivery
 
@@ -208,7 +206,7 @@ class CpuBackend(Backend):
             "'ignore' lets such runs finish."
         )
         if mode == "warn":
-            warnings.warn(message, NonFiniteWarning, stacklevel=6)
+            warn_user(message, NonFiniteWarning)
         else:
             raise NumericalError(message)
 
@@ -222,12 +220,11 @@ def _pool_threads(threads: int) -> int:
     pool = numba.config.NUMBA_NUM_THREADS
     if threads <= pool:
         return threads
-    warnings.warn(
+    warn_user(
         f"backend 'cpu': threads == {threads} but numba's thread pool has {pool} "
         f"thread{'s' if pool != 1 else ''} (NUMBA_NUM_THREADS, by default the number of "
         f"cores); running on {pool}. Set NUMBA_NUM_THREADS before importing neuro to "
         "allow more.",
         ThreadsWarning,
-        stacklevel=5,
     )
     return pool
