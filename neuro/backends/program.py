@@ -249,10 +249,18 @@ class Program:
 
     __call__ = run
 
+    def __reduce__(self):
+        # copies and pickles compile again (the tables hold addresses of this process)
+        return (_rebuild, (self.network, self.backend, self._guarded, self.options))
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         opts = f", {opts}" if opts else ""
         return f"Program({self.network.name!r}, backend={self.backend!r}{opts})"
+
+
+def _rebuild(network, backend, guard, options) -> Program:
+    return Program(network, backend, guard=guard, **options)
 
 
 def compile(network: Network, backend: str = "cpu", **options) -> Program:  # noqa: A001

@@ -277,3 +277,12 @@ def test_cores_program_maps_once_and_matches_uncached_runs(monkeypatch):
     assert first.counts == uncached.counts
     assert first.info["hardware"] == uncached.info["hardware"]
     np.testing.assert_array_equal(second.outputs, uncached.outputs[:1])
+
+
+def test_copies_of_a_result_compile_their_own_program():
+    net = mlp()
+    x = np.random.default_rng(11).random((2, 12))
+    result = neuro.run(net, x)
+    twin = copy.deepcopy(result)
+    assert twin.program is not result.program and twin.program.network is twin.network
+    np.testing.assert_array_equal(twin.program.run(x).outputs, result.outputs)
