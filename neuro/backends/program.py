@@ -164,8 +164,9 @@ class Program:
     dtype and layout, builds the fan-out and counting tables and chooses the engine
     (per call remain only the buffers sized by the batch, cached per batch size);
     ``cores`` maps the network onto cores once (routing and simulation run per call);
-    ``reference`` and ``lava`` validate once and build everything else per call (Lava
-    processes are sized by the run's steps and inputs, so they are built per run).
+    ``reference`` counts fan-outs and sums biases once (its products stay dense);
+    ``lava`` validates once and builds its processes per call (they are sized by the
+    run's steps and inputs).
     A program runs one call at a time (calls from several threads take turns).
     """
 
