@@ -154,7 +154,8 @@ class Program:
         ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
     guard : bool
         Lock the network's arrays and re-compile when the network changes (see the
-        module notes).  False: a one-off program for a single run.
+        module notes).  False: the arrays stay writeable and every run after the
+        first compiles again.
     **options
         Backend options, as for :func:`neuro.run`.
 
@@ -186,6 +187,7 @@ class Program:
         self._guarded = guard
         self._lock = threading.Lock()
         self.compiles = 0
+        self._runs = 0
         self._compile()
 
     def _compile(self) -> None:
@@ -226,8 +228,9 @@ class Program:
         from .base import prepare_inputs
 
         with self._lock:
-            if self.compiles and self._guarded and not self._guard.current():
+            if self._runs and not self._guard.current():  # unguarded: compile every run
                 self._compile()
+            self._runs += 1
             network = self.network
             prepared = prepare_inputs(network, inputs, steps, self._layout)
             if record is None:

@@ -286,3 +286,12 @@ def test_copies_of_a_result_compile_their_own_program():
     twin = copy.deepcopy(result)
     assert twin.program is not result.program and twin.program.network is twin.network
     np.testing.assert_array_equal(twin.program.run(x).outputs, result.outputs)
+
+
+def test_program_of_an_uncached_run_compiles_again():
+    net = mlp()
+    x = np.random.default_rng(12).random((2, 12))
+    result = fresh(net, x)
+    net.projections["x->h"].weights.weight[:] *= -1  # still writeable: no cache, no lock
+    np.testing.assert_array_equal(result.program.run(x).outputs, fresh(net, x).outputs)
+    assert result.program.compiles == 2
