@@ -70,8 +70,10 @@ LOCKSTEP_WEIGHT_BYTES = 16 << 20
 COLUMN_BLOCK_BYTES = 8 << 20
 # Batch sizes whose work buffers a compiled network keeps between calls.
 BUFFER_SIZES = 4
-# A run with a progress bar is cut into this many chunks of steps (one bar update each).
+# A run with a progress bar is cut into this many chunks of steps (one bar update each);
+# by default runs of at least PROGRESS_MIN_STEPS steps on a terminal show one.
 PROGRESS_CHUNKS = 100
+PROGRESS_MIN_STEPS = 200
 
 
 def supports(network) -> bool:
@@ -279,12 +281,12 @@ class CompiledNetwork:
         """Counts of a run from the loop's counters ((3, B, n_proj): synops, activity-sparse
         MACs, events in; (B, n_pop): events out)."""
         bt = batch * steps
-        events = ev_out.sum(axis=0).tolist()
+        events = (ev_out[0] if batch == 1 else ev_out.sum(axis=0)).tolist()
         pops = {}
         for name, model, size, updates in self.pop_counts:
             n = events[self.index[name]]
             pops[name] = PopulationCounts(name, model, size, n, size * bt if updates else 0)
-        syn, act, ev_in = counters.sum(axis=1).tolist()
+        syn, act, ev_in = (counters[:, 0] if batch == 1 else counters.sum(axis=1)).tolist()
         projs = {}
         for k, (name, pre, post, port, nnz, tot) in enumerate(self.proj_counts):
             projs[name] = ProjectionCounts(
@@ -319,7 +321,9 @@ class CompiledNetwork:
         dtype = self.dtype
         tb = self.buffers(B)
         pop = tb.pop  # this call's addresses go into the batch's own table
-        pop[:, 10:12] = 0
+        if tb.recorded != record:
+            pop[:, 10:12] = 0
+            tb.recorded = list(record)
         held = []  # inputs in the run's dtype, alive during the call
         for i, name, mtype, size in self.inputs:
             raw = inputs.arrays[name]
@@ -347,27 +351,28 @@ class CompiledNetwork:
                 saved = initial_state.get(name, {}).get("state", {})
                 tb.load(self, i, histories[name], saved)
         proj = tb.projections(self)
-        counters = np.zeros((3, B, proj.shape[0]), dtype=np.int64)  # synops, MACs, events in
-        syn, act, ev_in = counters
-        ev_out = np.zeros((B, len(self.order)), dtype=np.int64)
-        bad = np.empty((B, 0 if self.nonfinite == "ignore" else 2), dtype=np.int64)
-        bad.fill(-1)
+        tb.scratch.fill(0)
+        counters, ev_out = tb.counters, tb.ev_out
+        bad = tb.bad_off if self.nonfinite == "ignore" else tb.bad
         schedule = _schedule(B, threads, self.weight_bytes)
         runner = _RUNNERS[schedule]
         col_chunks = threads if (threads > 1 and B == 1) else 1
         net = (pop, proj, self.inc_ptr, self.inc, self.theta, self.bias)
         buf = (tb.ports, tb.v, tb.slot_off, tb.ev_cnt, tb.ev_idx, tb.ev_val)
-        cnt = (syn, act, ev_in, ev_out, bad)
-        bar = progress_bar(T, f"cpu {self.name}", progress)
-        chunk = T if isinstance(bar, _Silent) else max(1, -(-T // PROGRESS_CHUNKS))
-        for t0 in range(0, T, chunk):
-            t1 = min(T, t0 + chunk)
-            all_steps = record_steps == "all"
-            runner(t0, t1, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
-            bar.update(t1 - t0)
-        bar.close()
+        cnt = (counters[0], counters[1], counters[2], ev_out, bad)
+        all_steps = record_steps == "all"
+        if progress is False or (progress is None and T < PROGRESS_MIN_STEPS):
+            runner(0, T, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
+        else:
+            bar = progress_bar(T, f"cpu {self.name}", progress, min_total=PROGRESS_MIN_STEPS)
+            chunk = T if isinstance(bar, _Silent) else max(1, -(-T // PROGRESS_CHUNKS))
+            for t0 in range(0, T, chunk):
+                t1 = min(T, t0 + chunk)
+                runner(t0, t1, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
+                bar.update(t1 - t0)
+            bar.close()
         del held
-        if bad.size and (bad[:, 0] >= 0).any():
+        if bad.size and bad.any():
             self._nonfinite(bad)
         counts = self.counts(B, T, counters, ev_out)
         final = {}
@@ -388,8 +393,9 @@ class CompiledNetwork:
         return recs, counts, final, info
 
     def _nonfinite(self, bad):
-        b = int(np.argmax(np.where(bad[:, 0] >= 0, -bad[:, 0], np.iinfo(np.int64).min)))
-        t, i = int(bad[b, 0]), int(bad[b, 1])
+        first = np.where(bad[:, 0] > 0, bad[:, 0], np.iinfo(np.int64).max)
+        b = int(np.argmin(first))  # the sample that went first
+        t, i = int(bad[b, 0]) - 1, int(bad[b, 1])
         name = self.order[i]
         if self.dtype == np.float32:
             hint = (
@@ -424,6 +430,15 @@ class _Buffers:
         self.ev_idx = np.zeros(net.ev_len * batch, dtype=np.int64)
         self.ev_val = np.zeros(net.ev_len * batch, dtype=net.dtype)
         self.batch = batch
+        n_proj, n_pop = net.proj.shape[0], net.pop.shape[0]
+        # counters of a run, zeroed together: (3, B, n_proj), (B, n_pop), (B, 2)
+        self.scratch = np.zeros(batch * (3 * n_proj + n_pop + 2), dtype=np.int64)
+        k = 3 * batch * n_proj
+        self.counters = self.scratch[:k].reshape(3, batch, n_proj)
+        self.ev_out = self.scratch[k : k + batch * n_pop].reshape(batch, n_pop)
+        self.bad = self.scratch[k + batch * n_pop :].reshape(batch, 2)
+        self.bad_off = np.zeros((batch, 0), dtype=np.int64)  # nonfinite="ignore"
+        self.recorded = None
         self._proj = None
         self._block_bytes = None
 

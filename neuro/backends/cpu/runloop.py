@@ -38,9 +38,9 @@ Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 The tables travel as three tuples: ``net = (pop, proj, inc_ptr, inc, theta, bias)``,
 ``buf = (ports, state, slot_off, ev_cnt, ev_idx, ev_val)`` and the counters
 ``cnt = (syn, act, ev_in, ev_out, bad)``, (B, n_proj) ×3 and (B, n_pop), incremented in
-place, and ``bad`` (B, 2): the first step and population of each sample whose port
-values or events are not finite (inf or NaN; -1 while none), or (B, 0) to skip that
-check.  The runners run steps ``t0 : t1`` of a run of ``steps`` steps, so a long run
+place, and ``bad`` (B, 2): step + 1 and population of the first port values or
+events of each sample that are not finite (inf or NaN; 0 while none), or (B, 0) to
+skip that check.  The runners run steps ``t0 : t1`` of a run of ``steps`` steps, so a long run
 can be cut into chunks (a progress bar per chunk) with the same result.  Every step
 adds the terms of each port in the same order as the step-by-step scheduler, with
 the same kernels, so outputs and counts are identical.
@@ -189,7 +189,7 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
     slot = pop[i, 3] + t % pop[i, 2]
     off = slot_off[slot] + b * size
     bad = cnt[4]
-    check = bad.shape[1] > 0 and bad[b, 0] < 0
+    check = bad.shape[1] > 0 and bad[b, 0] == 0
     if kind >= 2:
         width = pop[i, 12]
         p0 = pop[i, 6] + b * width
@@ -199,7 +199,7 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
             for port in range(pop[i, 13]):
                 q0 = pop[i, 6] + (port * batch + b) * width
                 if not all_finite(ports[q0 : q0 + width]):
-                    bad[b, 0], bad[b, 1] = t, i
+                    bad[b, 0], bad[b, 1] = t + 1, i
                     check = False
         if kind == 2:
             th = theta[pop[i, 8] : pop[i, 8] + size]
@@ -220,7 +220,7 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
     n = ev_cnt[slot, b]
     cnt[3][b, i] += n
     if check and not all_finite(ev_val[off : off + n]):
-        bad[b, 0], bad[b, 1] = t, i
+        bad[b, 0], bad[b, 1] = t + 1, i
     kept = pop[i, 11]
     if kept > 0 and (record_all or t == steps - 1):
         rec = _view(pop[i, 10], kept * batch * size, ev_val)
