@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -77,6 +78,7 @@ class NetworkGuard:
         self.projs = list(network.projections.items())
         outputs = network.__dict__.get("_outputs")
         self.outputs = None if outputs is None else list(outputs)
+        self._same = self._equal = []
         if not lock:
             return
         for pop in network.populations.values():
@@ -92,6 +94,8 @@ class NetworkGuard:
                 self.same.append((p, "bias", p.bias))
             self.same.append((p, "weights", p.weights))
             self._fields(p.weights)
+        self._same = self._grouped(self.same)
+        self._equal = self._grouped(self.equal)
 
     def _lock(self, obj, name: str, value: np.ndarray) -> None:
         if not (value.flags.owndata and value.base is None):
@@ -115,6 +119,21 @@ class NetworkGuard:
             else:
                 self.equal.append((obj, name, value))
 
+    @staticmethod
+    def _grouped(entries):
+        """(object, getter of its attributes as a tuple, expected tuple) per object."""
+        by_obj = {}
+        for obj, name, value in entries:
+            by_obj.setdefault(id(obj), (obj, [], []))
+            by_obj[id(obj)][1].append(name)
+            by_obj[id(obj)][2].append(value)
+        groups = []
+        for obj, names, values in by_obj.values():
+            if len(names) == 1:  # attrgetter of one name returns the value, not a tuple
+                names, values = names * 2, values * 2
+            groups.append((obj, attrgetter(*names), tuple(values)))
+        return groups
+
     def current(self) -> bool:
         """Whether the network still has the compiled structure, arrays and values."""
         if not self.locked:
@@ -126,15 +145,15 @@ class NetworkGuard:
             or net.__dict__.get("_outputs") != self.outputs
         ):
             return False
-        for obj, name, value in self.same:
-            if getattr(obj, name) is not value:
+        for obj, get, expected in self._same:
+            if not all(map(is_, get(obj), expected)):
                 return False
         for a in self.arrays:
             if a.flags.writeable:
                 return False
         try:
-            for obj, name, value in self.equal:
-                if getattr(obj, name) != value:
+            for obj, get, expected in self._equal:
+                if get(obj) != expected:
                     return False
         except (ValueError, TypeError):  # a value that no longer compares (e.g. an array)
             return False

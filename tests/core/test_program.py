@@ -295,3 +295,13 @@ def test_program_of_an_uncached_run_compiles_again():
     net.projections["x->h"].weights.weight[:] *= -1  # still writeable: no cache, no lock
     np.testing.assert_array_equal(result.program.run(x).outputs, fresh(net, x).outputs)
     assert result.program.compiles == 2
+
+
+def test_an_equal_new_model_is_compiled_and_locked_too():
+    net = mlp()
+    x = np.random.default_rng(13).random((2, 12))
+    program = neuro.run(net, x).program
+    model = neuro.FATReLU(np.float64(0.1))  # equal to the compiled one, but another object
+    net.populations["h"].model = model
+    neuro.run(net, x)
+    assert program.compiles == 2 and not model.threshold.flags.writeable
