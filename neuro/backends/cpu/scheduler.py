@@ -126,13 +126,15 @@ class CpuBackend(Backend):
             import numba
 
             previous = numba.get_num_threads()
-            numba.set_num_threads(pool)
+            if previous != pool:
+                numba.set_num_threads(pool)
             try:
                 recs, counts, final, info = tables.run(
                     inputs, record, record_steps, initial_state, threads, progress
                 )
             finally:
-                numba.set_num_threads(previous)
+                if previous != pool:
+                    numba.set_num_threads(previous)
         info["threads"] = pool
         return recs, counts, final, info
 
