@@ -374,7 +374,9 @@ class CompiledNetwork:
         del held
         if bad.size and bad.any():
             self._nonfinite(bad)
-        counts = self.counts(B, T, counters, ev_out)
+        k = counters.size
+        totals = tb.scratch[: k + ev_out.size].copy()  # the next call reuses the buffer
+        counts = _RunCounts(self, B, T, totals[:k].reshape(counters.shape), totals[k:])
         final = {}
         for name in self.order:
             final[name] = {"state": {}, "history": []}
@@ -413,6 +415,46 @@ class CompiledNetwork:
             "Option nonfinite='warn' or 'ignore' lets such runs finish."
         )
         _report(message, self.nonfinite)
+
+
+class _RunCounts(Counts):
+    """Counts of a compiled run whose per-layer records are built when first read
+    (a call that only wants the outputs does not pay for them)."""
+
+    def __init__(self, tables, batch, steps, counters, ev_out):
+        self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
+        self._source = (tables, counters, ev_out.reshape(batch, -1))
+        self._built = None
+
+    def _build(self):
+        if self._built is None:
+            tables, counters, ev_out = self._source
+            full = tables.counts(self.batch, self.steps, counters, ev_out)
+            self._built = [full.populations, full.projections]
+            self._source = None
+        return self._built
+
+    @property
+    def populations(self):
+        return self._build()[0]
+
+    @populations.setter
+    def populations(self, value):
+        self._build()[0] = value
+
+    @property
+    def projections(self):
+        return self._build()[1]
+
+    @projections.setter
+    def projections(self, value):
+        self._build()[1] = value
+
+    def __reduce__(self):  # copies and pickles are plain Counts
+        return (
+            Counts,
+            (self.batch, self.steps, self.populations, self.projections, self.lookups),
+        )
 
 
 class _Buffers:
