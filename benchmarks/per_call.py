@@ -24,7 +24,7 @@ figure is slower and ratios drift; re-measure on an idle machine.
 
 Usage::
 
-    python benchmarks/per_call.py [--repeats 7] [--round-s 0.2] [--json rows.json]
+    python benchmarks/per_call.py [--repeats 7] [--round-s 0.2] [--profile] [--json rows.json]
 """
 
 from __future__ import annotations
@@ -239,6 +239,25 @@ def mlp_case(repeats, round_s) -> list[dict]:
     ]
 
 
+def profile_call(calls: int = 2000) -> None:
+    """Where the time of a one-sample call goes (cProfile of the MLP's program.run on an
+    input without events: the fixed part of every call)."""
+    import cProfile
+    import pstats
+
+    net, _, _ = mlp()
+    program = neuro.compile(net, dtype="float32", threads=1)
+    x = np.zeros((1, 784), np.float32)
+    program.run(x)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        program.run(x)
+    prof.disable()
+    print(f"profile of {calls} calls (fixed part, profiler overhead included):")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(14)
+
+
 def measure(repeats=7, round_s=0.2) -> list[dict]:
     """Run every case; returns the result rows."""
     info = machine()
@@ -254,7 +273,10 @@ def main(argv=None):
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7, help="rounds per figure (default 7)")
     p.add_argument("--round-s", type=float, default=0.2, help="seconds per round (default 0.2)")
+    p.add_argument("--profile", action="store_true", help="also profile a one-sample call")
     args = p.parse_args(argv)
+    if args.profile:
+        profile_call()
     start = time.perf_counter()
     rows = measure(args.repeats, args.round_s)
     print(f"({time.perf_counter() - start:.0f} s)")
