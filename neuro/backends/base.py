@@ -79,6 +79,13 @@ def prepare_inputs(
     RunInputs
     """
     layout = input_layout(network) if layout is None else layout
+    if steps is None and len(layout) == 1 and not isinstance(inputs, dict):
+        # the common call: one static batch for one input population
+        name, pop, sample = layout[0]
+        x = pop.model.check(np.asarray(inputs), name, pop.shape)
+        if x.ndim == len(sample) + 1 and x.shape[1:] == sample and x.shape[0] > 0:
+            return RunInputs({name: x}, {name: True}, 1, x.shape[0], False)
+        inputs = {name: x}
     names = [name for name, _, _ in layout]
     if not isinstance(inputs, dict):
         if len(names) != 1:
