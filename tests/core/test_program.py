@@ -305,3 +305,17 @@ def test_an_equal_new_model_is_compiled_and_locked_too():
     net.populations["h"].model = model
     neuro.run(net, x)
     assert program.compiles == 2 and not model.threshold.flags.writeable
+
+
+def test_convert_and_run_result_runs_new_inputs():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).eval()
+    x1, x2 = torch.randn(4, 6), torch.randn(5, 6)
+    result = neuro.convert_and_run(model, x1)
+    again = result.program.run(x2.numpy())
+    with torch.no_grad():
+        np.testing.assert_allclose(again.outputs, model(x2).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(again.outputs, neuro.convert_and_run(model, x2).outputs)
