@@ -213,10 +213,12 @@ class Program:
         from .base import input_layout
 
         self.network.validate()
+        # lock first: the tables are built from the arrays the guard keeps (views and
+        # foreign memory are replaced by copies before anything reads them)
+        self._guard = NetworkGuard(self.network, lock=self._guarded)
         engine = self._engine_class(**self.options)
         engine.prepared = engine.prepare(self.network)
         self._engine = engine
-        self._guard = NetworkGuard(self.network, lock=self._guarded)
         self._outputs = self.network.outputs
         self._layout = input_layout(self.network)
         self.compiles += 1

@@ -131,8 +131,9 @@ def test_structural_edits_recompile():
     np.testing.assert_array_equal(out["z"], fresh(net, x).outputs["z"])
 
 
-def test_arrays_sharing_memory_are_copied_before_locking():
-    big = np.random.default_rng(4).normal(size=(20, 9))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_arrays_sharing_memory_are_copied_before_locking(dtype):
+    big = np.random.default_rng(4).normal(size=(20, 9)).astype(dtype)
     net = mlp()
     net.projections["x->h"].weights = neuro.Dense(big[:12])  # a view of the caller's array
     x = np.random.default_rng(5).random((2, 12))
