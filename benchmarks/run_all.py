@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ("throughput", []),
     ("fatrelu_layer", []),
+    ("per_call", []),
     ("fixed_cost", []),
     ("vs_brian2", []),
     ("scale", []),
@@ -49,9 +50,11 @@ TIMEOUT_S = 900
 NOTES = """\
 ## Notes
 
-* Every ratio is measured in the same run (engine and baseline side by side); engine
-  times are per step, (run of T steps - run of 1 step) / (T - 1), so per-run set-up
-  (validation, counting tables: O(weights)) is left out.  Single-core rows limit
+* Every ratio is measured in the same run (engine and baseline side by side).  Rows
+  marked "per call" time the call a user makes (``program.run(x)`` of a compiled
+  program, or ``neuro.run``, set-up included) beside numpy and PyTorch, median
+  (min-max) over repeated rounds; the other engine times are per step, (run of T steps
+  - run of 1 step) / (T - 1), which leaves the per-call overhead out.  Single-core rows limit
   numba and BLAS to one thread each (threadpoolctl); two-thread rows use numba's
   pool only.
 * Bounds: a single-sample dense layer streams one fan-out row (4 bytes per synaptic

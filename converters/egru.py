@@ -450,7 +450,9 @@ def run_language_model(
         info.update(nll=nll, n_predictions=n_pred, perplexity=float(np.exp(nll / max(1, n_pred))))
     outputs = np.concatenate(kept) if keep_outputs else None
     recordings = {readout: outputs} if keep_outputs else {}
-    return RunResult(outputs, recordings, counts, state, backend, network, wall, info)
+    return RunResult(
+        outputs, recordings, counts, state, backend, network, wall, info, program=res.program
+    )
 
 
 RUNNERS[RUNNER] = run_language_model

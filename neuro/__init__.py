@@ -11,6 +11,7 @@ on a backend (``reference``, ``cpu``, ``cores``, ``lava``) and read exact op cou
 from . import exceptions
 from .audit import Counts
 from .backends import BACKENDS, RunResult, run
+from .backends.program import Program, compile
 from .exceptions import NeuroError
 from .ir import Conv2d, Dense, Network, Population, Projection, Sparse
 from .ir.complementary import Complementary
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "BACKENDS",
+    "compile",
     "Complementary",
     "Conv2d",
     "Counts",
@@ -35,6 +37,7 @@ __all__ = [
     "Network",
     "NeuroError",
     "Population",
+    "Program",
     "Projection",
     "Readout",
     "RunResult",

@@ -24,6 +24,8 @@ __all__ = [
     "BackendError",
     "MissingDependencyError",
     "DataError",
+    "NumericalError",
+    "NonFiniteWarning",
 ]
 
 
@@ -89,6 +91,14 @@ class MissingDependencyError(NeuroError, ImportError):
 
 class DataError(NeuroError, OSError):
     """A data set is missing or damaged; the message says where it is expected."""
+
+
+class NumericalError(NeuroError, FloatingPointError):
+    """A run produced non-finite values (inf, NaN) from finite inputs and weights."""
+
+
+class NonFiniteWarning(UserWarning):
+    """Like :class:`NumericalError`, when a backend is told to warn instead of raising."""
 
 
 def require(module: str, extra: str, purpose: str):

@@ -13,7 +13,6 @@ from .._validate import as_int_param
 from ..audit.counts import Counts
 from ..exceptions import BackendError, InputError, ParameterError
 from ..ir.network import Network
-from ..limits import check_run_memory
 
 BACKENDS = Registry("backend", BackendError)
 BACKENDS.register_lazy("reference", "neuro.backends.reference:ReferenceBackend")
@@ -51,7 +50,18 @@ class RunInputs:
         return x if self.static[name] else x[t]
 
 
-def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInputs:
+def input_layout(network: Network) -> list[tuple]:
+    """(name, population, sample shape) of each input population, in order."""
+    layout = []
+    for name in network.inputs:
+        pop = network.populations[name]
+        layout.append((name, pop, tuple(pop.model.sample_shape(pop.shape))))
+    return layout
+
+
+def prepare_inputs(
+    network: Network, inputs, steps: int | None = None, layout: list | None = None
+) -> RunInputs:
     """Check ``inputs`` against the network's input populations.
 
     Parameters
@@ -62,12 +72,22 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
         population).  (B, *sample_shape) is one static sample batch, held for
         ``steps`` steps (default 1); (T, B, *sample_shape) is a time series.
     steps : int, optional
+    layout : list, optional
+        :func:`input_layout` of the network, when known.
 
     Returns
     -------
     RunInputs
     """
-    names = network.inputs
+    layout = input_layout(network) if layout is None else layout
+    if steps is None and len(layout) == 1 and not isinstance(inputs, dict):
+        # the common call: one static batch for one input population
+        name, pop, sample = layout[0]
+        x = pop.model.check(_as_input_array(inputs, name), name, pop.shape)
+        if x.ndim == len(sample) + 1 and x.shape[1:] == sample and x.shape[0] > 0:
+            return RunInputs({name: x}, {name: True}, 1, x.shape[0], False)
+        inputs = {name: x}
+    names = [name for name, _, _ in layout]
     if not isinstance(inputs, dict):
         if len(names) != 1:
             raise InputError(
@@ -75,9 +95,9 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
                 "pass inputs as a dict {population name: array}."
             )
         inputs = {names[0]: inputs}
-    unknown = set(inputs) - set(names)
-    missing = set(names) - set(inputs)
-    if unknown or missing:
+    if len(inputs) != len(names) or any(name not in inputs for name in names):
+        unknown = set(inputs) - set(names)
+        missing = set(names) - set(inputs)
         raise InputError(
             f"inputs given for {sorted(inputs)}, the network's input populations are {names}"
             + (f"; unknown: {sorted(unknown)}" if unknown else "")
@@ -90,10 +110,8 @@ def prepare_inputs(network: Network, inputs, steps: int | None = None) -> RunInp
         except ParameterError:
             raise InputError(f"steps == {steps!r}, must be an int >= 1.") from None
     arrays, static, lengths, batches = {}, {}, set(), set()
-    for name in names:
-        pop = network.populations[name]
+    for name, pop, sample in layout:
         x = pop.model.check(_as_input_array(inputs[name], name), name, pop.shape)
-        sample = pop.model.sample_shape(pop.shape)
         if x.ndim == len(sample) + 1 and x.shape[1:] == sample:
             static[name] = True
             batches.add(x.shape[0])
@@ -155,6 +173,10 @@ class RunResult:
         Seconds the backend spent in the run.
     info : dict
         Backend-specific details (e.g. extra steps Lava ran).
+    program : Program or None
+        The compiled program that ran (:mod:`neuro.backends.program`):
+        ``result.program.run(new_inputs)`` runs the same network again without
+        compiling it again.
     """
 
     outputs: Any
@@ -165,6 +187,7 @@ class RunResult:
     network: Network
     wall_time_s: float = 0.0
     info: dict = field(default_factory=dict)
+    program: Any = None
 
     def audit(self, **options):
         """Per-layer audit of the run; see :class:`neuro.audit.report.Audit`."""
@@ -180,10 +203,17 @@ class Backend:
     ----------
     **options
         Backend-specific options; unknown ones raise :class:`BackendError`.
+
+    Attributes
+    ----------
+    prepared : object or None
+        What :meth:`prepare` returned for the network this instance runs (set by
+        :class:`~neuro.backends.program.Program`); :meth:`execute` uses it when set.
     """
 
     name: ClassVar[str]
     options: ClassVar[tuple[str, ...]] = ()
+    prepared: Any = None
 
     def __init__(self, **options):
         unknown = set(options) - set(self.options)
@@ -193,6 +223,11 @@ class Backend:
                 f"its options are {list(self.options) or 'none'}."
             )
         self.config = options
+
+    def prepare(self, network: Network) -> Any:
+        """Work that depends on the network and options only, done once per program
+        (layouts, tables, a mapping); the default prepares nothing."""
+        return None
 
     def execute(
         self,
@@ -206,8 +241,10 @@ class Backend:
         """Run; return (recordings as (T', B, n) arrays, counts, final state, info)."""
         raise NotImplementedError
 
-    def run(self, network, inputs, record, record_steps, initial_state, progress) -> RunResult:
-        """Execute and shape the result."""
+    def run(
+        self, network, inputs, record, record_steps, initial_state, progress, outputs=None
+    ) -> RunResult:
+        """Execute and shape the result (``outputs``: ``network.outputs``, when known)."""
         start = time.perf_counter()
         recs, counts, state, info = self.execute(
             network, inputs, record, record_steps, initial_state, progress
@@ -221,7 +258,7 @@ class Backend:
                 shaped[name] = arr.reshape(arr.shape[0], inputs.batch, *shape)
             else:
                 shaped[name] = arr[-1].reshape(inputs.batch, *shape)
-        outs = [n for n in network.outputs if n in shaped]
+        outs = [n for n in (network.outputs if outputs is None else outputs) if n in shaped]
         outputs = shaped[outs[0]] if len(outs) == 1 else {n: shaped[n] for n in outs}
         return RunResult(outputs, shaped, counts, state, self.name, network, elapsed, info)
 
@@ -236,9 +273,15 @@ def run(
     initial_state: dict | None = None,
     progress: bool | None = None,
     memory_budget=None,
+    cache: bool = True,
     **options,
 ) -> RunResult:
     """Run an event network.
+
+    The network is compiled for the backend and options on the first call and the
+    compiled program is reused by later calls while the network is unchanged (see
+    :func:`neuro.compile` and :mod:`neuro.backends.program`: the network's arrays
+    become read-only; assign new arrays to change it).
 
     Parameters
     ----------
@@ -260,6 +303,9 @@ def run(
     memory_budget : int or str, optional
         Refuse runs whose buffers and recordings would exceed it (bytes or ``"4GB"``);
         default ``$NEURO_MEMORY_BUDGET``, else 80 % of free memory; see :mod:`neuro.limits`.
+    cache : bool
+        Reuse (and keep) the network's compiled program; False compiles for this
+        call only and leaves the network's arrays writeable.
     **options
         Backend options (e.g. ``dtype`` for ``cpu``).  ``client=`` a
         ``dask.distributed.Client`` splits the batch across its workers
@@ -268,9 +314,15 @@ def run(
     Returns
     -------
     RunResult
+        ``result.program`` runs the network again on new inputs.
     """
+    from .program import Program, cached_program
+
     if not isinstance(network, Network):
-        raise InputError(f"neuro.run: network is a {type(network).__name__}, must be a Network.")
+        raise InputError(
+            f"run expects a neuro.Network, got a {type(network).__name__}; convert torch "
+            "models with neuro.convert_and_run or converters.convert."
+        )
     if options.get("client") is not None:
         from ..distributed import run as distributed_run
 
@@ -286,18 +338,10 @@ def run(
             **options,
         )
     options.pop("client", None)
-    network.validate()
-    prepared = prepare_inputs(network, inputs, steps)
-    record = list(network.outputs if record is None else record)
-    for name in record:
-        if name not in network.populations:
-            raise InputError(
-                f"cannot record {name!r}: no such population; known: {sorted(network.populations)}."
-            )
-    if record_steps not in ("all", "last"):
-        raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
-    check_run_memory(
-        network, prepared.batch, prepared.steps, record, record_steps, memory_budget
-    )  # before any allocation: delay buffers and recordings must fit the budget
-    engine = BACKENDS.get(backend)(**options)
-    return engine.run(network, prepared, record, record_steps, initial_state, progress)
+    if cache:
+        program = cached_program(network, backend, options)
+    else:
+        program = Program(network, backend, guard=False, **options)
+    return program.run(
+        inputs, steps, initial_state, record, record_steps, progress, memory_budget=memory_budget
+    )

@@ -25,17 +25,24 @@ class ReferenceBackend(Backend):
 
     name = "reference"
 
-    def execute(self, network, inputs, record, record_steps, initial_state, progress):
-        pops = network.populations
-        order = network.topological_order()
-        B, T = inputs.batch, inputs.steps
-        counts = Counts.for_network(network, B, T)
-        incoming = {name: network.incoming(name) for name in pops}
+    def prepare(self, network):
+        """Fan-out counts and port biases, once per program (the products stay dense)."""
         fan = {
             n: (p.weights.fanout_nnz(), p.weights.fanout_total())
             for n, p in network.projections.items()
         }
-        bias = {name: self._port_biases(network, name) for name in pops}
+        bias = {name: self._port_biases(network, name) for name in network.populations}
+        return fan, bias
+
+    def execute(self, network, inputs, record, record_steps, initial_state, progress):
+        pops = network.populations
+        order = network.topological_order()
+        B, T = inputs.batch, inputs.steps
+        fan, bias = self.prepared if self.prepared is not None else self.prepare(network)
+        counts = Counts.for_network(
+            network, B, T, fanout_nnz={n: nnz for n, (nnz, _) in fan.items()}
+        )
+        incoming = {name: network.incoming(name) for name in pops}
         states, histories = {}, {}
         init = initial_histories(network, B, initial_state)
         for name, pop in pops.items():

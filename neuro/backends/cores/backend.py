@@ -81,34 +81,21 @@ class CoresBackend(Backend):
         "timing",
     )
 
-    def execute(self, network, inputs, record, record_steps, initial_state, progress):
+    def prepare(self, network):
+        """Quantise the weights (``quantize["weight_bits"]``) and map the network onto
+        cores once; a program reuses the mapping for every run.
+
+        Returns
+        -------
+        tuple
+            (network run, mapping, profile, warnings of the mapping).
+        """
         profile = load_profile(self.config.get("hardware", "loihi"))
-        timing = self.config.get("timing", "simple")
-        if timing not in (*TIMINGS, "detailed"):
-            raise BackendError(
-                f"backend 'cores': timing == {timing!r}, must be one of {[*TIMINGS, 'detailed']}."
-            )
-        detailed = timing == "detailed"
-        if detailed:
-            timing = "simple"
-        dtype = np.dtype(self.config.get("dtype", "float32"))
         quant = Quantization.parse(self.config.get("quantize"))
         warnings = []
-        if profile.payload_bits == 1 and any(
-            p.model.type not in ("token",) for p in network.populations.values()
-        ):
-            warnings.append(
-                f"profile {profile.name!r} sends binary spikes (payload_bits == 1); graded "
-                "events are counted as if each were one message."
-            )
-        args = (inputs, record, record_steps, initial_state, progress, dtype)
-        reference = ranges = None
         run_net = network
-        if quant is not None:
-            reference = simulate(network, *args, collect=True)
-            ranges = reference.ranges
-            if quant.weight_bits is not None:
-                run_net, _ = quantize_network(network, quant.weight_bits)
+        if quant is not None and quant.weight_bits is not None:
+            run_net, _ = quantize_network(network, quant.weight_bits)
         mapping = self.config.get("mapping")
         if mapping is None:
             wbits = profile.weight_bits_max
@@ -143,6 +130,36 @@ class CoresBackend(Backend):
             )
         else:
             profile = mapping.profile
+        return run_net, mapping, profile, warnings
+
+    def execute(self, network, inputs, record, record_steps, initial_state, progress):
+        profile = load_profile(self.config.get("hardware", "loihi"))
+        timing = self.config.get("timing", "simple")
+        if timing not in (*TIMINGS, "detailed"):
+            raise BackendError(
+                f"backend 'cores': timing == {timing!r}, must be one of {[*TIMINGS, 'detailed']}."
+            )
+        detailed = timing == "detailed"
+        if detailed:
+            timing = "simple"
+        dtype = np.dtype(self.config.get("dtype", "float32"))
+        quant = Quantization.parse(self.config.get("quantize"))
+        warnings = []
+        if profile.payload_bits == 1 and any(
+            p.model.type not in ("token",) for p in network.populations.values()
+        ):
+            warnings.append(
+                f"profile {profile.name!r} sends binary spikes (payload_bits == 1); graded "
+                "events are counted as if each were one message."
+            )
+        args = (inputs, record, record_steps, initial_state, progress, dtype)
+        reference = ranges = None
+        if quant is not None:
+            reference = simulate(network, *args, collect=True)
+            ranges = reference.ranges
+        prepared = self.prepared if self.prepared is not None else self.prepare(network)
+        run_net, mapping, profile, map_warnings = prepared
+        warnings.extend(map_warnings)
         routing = Routing(run_net, mapping)
         sim = simulate(
             run_net,

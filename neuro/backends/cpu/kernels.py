@@ -37,6 +37,7 @@ __all__ = [
     "conv2d_into",
     "count_nonzero_rows",
     "fan_counts",
+    "all_finite",
 ]
 
 # Floating-point contraction (fused multiply-add) only: no reassociation, so
@@ -259,6 +260,15 @@ def conv2d_into(o, wt, geom, idx, val, k0, k1):
                 wv = wt[g, cl, ky, kx]
                 for oc in range(og):
                     o[pos + oc * hw_out] += v * wv[oc]
+
+
+@njit(cache=True, nogil=True)
+def all_finite(x):
+    """Whether every value of the 1-D ``x`` is finite (``x - x`` is 0 unless inf or NaN)."""
+    bad = False
+    for i in range(x.shape[0]):  # an or-reduction without branches: vectorised
+        bad |= (x[i] - x[i]) != 0
+    return not bad
 
 
 @njit(cache=True, nogil=True)

@@ -37,9 +37,13 @@ Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 
 The tables travel as three tuples: ``net = (pop, proj, inc_ptr, inc, theta, bias)``,
 ``buf = (ports, state, slot_off, ev_cnt, ev_idx, ev_val)`` and the counters
-``cnt = (syn, act, ev_in, ev_out)``, (B, n_proj) ×3 and (B, n_pop), incremented in
-place.  Every step adds the terms of each port in the same order as the
-step-by-step scheduler, with the same kernels, so outputs and counts are identical.
+``cnt = (syn, act, ev_in, ev_out, bad)``, (B, n_proj) ×3 and (B, n_pop), incremented in
+place, and ``bad`` (B, 2): step + 1 and population of the first port values or
+events of each sample that are not finite (inf or NaN; 0 while none), or (B, 0) to
+skip that check.  The runners run steps ``t0 : t1`` of a run of ``steps`` steps, so a long run
+can be cut into chunks (a progress bar per chunk) with the same result.  Every step
+adds the terms of each port in the same order as the step-by-step scheduler, with
+the same kernels, so outputs and counts are identical.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from numba.extending import intrinsic
 
 from .egru import egru_row_events
 from .kernels import (
+    all_finite,
     conv2d_into,
     dense_row_events,
     dense_rows_into,
@@ -183,11 +188,19 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
     kind, size = pop[i, 0], pop[i, 1]
     slot = pop[i, 3] + t % pop[i, 2]
     off = slot_off[slot] + b * size
+    bad = cnt[4]
+    check = bad.shape[1] > 0 and bad[b, 0] == 0
     if kind >= 2:
         width = pop[i, 12]
         p0 = pop[i, 6] + b * width
         o = ports[p0 : p0 + width]
         s0 = pop[i, 9] + b * size
+        if check:
+            for port in range(pop[i, 13]):
+                q0 = pop[i, 6] + (port * batch + b) * width
+                if not all_finite(ports[q0 : q0 + width]):
+                    bad[b, 0], bad[b, 1] = t + 1, i
+                    check = False
         if kind == 2:
             th = theta[pop[i, 8] : pop[i, 8] + size]
             n = threshold_row_events(o, th, ev_idx, ev_val, off)
@@ -206,6 +219,8 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
         ev_cnt[slot, b] = n
     n = ev_cnt[slot, b]
     cnt[3][b, i] += n
+    if check and not all_finite(ev_val[off : off + n]):
+        bad[b, 0], bad[b, 1] = t + 1, i
     kept = pop[i, 11]
     if kept > 0 and (record_all or t == steps - 1):
         rec = _view(pop[i, 10], kept * batch * size, ev_val)
@@ -218,12 +233,12 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
 
 
 @njit(cache=True, nogil=True)
-def run_batch_serial(steps, net, buf, cnt, record_all, col_chunks, min_par):
+def run_batch_serial(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_par):
     """Lockstep order on one thread: per step and population, each phase for every
     sample (``col_chunks > 1`` splits large single-sample deliveries over threads)."""
     pop, inc_ptr, inc = net[0], net[2], net[3]
     batch = buf[3].shape[1]
-    for t in range(steps):
+    for t in range(t0, t1):
         for i in range(pop.shape[0]):
             for b in range(batch):
                 begin_population(t, i, b, net, buf)
@@ -237,12 +252,12 @@ def run_batch_serial(steps, net, buf, cnt, record_all, col_chunks, min_par):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def run_batch_lockstep(steps, net, buf, cnt, record_all, col_chunks, min_par):
+def run_batch_lockstep(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_par):
     """Lockstep order with the samples of each phase on parallel threads: one
     projection's rows serve every sample while they are cached."""
     pop, inc_ptr, inc = net[0], net[2], net[3]
     batch = buf[3].shape[1]
-    for t in range(steps):
+    for t in range(t0, t1):
         for i in range(pop.shape[0]):
             for b in prange(batch):
                 begin_population(t, i, b, net, buf)
@@ -256,11 +271,11 @@ def run_batch_lockstep(steps, net, buf, cnt, record_all, col_chunks, min_par):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def run_batch_parallel(steps, net, buf, cnt, record_all, col_chunks, min_par):
+def run_batch_parallel(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_par):
     """Each sample's whole run on its own thread (samples in parallel)."""
     pop, inc_ptr, inc = net[0], net[2], net[3]
     for b in prange(buf[3].shape[1]):
-        for t in range(steps):
+        for t in range(t0, t1):
             for i in range(pop.shape[0]):
                 begin_population(t, i, b, net, buf)
                 for q in range(inc_ptr[i], inc_ptr[i + 1]):

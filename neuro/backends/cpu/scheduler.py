@@ -19,13 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..._progress import progress_bar
-from ...exceptions import BackendError
+from ...exceptions import BackendError, NonFiniteWarning, NumericalError
 from ..base import BACKENDS, Backend
-from .fastpath import run_compiled, supports
+from .fastpath import compile_network, supports, warn_user
 from .plan import assemble_counts, build_plans, final_state
 from .synapses import build_delivery
 
-__all__ = ["CpuBackend"]
+__all__ = ["CpuBackend", "ThreadsWarning"]
+
+
+class ThreadsWarning(UserWarning):
+    """The threads asked for cannot all run (numba's pool is smaller)."""
 
 
 @BACKENDS.register("cpu")
@@ -48,12 +52,20 @@ class CpuBackend(Backend):
         ``fastpath.LOCKSTEP_WEIGHT_BYTES``, so rows read for one sample are reused
         from cache by the others); a single sample splits large dense deliveries
         over column blocks.  ``result.info["schedule"]`` tells which ran (``"stepwise"``
-        for the python engine).
+        for the python engine).  More threads than numba's pool holds
+        (``NUMBA_NUM_THREADS``, by default the machine's cores) run on the pool's
+        threads, with a warning; the schedule is the one of the threads asked for.
         Set ``threads`` <= the free cores, and limit BLAS threads around it.
+    nonfinite : {"raise", "warn", "ignore"}
+        A value that is not finite (inf, NaN) in a step's port inputs or events, or
+        a weight, bias or threshold beyond the dtype's range (float32 overflows
+        above 3.4e38), raises :class:`~neuro.exceptions.NumericalError` naming the
+        population and step (default), warns (:class:`~neuro.exceptions.NonFiniteWarning`)
+        or is ignored.
     """
 
     name = "cpu"
-    options = ("dtype", "engine", "threads")
+    options = ("dtype", "engine", "threads", "nonfinite")
 
     def _settings(self):
         dtype = np.dtype(self.config.get("dtype", "float32"))
@@ -69,10 +81,17 @@ class CpuBackend(Backend):
         threads = self.config.get("threads", 1)
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
             raise BackendError(f"backend 'cpu': threads == {threads!r}, must be an int >= 1.")
-        return dtype, engine, int(threads)
+        nonfinite = self.config.get("nonfinite", "raise")
+        if nonfinite not in ("raise", "warn", "ignore"):
+            raise BackendError(
+                f"backend 'cpu': nonfinite == {nonfinite!r}, must be 'raise', 'warn' or 'ignore'."
+            )
+        return dtype, engine, int(threads), nonfinite
 
-    def execute(self, network, inputs, record, record_steps, initial_state, progress):
-        dtype, engine, threads = self._settings()
+    def prepare(self, network):
+        """Choose the engine and build its network tables (weights in the run's dtype
+        and layout, fan-out and counting tables) once."""
+        dtype, engine, threads, nonfinite = self._settings()
         compiled = supports(network)
         if engine == "compiled" and not compiled:
             raise BackendError(
@@ -81,37 +100,55 @@ class CpuBackend(Backend):
                 "dense, sparse, conv2d); use engine='auto' or 'python'."
             )
         if engine != "python" and compiled:
+            pool = _pool_threads(threads)
+            return ("compiled", compile_network(network, dtype, nonfinite), threads, pool)
+        deliveries = [build_delivery(proj, dtype) for proj in network.projections.values()]
+        return ("python", deliveries, 1, 1)
+
+    def execute(self, network, inputs, record, record_steps, initial_state, progress):
+        prepared = self.prepared if self.prepared is not None else self.prepare(network)
+        kind, tables, threads, pool = prepared
+        if kind == "compiled":
             return self._run_compiled(
-                network, inputs, record, record_steps, initial_state, dtype, threads
+                tables, inputs, record, record_steps, initial_state, threads, pool, progress
             )
         return self._run_stepwise(
-            network, inputs, record, record_steps, initial_state, progress, dtype
+            network, tables, inputs, record, record_steps, initial_state, progress
         )
 
     @staticmethod
-    def _run_compiled(network, inputs, record, record_steps, initial_state, dtype, threads):
-        import numba
-
-        previous = numba.get_num_threads()
-        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(threads)
-        try:
-            return run_compiled(
-                network, inputs, record, record_steps, initial_state, dtype, threads
+    def _run_compiled(tables, inputs, record, record_steps, initial_state, threads, pool, progress):
+        if threads == 1:  # the serial schedule: no parallel region, no thread count to set
+            recs, counts, final, info = tables.run(
+                inputs, record, record_steps, initial_state, threads, progress
             )
-        finally:
-            numba.set_num_threads(previous)
+        else:
+            import numba
 
-    def _run_stepwise(self, network, inputs, record, record_steps, initial_state, progress, dtype):
+            previous = numba.get_num_threads()
+            if previous != pool:
+                numba.set_num_threads(pool)
+            try:
+                recs, counts, final, info = tables.run(
+                    inputs, record, record_steps, initial_state, threads, progress
+                )
+            finally:
+                if previous != pool:
+                    numba.set_num_threads(previous)
+        info["threads"] = pool
+        return recs, counts, final, info
+
+    def _run_stepwise(
+        self, network, deliveries, inputs, record, record_steps, initial_state, progress
+    ):
+        dtype, _, _, nonfinite = self._settings()
         B, T = inputs.batch, inputs.steps
         plans = build_plans(network, B, dtype, initial_state)
         order = list(plans)
         proj_names = list(network.projections)
         for k, proj in enumerate(network.projections.values()):
             pre = plans[proj.pre]
-            plans[proj.post].incoming.append(
-                (build_delivery(proj, dtype), pre.ring, proj.delay, proj.port, k)
-            )
+            plans[proj.post].incoming.append((deliveries[k], pre.ring, proj.delay, proj.port, k))
 
         syn = [0] * len(proj_names)
         act = [0] * len(proj_names)
@@ -120,12 +157,14 @@ class CpuBackend(Backend):
         kept = T if record_steps == "all" else 1
         recs = {n: np.zeros((kept, B, network.populations[n].size), dtype=dtype) for n in record}
         sequence = [plans[n] for n in order]
+        check = nonfinite != "ignore"
         bar = progress_bar(T, f"cpu {network.name}", progress)
         for t in range(T):
             for plan in sequence:
                 out = plan.ring[t % len(plan.ring)]
                 if plan.is_input:
-                    plan.neurons.inject(inputs.at(plan.name, t), out)
+                    with np.errstate(over="ignore"):
+                        plan.neurons.inject(inputs.at(plan.name, t), out)
                 else:
                     ports = plan.ports
                     for port, buf in ports.items():
@@ -136,7 +175,13 @@ class CpuBackend(Backend):
                         syn[k] += s
                         act[k] += a
                         ev_in[k] += int(ev.ptr[B])
+                    if check and not all(np.isfinite(p).all() for p in ports.values()):
+                        self._nonfinite(network, plan.name, t, dtype, nonfinite)
+                        check = False
                     plan.neurons.step(ports, out)
+                if check and not np.isfinite(out.val[: out.ptr[B]]).all():
+                    self._nonfinite(network, plan.name, t, dtype, nonfinite)
+                    check = False
                 ev_out[plan.name] += int(out.ptr[B])
             if record_steps == "all" or t == T - 1:
                 slot = t if record_steps == "all" else 0
@@ -148,3 +193,40 @@ class CpuBackend(Backend):
         counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
         info = {"dtype": str(dtype), "engine": "python", "threads": 1, "schedule": "stepwise"}
         return recs, counts, final_state(network, plans, T, B), info
+
+    @staticmethod
+    def _nonfinite(network, name, t, dtype, mode):
+        hint = (
+            "float32 arithmetic overflowed (largest finite 3.4e38) or met inf - inf; run with "
+            'dtype="float64"'
+            if dtype == np.float32
+            else "float64 arithmetic overflowed; rescale the inputs or weights"
+        )
+        message = (
+            f"population {name!r} of network {network.name!r}: non-finite values (inf or NaN) "
+            f"at step {t} on backend 'cpu' ({dtype}); {hint}.  Option nonfinite='warn' or "
+            "'ignore' lets such runs finish."
+        )
+        if mode == "warn":
+            warn_user(message, NonFiniteWarning)
+        else:
+            raise NumericalError(message)
+
+
+def _pool_threads(threads: int) -> int:
+    """Threads numba can give ``threads`` (its pool's size caps it), with a warning
+    that says why when it is fewer."""
+    import numba
+
+    numba.get_num_threads()  # starts numba's threading layer, which the compiled loop links
+    pool = numba.config.NUMBA_NUM_THREADS
+    if threads <= pool:
+        return threads
+    warn_user(
+        f"backend 'cpu': threads == {threads} but numba's thread pool has {pool} "
+        f"thread{'s' if pool != 1 else ''} (NUMBA_NUM_THREADS, by default the number of "
+        f"cores); running on {pool}. Set NUMBA_NUM_THREADS before importing neuro to "
+        "allow more.",
+        ThreadsWarning,
+    )
+    return pool

@@ -1,0 +1,373 @@
+"""Compiled programs: a network prepared once for a backend, then run many times.
+
+``program = neuro.compile(network, backend="cpu", **options)`` does once what every run
+of the network needs and does not depend on the inputs: validation of every weight,
+layout and dtype conversion, fan-out and counting tables, kernel selection (the
+``cores`` backend: the mapping onto cores).  ``program.run(inputs)`` then costs the
+events' work plus a small fixed overhead.  :func:`neuro.run` keeps such programs in a
+cache on the network and reuses one while the network is unchanged.
+
+Never stale: a program holds a :class:`NetworkGuard`.  Compiling makes every array of
+the network (weights, biases, thresholds, other model parameters) read-only, so an
+in-place edit (``w[0, 0] = 1``, ``w *= 2``) raises numpy's "assignment destination is
+read-only" instead of silently changing a compiled network.  To change a network,
+assign a new array or object (``proj.weights.weight = w2``, ``pop.model =
+FATReLU(0.2)``, ``net.connect(...)``), or make the array writeable again
+(``w.flags.writeable = True``) and edit it.  Before every run the guard compares the
+network's structure and the identity of every array with the compiled ones and checks
+that each array is still read-only (a few microseconds, whatever the weights' size);
+on any difference the program compiles again, so a run always uses the network as it
+is.  Arrays that do not own their memory (views of another array, arrays sharing
+memory with a torch tensor) are first replaced in the network by read-only copies, so
+nothing outside numpy's write protection can change them.  ``neuro.run(...,
+cache=False)`` compiles for the one call and leaves the network's arrays as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from operator import attrgetter, is_
+
+import numpy as np
+
+from ..exceptions import InputError
+from ..ir.network import Network
+
+__all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"]
+
+# Programs kept per network by neuro.run (one per backend and options).
+CACHE_SIZE = 4
+
+
+def _fields(obj) -> dict:
+    """Attributes of a model or weight operator (dataclass fields, else ``vars``)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return dict(getattr(obj, "__dict__", {}))
+
+
+class NetworkGuard:
+    """Proof that a network is unchanged since it was compiled.
+
+    Parameters
+    ----------
+    network : Network
+    lock : bool
+        Make the network's arrays read-only (copying those that do not own their
+        memory into the network first).  Without it the guard cannot vouch for array
+        contents and :meth:`current` is always False.
+
+    Notes
+    -----
+    The guard keeps the network's populations and projections (by identity), every
+    attribute a run reads (names, shapes, ports, delays: by value; models, weight
+    operators, biases and arrays: by identity) and the arrays, read-only.  A check
+    reads these attributes again: microseconds, whatever the size of the weights.
+    """
+
+    def __init__(self, network: Network, lock: bool = True):
+        self.network = network
+        self.locked = lock
+        self.arrays: list[np.ndarray] = []
+        self.same: list[tuple] = []  # (object, attribute, expected object)
+        self.equal: list[tuple] = []  # (object, attribute, expected value)
+        self.sequences: list[tuple] = []  # (object, attribute, ids of its arrays)
+        self.pops = list(network.populations.items())
+        self.projs = list(network.projections.items())
+        outputs = network.__dict__.get("_outputs")
+        self.outputs = None if outputs is None else list(outputs)
+        self._same = self._equal = []
+        if not lock:
+            return
+        for pop in network.populations.values():
+            self.equal += [(pop, "name", pop.name), (pop, "shape", pop.shape)]
+            self.same.append((pop, "model", pop.model))
+            self._fields(pop.model)
+        for p in network.projections.values():
+            for attr in ("name", "pre", "post", "port", "delay"):
+                self.equal.append((p, attr, getattr(p, attr)))
+            if isinstance(p.bias, np.ndarray):
+                self._lock(p, "bias", p.bias)
+            else:
+                self.same.append((p, "bias", p.bias))
+            self.same.append((p, "weights", p.weights))
+            self._fields(p.weights)
+        self._same = self._grouped(self.same)
+        self._equal = self._grouped(self.equal)
+
+    def _lock(self, obj, name: str, value: np.ndarray) -> None:
+        if not (value.flags.owndata and value.base is None):
+            value = np.array(value, copy=True)
+            object.__setattr__(obj, name, value)  # models are frozen dataclasses
+        value.flags.writeable = False
+        self.arrays.append(value)
+        self.same.append((obj, name, value))
+
+    def _fields(self, obj) -> None:
+        for name, value in _fields(obj).items():
+            if isinstance(value, np.ndarray):
+                self._lock(obj, name, value)
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+                for v in value:
+                    if isinstance(v, np.ndarray):
+                        v.flags.writeable = False
+                        self.arrays.append(v)
+                self.same.append((obj, name, value))
+                self.sequences.append((obj, name, tuple(id(v) for v in value)))
+            else:
+                self.equal.append((obj, name, value))
+
+    @staticmethod
+    def _grouped(entries):
+        """(object, getter of its attributes as a tuple, expected tuple) per object."""
+        by_obj = {}
+        for obj, name, value in entries:
+            by_obj.setdefault(id(obj), (obj, [], []))
+            by_obj[id(obj)][1].append(name)
+            by_obj[id(obj)][2].append(value)
+        groups = []
+        for obj, names, values in by_obj.values():
+            if len(names) == 1:  # attrgetter of one name returns the value, not a tuple
+                names, values = names * 2, values * 2
+            groups.append((obj, attrgetter(*names), tuple(values)))
+        return groups
+
+    def current(self) -> bool:
+        """Whether the network still has the compiled structure, arrays and values."""
+        if not self.locked:
+            return False
+        net = self.network
+        if (
+            list(net.populations.items()) != self.pops
+            or list(net.projections.items()) != self.projs
+            or net.__dict__.get("_outputs") != self.outputs
+        ):
+            return False
+        for obj, get, expected in self._same:
+            if not all(map(is_, get(obj), expected)):
+                return False
+        for a in self.arrays:
+            if a.flags.writeable:
+                return False
+        try:
+            for obj, get, expected in self._equal:
+                if get(obj) != expected:
+                    return False
+        except (ValueError, TypeError):  # a value that no longer compares (e.g. an array)
+            return False
+        for obj, name, ids in self.sequences:
+            if tuple(id(v) for v in getattr(obj, name)) != ids:
+                return False
+        return True
+
+
+class Program:
+    """A network compiled for one backend and options; call :meth:`run` on new inputs.
+
+    Parameters
+    ----------
+    network : Network
+    backend : str
+        ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
+    guard : bool
+        Lock the network's arrays and re-compile when the network changes (see the
+        module notes).  False: the arrays stay writeable and every run after the
+        first compiles again.
+    **options
+        Backend options, as for :func:`neuro.run`.
+
+    Notes
+    -----
+    What compiling does per backend: ``cpu`` validates, converts weights to the run's
+    dtype and layout, builds the fan-out and counting tables and chooses the engine
+    (per call remain only the buffers sized by the batch, cached per batch size);
+    ``cores`` maps the network onto cores once (routing and simulation run per call);
+    ``reference`` counts fan-outs and sums biases once (its products stay dense);
+    ``lava`` validates once and builds its processes per call (they are sized by the
+    run's steps and inputs).
+    A program runs one call at a time (calls from several threads take turns).
+    """
+
+    def __init__(self, network: Network, backend: str = "cpu", guard: bool = True, **options):
+        from .base import BACKENDS
+
+        if not isinstance(network, Network):
+            raise InputError(
+                f"compile expects a neuro.Network, got a {type(network).__name__}; convert "
+                "torch models with converters.convert first."
+            )
+        self.network = network
+        self.backend = backend
+        self.options = dict(options)
+        self._engine_class = BACKENDS.get(backend)
+        self._engine_class(**options)  # unknown options fail here, before any work
+        self._guarded = guard
+        self._lock = threading.Lock()
+        self.compiles = 0
+        self._runs = 0
+        self._compile()
+
+    def _compile(self) -> None:
+        from .base import input_layout
+
+        self.network.validate()
+        # lock first: the tables are built from the arrays the guard keeps (views and
+        # foreign memory are replaced by copies before anything reads them)
+        self._guard = NetworkGuard(self.network, lock=self._guarded)
+        engine = self._engine_class(**self.options)
+        engine.prepared = engine.prepare(self.network)
+        self._engine = engine
+        self._outputs = self.network.outputs
+        self._layout = input_layout(self.network)
+        self.compiles += 1
+
+    @property
+    def current(self) -> bool:
+        """Whether the network is unchanged since the last compile."""
+        return self._guard.current()
+
+    def run(
+        self,
+        inputs,
+        steps: int | None = None,
+        initial_state: dict | None = None,
+        record: list[str] | None = None,
+        record_steps: str = "all",
+        progress: bool | None = None,
+        memory_budget=None,
+    ):
+        """Run the compiled network on ``inputs``; arguments as for :func:`neuro.run`.
+
+        The network is compiled again first if it changed since the last run.
+
+        Returns
+        -------
+        RunResult
+            With ``program`` set to this program.
+        """
+        from ..limits import check_run_memory
+        from .base import prepare_inputs
+
+        with self._lock:
+            if self._runs and not self._guard.current():  # unguarded: compile every run
+                self._compile()
+            self._runs += 1
+            network = self.network
+            prepared = prepare_inputs(network, inputs, steps, self._layout)
+            if record is None:
+                record = self._outputs
+            else:
+                record = list(record)
+                for name in record:
+                    if name not in network.populations:
+                        raise InputError(
+                            f"cannot record {name!r}: no such population; known: "
+                            f"{sorted(network.populations)}."
+                        )
+            if record_steps not in ("all", "last"):
+                raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
+            # before any allocation: delay buffers and recordings must fit the budget
+            check_run_memory(
+                network, prepared.batch, prepared.steps, record, record_steps, memory_budget
+            )
+            result = self._engine.run(
+                network, prepared, record, record_steps, initial_state, progress, self._outputs
+            )
+        result.program = self
+        return result
+
+    __call__ = run
+
+    def __reduce__(self):
+        # copies and pickles compile again (the tables hold addresses of this process)
+        return (_rebuild, (self.network, self.backend, self._guarded, self.options))
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        opts = f", {opts}" if opts else ""
+        return f"Program({self.network.name!r}, backend={self.backend!r}{opts})"
+
+
+def _rebuild(network, backend, guard, options) -> Program:
+    return Program(network, backend, guard=guard, **options)
+
+
+def compile(network: Network, backend: str = "cpu", **options) -> Program:  # noqa: A001
+    """Compile ``network`` for ``backend`` once; run it with ``program.run(inputs)``.
+
+    Parameters
+    ----------
+    network : Network
+    backend : str
+        ``"reference"``, ``"cpu"``, ``"cores"`` or ``"lava"``.
+    **options
+        Backend options (e.g. ``dtype``, ``threads`` for ``cpu``).
+
+    Returns
+    -------
+    Program
+
+    Notes
+    -----
+    The network's arrays become read-only; a changed network is compiled again by
+    the next run (see :mod:`neuro.backends.program`).
+
+    Examples
+    --------
+    >>> program = neuro.compile(net, backend="cpu", dtype="float32")   # doctest: +SKIP
+    >>> program.run(x).outputs                                         # doctest: +SKIP
+    """
+    return Program(network, backend, **options)
+
+
+def _options_key(backend: str, options: dict):
+    try:
+        key = (backend, tuple(sorted(options.items())))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class _ProgramCache(OrderedDict):
+    """The programs :func:`neuro.run` keeps on a network; copies and pickles start empty."""
+
+    def __deepcopy__(self, memo):
+        return _ProgramCache()
+
+    def __copy__(self):
+        return _ProgramCache()
+
+    def __reduce__(self):
+        return (_ProgramCache, ())
+
+
+_CACHE_ATTR = "_neuro_programs"
+
+
+def cached_program(network: Network, backend: str, options: dict) -> Program:
+    """The cached program of ``network`` for ``backend`` and ``options``, compiled on
+    first use (and again whenever the network changed)."""
+    key = _options_key(backend, options)
+    if key is None:  # options that cannot be compared: no caching
+        return Program(network, backend, guard=False, **options)
+    cache = network.__dict__.get(_CACHE_ATTR)
+    if cache is None:
+        cache = _ProgramCache()
+        network.__dict__[_CACHE_ATTR] = cache
+    program = cache.get(key)
+    if program is None or program.network is not network:
+        program = Program(network, backend, **options)
+        cache[key] = program
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return program
+
+
+def clear_cache(network: Network) -> None:
+    """Drop the programs :func:`neuro.run` keeps for ``network`` (their memory)."""
+    network.__dict__.pop(_CACHE_ATTR, None)
