@@ -320,7 +320,7 @@ def run(
 
     if not isinstance(network, Network):
         raise InputError(
-            f"run expects a neuro.Network, got a {type(network).__name__}; convert torch "
+            f"neuro.run expects a neuro.Network, got a {type(network).__name__}; convert torch "
             "models with neuro.convert_and_run or converters.convert."
         )
     if options.get("client") is not None:
