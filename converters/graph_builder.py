@@ -88,9 +88,13 @@ class GraphBuilder:
         Stored in ``network.metadata``.
     """
 
-    def __init__(self, name: str, metadata: dict | None = None):
+    def __init__(self, name: str, metadata: dict | None = None, dtype=None):
         self.network = Network(name=name, metadata=metadata)
         self._projection_names: set[str] = set()
+        #: floating dtype of the model being converted (a torch dtype, or None)
+        self.dtype = dtype
+        #: population name → (input value, neuron model) of activations (see activation)
+        self.activations: dict[str, tuple] = {}
 
     # -- naming ---------------------------------------------------------------------
     def unique_population_name(self, name: str) -> str:
@@ -154,6 +158,35 @@ class GraphBuilder:
                 name=self._unique_projection_name(term.source, post.name),
             )
         return self.of_population(post.name)
+
+    def activation(self, x: Value, model: NeuronModel, name: str) -> Value:
+        """A zero-preserving activation of ``x`` as a new population (remembered, so that
+        ``relu(x) * (x > t)`` can be recognised as one thresholded population)."""
+        out = self.population(x, model, name)
+        self.activations[out.terms[0].source] = (x, model)
+        return out
+
+    def prune(self) -> list[str]:
+        """Remove populations (and their projections) that reach no output; return them.
+
+        A traced ``forward`` can compute values nothing uses (or that a recognised
+        pattern replaced, like the ``relu(x)`` of ``relu(x) * (x > t)``); they would
+        only add events and counts.
+        """
+        net = self.network
+        live = set(net.outputs)
+        stack = list(live)
+        while stack:
+            for proj in net.incoming(stack.pop()):
+                if proj.pre not in live:
+                    live.add(proj.pre)
+                    stack.append(proj.pre)
+        dead = [n for n, p in net.populations.items() if n not in live and not p.model.is_input]
+        for name in dead:
+            del net.populations[name]
+        for pname in [n for n, p in net.projections.items() if p.pre in dead or p.post in dead]:
+            del net.projections[pname]
+        return dead
 
     def as_population(self, x: Value, exact_shape: bool) -> Value:
         """``x`` as one population's output, adding a Readout relay when needed.
@@ -247,6 +280,7 @@ class GraphBuilder:
                     continue
             outs.append(self.population(x, Readout(), name).terms[0].source)
         self.network.outputs = outs
+        self.prune()
         return outs
 
 

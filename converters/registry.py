@@ -117,9 +117,18 @@ def register_function_converter(*targets):
 
 
 def find_module_converter(module):
-    """The mapping function for ``module``: by class (most derived first), then by matcher."""
+    """The mapping function for ``module``: by class (most derived first), then by matcher.
+
+    A subclass that overrides ``forward`` is never mapped by its base class: the mapping
+    describes the base's computation, not the subclass's.  The graph converter traces
+    into such a module instead and recognises what its ``forward`` computes (or names
+    the operations it cannot convert).
+    """
+    forward = getattr(type(module), "forward", None)
     for cls in type(module).__mro__:
         if cls in MODULE_CONVERTERS:
+            if getattr(cls, "forward", None) is not forward:
+                return None  # forward overridden below the registered class
             return MODULE_CONVERTERS[cls]
     for key, func in MODULE_CONVERTERS.items():
         if isinstance(key, ModuleMatcher) and key(module):

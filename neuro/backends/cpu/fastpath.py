@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...audit.counts import Counts
+from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
 from .egru import CpuEGRU
@@ -67,6 +68,8 @@ def supports(network) -> bool:
     for pop in network.populations.values():
         t = pop.model.type
         if t not in _BUILTIN_NEURONS or neurons.CPU_NEURONS.get(t) is not _BUILTIN_NEURONS[t]:
+            return False
+        if getattr(pop.model, "clip", None) is not None:  # clipped FATReLU: step by step
             return False
     for proj in network.projections.values():
         t = proj.weights.type
@@ -140,7 +143,7 @@ class _Tables:
             if mtype in ("fatrelu", "egru"):
                 row[8] = n_theta
                 n_theta += size
-                theta.append(neurons.unit_values(pop.model.threshold, pop.shape).astype(dtype))
+                theta.append(event_threshold(pop.model, pop.shape, dtype))
             if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
                 row[9] = v_len
                 v_len += B * size
