@@ -204,9 +204,9 @@ def test_residual_blocks_identity_and_downsample():
     result = _check(model, x, expected)
     net = result.network
     # the residual sum is one population receiving the folded conv and the shortcut
-    into_block1 = {p.pre: p.weights.type for p in net.incoming("block1.relu")}
+    into_block1 = {p.pre: p.weights.type for p in net.incoming("block1")}
     assert into_block1 == {"block1.act1": "conv2d", "stem.2": "sparse"}
-    into_block2 = sorted(p.weights.type for p in net.incoming("block2.relu"))
+    into_block2 = sorted(p.weights.type for p in net.incoming("block2"))
     assert into_block2 == ["conv2d", "conv2d"]
     # the reference backend agrees on outputs and counts
     ref = neuro.run(net, x.numpy(), backend="reference")
