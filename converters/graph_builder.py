@@ -202,7 +202,9 @@ class GraphBuilder:
                 x.materialised = self.population(x, Readout(), x.origin).terms[0].source
             x = Value(x.shape, [Term(x.materialised)], None, x.origin, x.materialised)
         pop = self.network.populations[x.terms[0].source]
-        if exact_shape and tuple(pop.shape) != tuple(x.shape):  # a view: relay in this shape
+        shape = tuple(pop.shape)
+        one_d = len(shape) == 2 and tuple(x.shape) == (shape[0], 1, shape[1])  # (C, 1, L) view
+        if exact_shape and shape != tuple(x.shape) and not one_d:  # a view: relay in this shape
             return self.population(x, Readout(), x.origin)
         return x
 

@@ -16,6 +16,7 @@ naming the module's path and type and listing what is supported.
 from __future__ import annotations
 
 import re
+import weakref
 
 import numpy as np
 import torch
@@ -25,7 +26,12 @@ from torch.fx.passes.shape_prop import ShapeProp
 from neuro.exceptions import ConversionError
 from neuro.ir.network import Network
 
-from . import activations, torch_functions, torch_modules  # noqa: F401  (register the mappings)
+from . import (  # noqa: F401  (register the mappings)
+    activations,
+    pooling,
+    torch_functions,
+    torch_modules,
+)
 from .graph_builder import GraphBuilder, Value
 from .registry import (
     FUNCTION_CONVERTERS,
@@ -60,7 +66,10 @@ def trace(model) -> torch.fx.GraphModule:
             f"cannot trace {type(model).__name__} with torch.fx ({type(exc).__name__}: {exc}); "
             "the graph converter needs a forward without data-dependent control flow."
         ) from exc
-    return torch.fx.GraphModule(model, graph)
+    gm = torch.fx.GraphModule(model, graph)
+    gm.graph.eliminate_dead_code()  # values the forward computes but never uses
+    gm.recompile()
+    return gm
 
 
 def _model_dtype(model) -> torch.dtype:
@@ -195,12 +204,12 @@ def convert_module(
     for node in gm.graph.nodes:
         env[node] = _convert_node(gm, builder, node, env, names)
     network = builder.network.validate()
-    CONVERSIONS[id(network)] = (gm, _population_nodes(gm, env, network))
+    CONVERSIONS[id(network)] = (weakref.ref(network), gm, _population_nodes(gm, env, network))
     return network
 
 
-# id(network) → (traced module, {population: node name}) of the latest conversions, for
-# the per-layer comparison of converters.verify (bounded; the newest are kept).
+# id(network) → (weak reference to it, traced module, {population: node name}) of the
+# latest conversions, for converters.verify (bounded; the newest are kept).
 CONVERSIONS: dict = {}
 
 
@@ -218,6 +227,14 @@ def _population_nodes(gm, env: dict, network) -> dict:
     while len(CONVERSIONS) > 16:
         CONVERSIONS.pop(next(iter(CONVERSIONS)))
     return found
+
+
+def conversion_record(network):
+    """(traced module, {population: node name}) of a network converted here, or None."""
+    record = CONVERSIONS.get(id(network))
+    if record is None or record[0]() is not network:
+        return None
+    return record[1], record[2]
 
 
 def _check_inputs(gm, model) -> None:

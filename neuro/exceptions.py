@@ -18,6 +18,7 @@ __all__ = [
     "InputError",
     "FileFormatError",
     "ConversionError",
+    "ConversionMismatchError",
     "CapacityError",
     "BackendError",
     "MissingDependencyError",
@@ -59,6 +60,10 @@ class FileFormatError(NeuroError, OSError):
 
 class ConversionError(NeuroError, TypeError):
     """A model (e.g. a torch module) cannot be converted into a network."""
+
+
+class ConversionMismatchError(ConversionError):
+    """A converted network's outputs differ from the source model's forward."""
 
 
 class CapacityError(NeuroError):
