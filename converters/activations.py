@@ -162,6 +162,8 @@ def _thresholded(ctx: GraphBuilder, x: Value, mask: Compare, name: str) -> Value
 def mul(ctx: GraphBuilder, name, args, kwargs, out_shape):
     """``x * mask`` (thresholded activation) or ``x * constant`` (a per-unit scale)."""
     a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
+    if not isinstance(a, (Value, Compare)) and not isinstance(b, (Value, Compare)):
+        return a * b  # plain Python arithmetic (e.g. on sizes)
     if isinstance(a, Compare) and isinstance(b, Value):
         a, b = b, a
     if isinstance(a, Value) and isinstance(b, Compare):

@@ -44,6 +44,25 @@ def add(ctx: GraphBuilder, name, args, kwargs, out_shape):
     return ctx.add(_value(a, name, "addition"), _value(b, name, "addition"), name)
 
 
+def _size_arithmetic(fn):
+    """Python arithmetic on sizes (``C // groups``); on tensors it does not convert."""
+
+    def handler(ctx: GraphBuilder, name, args, kwargs, out_shape):
+        if any(isinstance(a, Value) for a in args):
+            raise ConversionError(
+                f"{name!r}: {fn.__name__} of a tensor computed from the input does not convert "
+                "(only additions of tensors and products with constants do)."
+            )
+        return fn(*args)
+
+    handler.__doc__ = _size_arithmetic.__doc__
+    return handler
+
+
+for _fn in (operator.floordiv, operator.truediv, operator.sub, operator.mod, operator.neg):
+    register_function_converter(_fn)(_size_arithmetic(_fn))
+
+
 @register_function_converter(F.relu, torch.relu, "method:relu", "method:relu_")
 def relu(ctx: GraphBuilder, name, args, kwargs, out_shape):
     """Functional ReLU → a FATReLU population with θ = 0."""

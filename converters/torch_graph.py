@@ -29,6 +29,7 @@ from neuro.ir.network import Network
 from . import (  # noqa: F401  (register the mappings)
     activations,
     pooling,
+    rearrange,  # noqa: F401,I001  (after torch_functions: its getitem handles tensors)
     torch_functions,
     torch_modules,
 )
@@ -184,6 +185,10 @@ def convert_module(
         try:
             ShapeProp(gm).propagate(example)
         except Exception as exc:
+            root = exc
+            while root.__cause__ is not None:  # ShapeProp wraps the model's own error
+                root = root.__cause__
+            exc = root
             cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConversionError(
                 f"{type(model).__name__} does not accept an example input of shape "

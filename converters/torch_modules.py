@@ -58,7 +58,18 @@ def linear(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     """``y = x W^T + b`` → Dense weight ``W^T`` of shape [in, out]."""
     _need_shape(x, 1, name, module, "(features,) inputs; flatten first")
     bias = None if module.bias is None else _np(module.bias)
-    return ctx.apply(x, Dense(_np(module.weight).T), bias, (module.out_features,), name)
+    weight = _np(module.weight).T
+
+    def part(v, lo, hi, k):  # a concatenation of populations: split the weights
+        b = bias if k == 0 else None
+        return ctx.apply(v, Dense(weight[lo:hi]), b, (module.out_features,), name)
+
+    from .rearrange import split_consumer
+
+    split = split_consumer(ctx, x, part, name)
+    if split is not None:
+        return split
+    return ctx.apply(x, Dense(weight), bias, (module.out_features,), name)
 
 
 def _conv_padding(module, name: str) -> tuple[int, int]:
@@ -88,15 +99,22 @@ def conv2d(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
             f"module {name!r} (Conv2d) has padding_mode {module.padding_mode!r}; only 'zeros' "
             "converts."
         )
-    op = Conv2d(
-        _np(module.weight),
-        x.shape,
-        _pair(module.stride),
-        _conv_padding(module, name),
-        module.groups,
-    )
+    weight = _np(module.weight)
+    stride, padding = _pair(module.stride), _conv_padding(module, name)
+    op = Conv2d(weight, x.shape, stride, padding, module.groups)
     c_out, h_out, w_out = op.out_shape
     bias = None if module.bias is None else np.repeat(_np(module.bias), h_out * w_out)
+
+    def part(v, lo, hi, k):  # a concatenation of populations: split the weights
+        part_op = Conv2d(weight[:, lo:hi], v.shape, stride, padding, 1)
+        return ctx.apply(v, part_op, bias if k == 0 else None, op.out_shape, name)
+
+    if module.groups == 1:
+        from .rearrange import split_consumer
+
+        split = split_consumer(ctx, x, part, name)
+        if split is not None:
+            return split
     return ctx.apply(x, op, bias, op.out_shape, name)
 
 
@@ -210,7 +228,17 @@ def flatten(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
 
 
 @register_module_converter(
-    nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    ModuleMatcher(
+        "StochasticDepth (torchvision.ops; identity in eval mode)",
+        lambda m: type(m).__name__ == "StochasticDepth" and hasattr(m, "p") and not m.training,
+    ),
 )
 def passthrough(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     """Identity and (eval-mode) dropout: nothing to convert."""
