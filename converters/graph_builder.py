@@ -30,7 +30,7 @@ from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
 from neuro.models import Input, Readout
 from neuro.models.base import NeuronModel
 
-from .fold import identity, scale_operator
+from .fold import diagonal_values, identity, scale_input, scale_operator
 
 __all__ = ["Term", "Value", "GraphBuilder", "SPARSE_BELOW"]
 
@@ -222,6 +222,9 @@ class GraphBuilder:
         name : str
             Path of the operation (names a relay if the result must be materialised).
         """
+        folded = self._fold_input_affine(x, op, bias, out_shape, name)
+        if folded is not None:
+            return folded
         x = self.as_population(x, exact_shape=isinstance(op, Conv2d))
         if op.n_pre != x.size or op.n_out != int(np.prod(out_shape)):
             raise ConversionError(
@@ -231,6 +234,32 @@ class GraphBuilder:
         if bias is not None:
             bias = np.asarray(bias, dtype=np.float64).ravel()
         return Value(tuple(out_shape), [Term(x.terms[0].source, op)], bias, name)
+
+    def _fold_input_affine(self, x: Value, op, bias, out_shape, name) -> Value | None:
+        """``op(s * P + t)`` of a population P as ``op'(P) + op(t)`` (exact), or None.
+
+        A BatchNorm after an activation leaves such a per-unit affine value; folding it
+        into the consuming layer avoids a relay population.
+        """
+        if len(x.terms) != 1 or x.terms[0].op is None or op.n_pre != x.size:
+            return None
+        source = x.terms[0].source
+        pop = self.network.populations[source]
+        s = diagonal_values(x.terms[0].op, x.size)
+        if s is None or pop.size != x.size:
+            return None
+        if isinstance(op, Conv2d) and len(pop.shape) == 3 and tuple(pop.shape) != op.in_shape:
+            return None
+        scaled = scale_input(op, s)
+        if scaled is None:
+            return None
+        extra = np.zeros(op.n_out)
+        if x.bias is not None and np.any(x.bias):
+            extra = op.apply(x.bias[None, :])[0]
+        if bias is not None:
+            extra = extra + np.asarray(bias, dtype=np.float64).ravel()
+        total = extra if (bias is not None or np.any(extra)) else None
+        return Value(tuple(out_shape), [Term(source, scaled)], total, name)
 
     def scale(self, x: Value, scale, shift, name: str) -> Value:
         """The value ``scale * x + shift`` (per unit), folded into the pending operators."""
