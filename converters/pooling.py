@@ -43,6 +43,15 @@ def max_pool_value(ctx: GraphBuilder, x: Value, kernel, stride, padding, dilatio
         raise ConversionError(
             f"{name!r}: max pooling converts (C, L) and (C, H, W) inputs, got {x.shape}."
         )
+    info = getattr(x, "parts", None)
+    if info is not None and info[1] == 1 and shape is None:  # pool each part, then concatenate
+        from .rearrange import concatenate
+
+        pooled = [
+            max_pool_value(ctx, p, kernel, stride, padding, dilation, ceil_mode, f"{name}.{k}")
+            for k, p in enumerate(info[0])
+        ]
+        return concatenate(ctx, pooled, 1, name)
     kernel = _n(kernel, n)
     stride = kernel if stride is None or stride == [] or stride == () else _n(stride, n)
     model = MaxPool(x.shape, kernel, stride, _n(padding, n), _n(dilation, n), ceil_mode)

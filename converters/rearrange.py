@@ -123,8 +123,14 @@ def cat(ctx: GraphBuilder, name, args, kwargs, out_shape):
     nd = len(parts[0].shape) + 1
     if dim % nd == 0:
         raise ConversionError(f"{name!r}: torch.cat along the batch axis does not convert.")
-    out = _rearranged(ctx, parts, lambda *ts: torch.cat(ts, dim), out_shape, name)
-    out.parts = (parts, dim % nd)
+    return concatenate(ctx, parts, dim % nd, name)
+
+
+def concatenate(ctx: GraphBuilder, parts: list[Value], dim: int, name: str) -> Value:
+    """The concatenation of ``parts`` along axis ``dim`` of (B, *shape) (remembers them)."""
+    shape = tuple(torch.cat([torch.zeros(1, *p.shape) for p in parts], dim).shape[1:])
+    out = _rearranged(ctx, parts, lambda *ts: torch.cat(ts, dim), shape, name)
+    out.parts = (parts, dim)
     return out
 
 

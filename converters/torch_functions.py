@@ -118,14 +118,6 @@ def attribute(ctx: GraphBuilder, name, args, kwargs, out_shape):
     raise ConversionError(f"{name!r}: tensor attribute {attr!r} does not convert.")
 
 
-@register_function_converter(operator.getitem)
-def getitem(ctx: GraphBuilder, name, args, kwargs, out_shape):
-    """Indexing a size tuple; indexing tensors does not convert."""
-    if isinstance(args[0], Value):
-        raise ConversionError(f"{name!r}: indexing or slicing a tensor does not convert.")
-    return operator.getitem(args[0], args[1])
-
-
 @register_function_converter(F.avg_pool2d)
 def avg_pool2d(ctx: GraphBuilder, name, args, kwargs, out_shape):
     """Functional average pooling → depthwise Conv2d projection."""

@@ -25,11 +25,12 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from neuro.exceptions import ConversionError
 from neuro.ir.network import Network
+from neuro.ir.weights import Conv2d, Dense
 
 from . import (  # noqa: F401  (register the mappings)
     activations,
     pooling,
-    rearrange,  # noqa: F401,I001  (after torch_functions: its getitem handles tensors)
+    rearrange,
     torch_functions,
     torch_modules,
 )
@@ -207,7 +208,7 @@ def convert_module(
     env: dict = {}
     names = {}
     for node in gm.graph.nodes:
-        env[node] = _convert_node(gm, builder, node, env, names)
+        env[node] = _shared(builder, node, _convert_node(gm, builder, node, env, names))
     network = builder.network.validate()
     CONVERSIONS[id(network)] = (weakref.ref(network), gm, _population_nodes(gm, env, network))
     return network
@@ -216,6 +217,19 @@ def convert_module(
 # id(network) → (weak reference to it, traced module, {population: node name}) of the
 # latest conversions, for converters.verify (bounded; the newest are kept).
 CONVERSIONS: dict = {}
+
+
+def _shared(builder: GraphBuilder, node, value):
+    """A computed value used by several operations becomes one population (a relay),
+    so its weights run once instead of once per consumer."""
+    if not isinstance(value, Value) or len(node.users) < 2 or value.is_population:
+        return value
+    if any(isinstance(t.op, (Conv2d, Dense)) for t in value.terms):
+        shared = builder.as_population(value, exact_shape=True)
+        out = Value(value.shape, shared.terms, None, value.origin, value.materialised)
+        out.parts = getattr(value, "parts", None)
+        return out
+    return value
 
 
 def _population_nodes(gm, env: dict, network) -> dict:
