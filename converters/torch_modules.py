@@ -56,6 +56,10 @@ def _need_shape(x: Value, ndim: int, name: str, module, what: str) -> None:
 @register_module_converter(nn.Linear)
 def linear(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     """``y = x W^T + b`` → Dense weight ``W^T`` of shape [in, out]."""
+    lead = tuple(x.shape[:-1])
+    if len(x.shape) > 1 and math.prod(lead) == 1:  # (1, ..., features): one row per sample
+        flat = linear(ctx, module, ctx.reshape(x, (x.shape[-1],), name), name)
+        return ctx.reshape(flat, (*lead, module.out_features), name)
     _need_shape(x, 1, name, module, "(features,) inputs; flatten first")
     bias = None if module.bias is None else _np(module.bias)
     weight = _np(module.weight).T
