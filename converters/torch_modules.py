@@ -231,6 +231,13 @@ def flatten(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     return ctx.reshape(x, flatten_shape(x.shape, module.start_dim, module.end_dim, name), name)
 
 
+@register_module_converter(nn.Unflatten)
+def unflatten(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """``Unflatten`` → the same units with the unflattened shape."""
+    shape = tuple(module(torch.zeros(1, *x.shape)).shape[1:])
+    return ctx.reshape(x, shape, name)
+
+
 @register_module_converter(
     nn.Identity,
     nn.Dropout,
