@@ -96,3 +96,27 @@ def test_all_unsupported_operations_listed_at_once():
     assert first.startswith("cannot convert 3 operation(s)")
     assert "'act'" in first and "torch.sigmoid" in first and "F.gelu" in first
     assert "register_module_converter" in msg and "calibrate_thresholds" in msg
+
+
+class ScaledReLU(nn.Module):  # the README's example of a new mapping
+    def forward(self, x):
+        return 2 * x.clamp(min=0)
+
+
+def test_readme_mapping_example():
+    from neuro.models import FATReLU
+
+    @register_module_converter(ScaledReLU)
+    def scaled_relu(ctx, module, x, name):
+        doubled = ctx.scale(x, np.full(x.size, 2.0), np.zeros(x.size), name)
+        return ctx.population(doubled, FATReLU(0.0), name)
+
+    try:
+        model = nn.Sequential(nn.Linear(3, 4), ScaledReLU(), nn.Linear(4, 2)).double().eval()
+        x = torch.randn(6, 3, dtype=torch.float64)
+        result = neuro.convert_and_run(model, x)  # verified
+        assert result.network.populations["1"].model.type == "fatrelu"
+    finally:
+        MODULE_CONVERTERS.pop(ScaledReLU)
+    # without the mapping the module is traced into and converted by what it computes
+    neuro.convert_and_run(model, x)
