@@ -98,4 +98,8 @@ def convert_and_run(
                 return run(network, inputs, backend=backend, record=record, **options)
 
             verify_run(network, inputs, result, rerun, result.info.get("dtype", "float64"))
+        elif network.metadata.get("verify") == "forward":
+            from .verify import verify_forward
+
+            verify_forward(model, inputs, result, result.info.get("dtype", "float64"))
     return result

@@ -54,6 +54,7 @@ FUNCTION_CONVERTERS: dict = {}
 CONVERTER_MODULES = [
     "converters.torch_graph",
     "converters.egru",
+    "converters.egru_sequence",
     "converters.kwta",
     "converters.sas",
 ]

@@ -29,7 +29,7 @@ import torch.fx
 
 from neuro.exceptions import ConversionMismatchError
 
-__all__ = ["TOLERANCES", "relative_error", "verify_run", "verify_network"]
+__all__ = ["TOLERANCES", "relative_error", "verify_run", "verify_network", "verify_forward"]
 
 #: relative tolerance by the dtype the network ran in
 TOLERANCES = {"float64": 1e-9, "float32": 1e-4, "float16": 1e-2, "bfloat16": 1e-2}
@@ -148,6 +148,22 @@ def verify_run(network, x, result, rerun, dtype: str) -> None:
         f"{worst:.3g} > {rtol:g} (the tolerance of a {dtype} run); no recorded layer "
         "diverges before them.  Pass verify=False to skip this check."
     )
+
+
+def verify_forward(model, inputs, result, dtype: str) -> None:
+    """Compare a run's outputs with ``model(inputs)`` (float64) for whole-model converters
+    whose networks map the same inputs to the same outputs (``metadata["verify"]``)."""
+    from .egru_sequence import forward_float64
+
+    rtol = TOLERANCES.get(str(dtype), 1e-4)
+    want = forward_float64(model, inputs)
+    err = relative_error(result.outputs, want)
+    if err > rtol:
+        raise ConversionMismatchError(
+            f"the outputs {result.network.outputs} differ from {type(model).__name__}'s "
+            f"forward: relative error {err:.3g} > {rtol:g} (the tolerance of a {dtype} run). "
+            "Pass verify=False to skip this check."
+        )
 
 
 def _describe(node) -> str:
