@@ -182,6 +182,7 @@ def convert_module(
     example = _example(model, example_input, input_shape)
     gm = trace(model)
     _check_inputs(gm, model)
+    _check_supported(gm)
     with torch.no_grad():
         try:
             ShapeProp(gm).propagate(example)
@@ -197,7 +198,6 @@ def convert_module(
                 f"{type(exc).__name__}: {cause}; pass an example batch of the shape the "
                 "model takes."
             ) from None
-    _check_supported(gm)
     torch_dtype = _model_dtype(model)
     dtype = str(torch_dtype).replace("torch.", "")
     builder = GraphBuilder(
@@ -275,6 +275,24 @@ def _where(node) -> str:
     return f" in module {paths[-1]!r}" if paths else ""
 
 
+# Why some common operations do not convert (appended to their entry in the error).
+_HINTS = {
+    "Embedding": "token lookups convert only in EGRU language models "
+    "(neuro.torch.EGRULanguageModel); a feed-forward model takes dense inputs",
+    "EmbeddingBag": "token lookups convert only in EGRU language models",
+}
+for _name in ("SiLU", "GELU", "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "Softplus",
+              "Mish", "Hardswish", "Hardsigmoid", "PReLU", "Softmax", "LogSoftmax",
+              "silu", "gelu", "leaky_relu", "sigmoid", "tanh", "elu", "selu", "softplus",
+              "mish", "hardswish", "hardsigmoid", "softmax", "log_softmax"):  # fmt: skip
+    _HINTS[_name] = "not zero-preserving (a silent unit would have to send a value)"
+
+
+def _hint(name: str) -> str:
+    hint = _HINTS.get(name.rsplit(".", 1)[-1])
+    return f" [{hint}]" if hint else ""
+
+
 def _check_supported(gm) -> None:
     """Raise one error listing every module and function call without a mapping."""
     missing = []
@@ -282,12 +300,13 @@ def _check_supported(gm) -> None:
         if node.op == "call_module":
             module = gm.get_submodule(node.target)
             if find_module_converter(module) is None:
-                missing.append(f"module {node.target!r} ({type(module).__module__}."
-                               f"{type(module).__qualname__})")  # fmt: skip
+                kind = f"{type(module).__module__}.{type(module).__qualname__}"
+                missing.append(f"module {node.target!r} ({kind}){_hint(type(module).__name__)}")
         elif node.op in ("call_function", "call_method"):
             key = node.target if node.op == "call_function" else f"method:{node.target}"
             if key not in FUNCTION_CONVERTERS and not _constant_call(node):
-                missing.append(f"{function_name(key)} at node {node.name!r}{_where(node)}")
+                public = function_name(key)
+                missing.append(f"{public} at node {node.name!r}{_where(node)}{_hint(public)}")
     if missing:
         modules = sorted({getattr(t, "__name__", str(t)) for t in MODULE_CONVERTERS})
         whole = sorted(name for name, _, _ in MODEL_CONVERTERS)

@@ -120,3 +120,20 @@ def test_readme_mapping_example():
         MODULE_CONVERTERS.pop(ScaledReLU)
     # without the mapping the module is traced into and converted by what it computes
     neuro.convert_and_run(model, x)
+
+
+def test_embedding_and_silu_are_refused_with_the_reason():
+    class Emb(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+            self.act = nn.SiLU()
+
+        def forward(self, x):
+            return self.act(self.emb(x))
+
+    with pytest.raises(ConversionError) as err:
+        convert(Emb().eval(), example_input=torch.zeros(2, 3, dtype=torch.long))
+    first = str(err.value).splitlines()[0]
+    assert "'emb'" in first and "EGRU language models" in first
+    assert "'act'" in first and "not zero-preserving" in first
