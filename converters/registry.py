@@ -128,9 +128,9 @@ def find_module_converter(module):
     forward = getattr(type(module), "forward", None)
     for cls in type(module).__mro__:
         if cls in MODULE_CONVERTERS:
-            if getattr(cls, "forward", None) is not forward:
-                return None  # forward overridden below the registered class
-            return MODULE_CONVERTERS[cls]
+            if getattr(cls, "forward", None) is forward:
+                return MODULE_CONVERTERS[cls]
+            break  # forward overridden below the registered class: not by type
     for key, func in MODULE_CONVERTERS.items():
         if isinstance(key, ModuleMatcher) and key(module):
             return func

@@ -97,6 +97,17 @@ class LavaFATReLU(LavaNeurons):
         )
 
 
+@LAVA_NEURONS.register("maxpool")
+class LavaMaxPool(LavaNeurons):
+    """Max pooling has no Lava process: refused by name."""
+
+    def build(self, biases, state, timing):
+        raise BackendError(
+            f"population {self.pop.name!r}: backend 'lava' has no max-pooling process; run "
+            "networks with max pooling on 'cpu', 'cores' or 'reference'."
+        )
+
+
 @LAVA_NEURONS.register("readout")
 class LavaReadout(LavaNeurons):
     """Readout as :class:`~neuro.backends.lava.processes.ReadoutNeuron`."""
