@@ -28,8 +28,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from neuro.exceptions import ConversionError
-
 __all__ = [
     "MODEL_CONVERTERS",
     "MODULE_CONVERTERS",
@@ -159,13 +157,3 @@ def find_model_converter(model):
         if predicate(model):
             return func
     return None
-
-
-def unsupported(path: str, module) -> ConversionError:
-    """The error for a module no converter handles, listing what is supported."""
-    names = sorted({getattr(t, "__name__", str(t)) for t in MODULE_CONVERTERS})
-    whole = sorted(name for name, _, _ in MODEL_CONVERTERS)
-    return ConversionError(
-        f"cannot convert module {path!r} of type {type(module).__name__}; supported modules: "
-        f"{', '.join(names)}; whole models: {', '.join(whole) or 'none'}."
-    )

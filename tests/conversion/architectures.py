@@ -151,6 +151,59 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class Bottleneck(nn.Module):
+    """ResNet-50's bottleneck block: 1x1 reduce, 3x3, 1x1 expand (x4)."""
+
+    def __init__(self, c_in, width, stride):
+        super().__init__()
+        c_out = 4 * width
+        self.conv1 = nn.Conv2d(c_in, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, c_out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNet50(nn.Module):
+    """ResNet-50's layout (stem, four stages of bottlenecks) with fewer blocks per stage."""
+
+    def __init__(self, widths=(4, 8, 8, 16), blocks=(2, 1, 1, 1), classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        stages, c = [], 8
+        for k, (w, n) in enumerate(zip(widths, blocks)):
+            stage = []
+            for i in range(n):
+                stage.append(Bottleneck(c, w, 2 if (k and i == 0) else 1))
+                c = 4 * w
+            stages.append(nn.Sequential(*stage))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 # -- MobileNetV2 (Sandler et al. 2018) -------------------------------------------------------
 class InvertedResidual(nn.Module):
     def __init__(self, c_in, c_out, stride, expand):
@@ -361,12 +414,32 @@ class UNet(nn.Module):
         return self.out(d1)
 
 
+# -- EfficientNet-B0's MBConv block (Tan & Le 2019): SiLU and a sigmoid gate ---------------
+class MBConvSE(nn.Module):
+    """Not convertible by policy (SiLU and the squeeze-excitation sigmoid are not
+    zero-preserving): the converter must refuse it and say why."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.expand = conv_bn_relu(c, 4 * c, 1, act=nn.SiLU)
+        self.depthwise = conv_bn_relu(4 * c, 4 * c, 3, groups=4 * c, act=nn.SiLU)
+        self.se_reduce = nn.Conv2d(4 * c, 2, 1)
+        self.se_expand = nn.Conv2d(2, 4 * c, 1)
+        self.project = nn.Sequential(nn.Conv2d(4 * c, c, 1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        y = self.depthwise(self.expand(x))
+        s = torch.sigmoid(self.se_expand(F.silu(self.se_reduce(y.mean((2, 3), keepdim=True)))))
+        return x + self.project(y * s)
+
+
 ARCHITECTURES = {
     "lenet5": (LeNet5, (1, 28, 28)),
     "m5": (M5, (1, 2000)),
     "vgg11": (VGG11, (3, 32, 32)),
     "alexnet": (AlexNet, (3, 67, 67)),
     "resnet18": (ResNet18, (3, 32, 32)),
+    "resnet50": (ResNet50, (3, 32, 32)),
     "mobilenet_v2": (MobileNetV2, (3, 16, 16)),
     "squeezenet1_0": (SqueezeNet10, (3, 39, 39)),
     "shufflenet_v2": (ShuffleNetV2, (3, 32, 32)),

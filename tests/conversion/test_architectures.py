@@ -18,11 +18,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
-from architectures import ARCHITECTURES  # noqa: E402
+from architectures import ARCHITECTURES, MBConvSE  # noqa: E402
 from torch import nn  # noqa: E402
 
 import neuro  # noqa: E402
+from converters import convert  # noqa: E402
 from converters.verify import relative_error  # noqa: E402
+from neuro.exceptions import ConversionError  # noqa: E402
 
 
 def _randomise(model, seed):
@@ -145,7 +147,7 @@ def _extra_counts(name, model):
         fw_hooks = [model.conv1.register_forward_hook(relu_out),
                     model.conv2.register_forward_hook(relu_out)]  # fmt: skip
         return fw, extra, fw_hooks
-    if name == "resnet18":
+    if name in ("resnet18", "resnet50"):
         for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
             fw += [(b, _first) for b in layer if b.downsample is None]
     if name == "mobilenet_v2":
@@ -209,3 +211,14 @@ def test_architecture_in_float32(name):
     assert result.info["dtype"] == "float32"
     with torch.no_grad():
         assert relative_error(result.outputs, model(x).numpy()) <= 1e-4
+
+
+def test_efficientnet_block_is_refused_by_the_activation_policy():
+    """EfficientNet-B0's MBConv (SiLU, sigmoid squeeze-excitation) does not convert: the
+    error lists every offending operation at once and says why."""
+    with pytest.raises(ConversionError) as err:
+        convert(MBConvSE().eval(), example_input=torch.zeros(2, 8, 6, 6))
+    first = str(err.value).splitlines()[0]
+    for what in ("expand.2", "depthwise.2", "F.silu", "torch.sigmoid", "not zero-preserving"):
+        assert what in first
+    assert "calibrate_thresholds" in str(err.value)
