@@ -1,16 +1,17 @@
 """The generic converter for feed-forward PyTorch modules (torch.fx tracing).
 
 ``convert_module(model, example_input)`` traces ``model.forward`` with
-:mod:`torch.fx` — modules with a registered mapping function (and modules without
-children) are kept as leaves, containers are traced through — propagates the
-example's shapes, then walks the graph node by node: placeholders become the
-:class:`neuro.Input` population, module calls go to the mapping functions of
-:mod:`converters.torch_modules`, function and method calls to the handlers of
-:mod:`converters.torch_functions`, and the output to Readout populations (see
-:mod:`converters.graph_builder` for how values become populations).
-
-Anything without a mapping raises a :class:`~neuro.exceptions.ConversionError`
-naming the module's path and type and listing what is supported.
+:mod:`torch.fx` — modules with a registered mapping function (never a subclass that
+overrides ``forward``) and torch's own modules are kept as leaves, everything else is
+traced through — checks that every operation has a mapping (one error lists all that
+have none), propagates the example's shapes, then walks the graph node by node:
+placeholders become the :class:`neuro.Input` population, module calls go to the
+mapping functions (:mod:`converters.torch_modules`, :mod:`~converters.pooling`,
+:mod:`~converters.rearrange`), function and method calls to the handlers
+(:mod:`converters.torch_functions`, :mod:`~converters.activations`, ...), calls on
+constants only are evaluated by torch, and the output becomes Readout populations (see
+:mod:`converters.graph_builder` for how values become populations).  Values nothing
+uses are dropped; a computed value read by several operations becomes one population.
 """
 
 from __future__ import annotations

@@ -8,13 +8,16 @@ Each function has the signature ``func(ctx, module, x, name) -> Value`` (see
   pre-synaptic major ``[in, out]``;
 * ``Conv2d`` (stride, padding, groups, bias; dilation 1, zero padding) → a Conv2d
   projection on channel-first populations;
-* ``BatchNorm1d``/``BatchNorm2d`` (eval mode) → folded into the preceding operator;
-* ``ReLU`` and FATReLU modules → a :class:`neuro.FATReLU` population.  FATReLU
-  modules are recognised by their attributes (a ``threshold``, scalar or per
-  channel, along ``channel_dim`` = 1): ``neuro.torch.FATReLU``, sparseml's
-  ``FATReLU``, and ``torch.nn.Threshold`` with ``value == 0``;
+* ``BatchNorm1d``/``BatchNorm2d`` (eval mode) → folded into the preceding operator
+  (or, after an activation, into the next one: :meth:`GraphBuilder.apply`);
+* ``ReLU`` → ``FATReLU(0)``; ``nn.Threshold(θ, 0)`` → ``FATReLU(θ, strict=True)``;
+  ``ReLU6``/``Hardtanh(0, c)`` → ``FATReLU(0, clip=c)``; FATReLU-like modules
+  (``neuro.torch.FATReLU``, sparseml's ``FATReLU``: a ``threshold`` attribute, scalar
+  or per channel along ``channel_dim`` = 1) → ``FATReLU(θ)`` with the rule
+  (``>=`` or ``>``) measured on inputs at the threshold;
 * ``AvgPool2d``/``AdaptiveAvgPool2d`` → a fixed-weight depthwise Conv2d projection;
-* ``Flatten`` → a reshape (no unit changes); ``Dropout*``/``Identity`` → dropped.
+* ``Flatten``/``Unflatten`` → a reshape (no unit changes); ``Dropout*``/``Identity``/
+  ``StochasticDepth`` → dropped.
 """
 
 from __future__ import annotations
