@@ -94,10 +94,16 @@ def convert_and_run(
         if conversion_record(network) and runner is run and not options.get("steps"):
             from .verify import verify_run
 
-            def rerun(record):
-                return run(network, inputs, backend=backend, record=record, **options)
+            def rerun(record, **changes):
+                opts = {**options, **changes}
+                return run(network, inputs, backend=backend, record=record, **opts)
 
-            verify_run(network, inputs, result, rerun, result.info.get("dtype", "float64"))
+            def rerun_float64(record):
+                return rerun(record, dtype="float64")
+
+            exact = rerun_float64 if backend in ("cpu", "cores") else None
+            dtype = result.info.get("dtype", "float64")
+            verify_run(network, inputs, result, rerun, dtype, exact)
         elif network.metadata.get("verify") == "forward":
             from .verify import verify_forward
 

@@ -137,3 +137,26 @@ def test_embedding_and_silu_are_refused_with_the_reason():
     first = str(err.value).splitlines()[0]
     assert "'emb'" in first and "EGRU language models" in first
     assert "'act'" in first and "not zero-preserving" in first
+
+
+def test_float32_rounding_at_a_threshold_warns_instead_of_failing():
+    """0.86 + 0.54 is exactly 1.4 in float64 but above float32(1.4) in float32: a tie at
+    θ = 1.4 (strict) falls on the other side in float32 only."""
+    from converters.verify import RoundingWarning
+
+    class Tie(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 1, bias=False)
+
+        def forward(self, x):
+            return torch.nn.functional.threshold(self.fc(x), 1.4, 0.0)
+
+    model = Tie().double().eval()
+    with torch.no_grad():
+        model.fc.weight.copy_(torch.tensor([[0.86, 0.54]], dtype=torch.float64))
+    x = torch.ones(2, 2, dtype=torch.float64)
+    with pytest.warns(RoundingWarning, match="float64 run matches"):
+        out = neuro.convert_and_run(model, x, dtype="float32").outputs
+    assert np.all(out != 0) and np.all(model(x).detach().numpy() == 0)
+    np.testing.assert_array_equal(neuro.convert_and_run(model, x).outputs, [[0.0], [0.0]])
