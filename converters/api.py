@@ -28,7 +28,8 @@ def convert(model, example_input=None, verify: bool = True, **options) -> Networ
         With an ``example_input``, run the network on the ``reference`` backend on its
         first samples and compare with the model's forward (see
         :mod:`converters.verify`); raises :class:`~neuro.exceptions.ConversionMismatchError`
-        naming the first diverging layer.  Feed-forward (graph-converted) modules only.
+        naming the first diverging layer (feed-forward modules), or comparing the
+        outputs with the forward (EGRU sequence models).
     **options
         Converter-specific options (documented by each converter).
 
@@ -40,7 +41,15 @@ def convert(model, example_input=None, verify: bool = True, **options) -> Networ
         return model
     func = find_model_converter(model)
     if func is not None:
-        return func(model, example_input=example_input, **options)
+        network = func(model, example_input=example_input, **options)
+        if verify and example_input is not None and network.metadata.get("verify") == "forward":
+            from .verify import verify_forward
+
+            runner = RUNNERS[network.metadata["runner"]]
+            x = _numpy(example_input)
+            result = runner(network, x, backend="reference")
+            verify_forward(model, x, result, "float64")
+        return network
     require("torch", "torch", "converting a PyTorch model")
     load_converters()
     try:

@@ -123,3 +123,18 @@ def test_refusals():
         layer.thr[0] = -0.1
     with pytest.raises(ConversionError, match="threshold"):
         convert(layer)
+
+
+def test_convert_with_an_example_verifies_and_catches_a_changed_forward():
+    from neuro.exceptions import ConversionMismatchError
+
+    class Reversed(Stack):
+        def forward(self, x):  # reads the sequence backwards: not what the layers chain
+            return super().forward(torch.flip(x, [0]))
+
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    convert(Stack((3, 4, 4), out=2).eval(), example_input=x)
+    with pytest.raises(ConversionMismatchError, match="differ from Reversed's forward"):
+        convert(Reversed((3, 4, 4), out=2).eval(), example_input=x)
+    with pytest.raises(ConversionMismatchError):
+        neuro.convert_and_run(Reversed((3, 4, 4), out=2).eval(), x)
