@@ -30,7 +30,7 @@ from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
 from neuro.models import Input, Readout
 from neuro.models.base import NeuronModel
 
-from .fold import identity, scale_operator
+from .fold import diagonal_values, identity, scale_input, scale_operator
 
 __all__ = ["Term", "Value", "GraphBuilder", "SPARSE_BELOW"]
 
@@ -88,9 +88,13 @@ class GraphBuilder:
         Stored in ``network.metadata``.
     """
 
-    def __init__(self, name: str, metadata: dict | None = None):
+    def __init__(self, name: str, metadata: dict | None = None, dtype=None):
         self.network = Network(name=name, metadata=metadata)
         self._projection_names: set[str] = set()
+        #: floating dtype of the model being converted (a torch dtype, or None)
+        self.dtype = dtype
+        #: population name → (input value, neuron model) of activations (see activation)
+        self.activations: dict[str, tuple] = {}
 
     # -- naming ---------------------------------------------------------------------
     def unique_population_name(self, name: str) -> str:
@@ -155,6 +159,35 @@ class GraphBuilder:
             )
         return self.of_population(post.name)
 
+    def activation(self, x: Value, model: NeuronModel, name: str) -> Value:
+        """A zero-preserving activation of ``x`` as a new population (remembered, so that
+        ``relu(x) * (x > t)`` can be recognised as one thresholded population)."""
+        out = self.population(x, model, name)
+        self.activations[out.terms[0].source] = (x, model)
+        return out
+
+    def prune(self) -> list[str]:
+        """Remove populations (and their projections) that reach no output; return them.
+
+        A traced ``forward`` can compute values nothing uses (or that a recognised
+        pattern replaced, like the ``relu(x)`` of ``relu(x) * (x > t)``); they would
+        only add events and counts.
+        """
+        net = self.network
+        live = set(net.outputs)
+        stack = list(live)
+        while stack:
+            for proj in net.incoming(stack.pop()):
+                if proj.pre not in live:
+                    live.add(proj.pre)
+                    stack.append(proj.pre)
+        dead = [n for n, p in net.populations.items() if n not in live and not p.model.is_input]
+        for name in dead:
+            del net.populations[name]
+        for pname in [n for n, p in net.projections.items() if p.pre in dead or p.post in dead]:
+            del net.projections[pname]
+        return dead
+
     def as_population(self, x: Value, exact_shape: bool) -> Value:
         """``x`` as one population's output, adding a Readout relay when needed.
 
@@ -169,7 +202,9 @@ class GraphBuilder:
                 x.materialised = self.population(x, Readout(), x.origin).terms[0].source
             x = Value(x.shape, [Term(x.materialised)], None, x.origin, x.materialised)
         pop = self.network.populations[x.terms[0].source]
-        if exact_shape and tuple(pop.shape) != tuple(x.shape):  # a view: relay in this shape
+        shape = tuple(pop.shape)
+        one_d = len(shape) == 2 and tuple(x.shape) == (shape[0], 1, shape[1])  # (C, 1, L) view
+        if exact_shape and shape != tuple(x.shape) and not one_d:  # a view: relay in this shape
             return self.population(x, Readout(), x.origin)
         return x
 
@@ -187,6 +222,9 @@ class GraphBuilder:
         name : str
             Path of the operation (names a relay if the result must be materialised).
         """
+        folded = self._fold_input_affine(x, op, bias, out_shape, name)
+        if folded is not None:
+            return folded
         x = self.as_population(x, exact_shape=isinstance(op, Conv2d))
         if op.n_pre != x.size or op.n_out != int(np.prod(out_shape)):
             raise ConversionError(
@@ -196,6 +234,32 @@ class GraphBuilder:
         if bias is not None:
             bias = np.asarray(bias, dtype=np.float64).ravel()
         return Value(tuple(out_shape), [Term(x.terms[0].source, op)], bias, name)
+
+    def _fold_input_affine(self, x: Value, op, bias, out_shape, name) -> Value | None:
+        """``op(s * P + t)`` of a population P as ``op'(P) + op(t)`` (exact), or None.
+
+        A BatchNorm after an activation leaves such a per-unit affine value; folding it
+        into the consuming layer avoids a relay population.
+        """
+        if len(x.terms) != 1 or x.terms[0].op is None or op.n_pre != x.size:
+            return None
+        source = x.terms[0].source
+        pop = self.network.populations[source]
+        s = diagonal_values(x.terms[0].op, x.size)
+        if s is None or pop.size != x.size:
+            return None
+        if isinstance(op, Conv2d) and len(pop.shape) == 3 and tuple(pop.shape) != op.in_shape:
+            return None
+        scaled = scale_input(op, s)
+        if scaled is None:
+            return None
+        extra = np.zeros(op.n_out)
+        if x.bias is not None and np.any(x.bias):
+            extra = op.apply(x.bias[None, :])[0]
+        if bias is not None:
+            extra = extra + np.asarray(bias, dtype=np.float64).ravel()
+        total = extra if (bias is not None or np.any(extra)) else None
+        return Value(tuple(out_shape), [Term(source, scaled)], total, name)
 
     def scale(self, x: Value, scale, shift, name: str) -> Value:
         """The value ``scale * x + shift`` (per unit), folded into the pending operators."""
@@ -247,6 +311,7 @@ class GraphBuilder:
                     continue
             outs.append(self.population(x, Readout(), name).terms[0].source)
         self.network.outputs = outs
+        self.prune()
         return outs
 
 

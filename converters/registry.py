@@ -28,8 +28,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from neuro.exceptions import ConversionError
-
 __all__ = [
     "MODEL_CONVERTERS",
     "MODULE_CONVERTERS",
@@ -54,6 +52,7 @@ FUNCTION_CONVERTERS: dict = {}
 CONVERTER_MODULES = [
     "converters.torch_graph",
     "converters.egru",
+    "converters.egru_sequence",
     "converters.kwta",
     "converters.sas",
 ]
@@ -117,10 +116,19 @@ def register_function_converter(*targets):
 
 
 def find_module_converter(module):
-    """The mapping function for ``module``: by class (most derived first), then by matcher."""
+    """The mapping function for ``module``: by class (most derived first), then by matcher.
+
+    A subclass that overrides ``forward`` is never mapped by its base class: the mapping
+    describes the base's computation, not the subclass's.  The graph converter traces
+    into such a module instead and recognises what its ``forward`` computes (or names
+    the operations it cannot convert).
+    """
+    forward = getattr(type(module), "forward", None)
     for cls in type(module).__mro__:
         if cls in MODULE_CONVERTERS:
-            return MODULE_CONVERTERS[cls]
+            if getattr(cls, "forward", None) is forward:
+                return MODULE_CONVERTERS[cls]
+            break  # forward overridden below the registered class: not by type
     for key, func in MODULE_CONVERTERS.items():
         if isinstance(key, ModuleMatcher) and key(module):
             return func
@@ -149,13 +157,3 @@ def find_model_converter(model):
         if predicate(model):
             return func
     return None
-
-
-def unsupported(path: str, module) -> ConversionError:
-    """The error for a module no converter handles, listing what is supported."""
-    names = sorted({getattr(t, "__name__", str(t)) for t in MODULE_CONVERTERS})
-    whole = sorted(name for name, _, _ in MODEL_CONVERTERS)
-    return ConversionError(
-        f"cannot convert module {path!r} of type {type(module).__name__}; supported modules: "
-        f"{', '.join(names)}; whole models: {', '.join(whole) or 'none'}."
-    )

@@ -44,10 +44,29 @@ def add(ctx: GraphBuilder, name, args, kwargs, out_shape):
     return ctx.add(_value(a, name, "addition"), _value(b, name, "addition"), name)
 
 
+def _size_arithmetic(fn):
+    """Python arithmetic on sizes (``C // groups``); on tensors it does not convert."""
+
+    def handler(ctx: GraphBuilder, name, args, kwargs, out_shape):
+        if any(isinstance(a, Value) for a in args):
+            raise ConversionError(
+                f"{name!r}: {fn.__name__} of a tensor computed from the input does not convert "
+                "(only additions of tensors and products with constants do)."
+            )
+        return fn(*args)
+
+    handler.__doc__ = _size_arithmetic.__doc__
+    return handler
+
+
+for _fn in (operator.floordiv, operator.truediv, operator.sub, operator.mod, operator.neg):
+    register_function_converter(_fn)(_size_arithmetic(_fn))
+
+
 @register_function_converter(F.relu, torch.relu, "method:relu", "method:relu_")
 def relu(ctx: GraphBuilder, name, args, kwargs, out_shape):
     """Functional ReLU → a FATReLU population with θ = 0."""
-    return ctx.population(_value(args[0], name, "relu"), FATReLU(0.0), name)
+    return ctx.activation(_value(args[0], name, "relu"), FATReLU(0.0), name)
 
 
 @register_function_converter(torch.flatten, "method:flatten")
@@ -70,6 +89,12 @@ def reshape(ctx: GraphBuilder, name, args, kwargs, out_shape):
     return ctx.reshape(x, out_shape, name)
 
 
+@register_function_converter("method:dim")
+def dim(ctx: GraphBuilder, name, args, kwargs, out_shape):
+    """``x.dim()``: the batch axis and the per-sample axes."""
+    return len(_value(args[0], name, "dim").shape) + 1
+
+
 @register_function_converter("method:size")
 def size(ctx: GraphBuilder, name, args, kwargs, out_shape):
     """``x.size()`` / ``x.size(dim)``; the batch axis has the symbolic size -1."""
@@ -85,17 +110,12 @@ def attribute(ctx: GraphBuilder, name, args, kwargs, out_shape):
     x, attr = args[0], args[1]
     if isinstance(x, Value) and attr == "shape":
         return torch.Size((-1, *x.shape))
+    if isinstance(x, Value) and attr in ("dtype", "device", "ndim"):
+        return {"dtype": ctx.dtype or torch.float64, "device": torch.device("cpu"),
+                "ndim": len(x.shape) + 1}[attr]  # fmt: skip
     if not isinstance(x, Value):
         return getattr(x, attr)
     raise ConversionError(f"{name!r}: tensor attribute {attr!r} does not convert.")
-
-
-@register_function_converter(operator.getitem)
-def getitem(ctx: GraphBuilder, name, args, kwargs, out_shape):
-    """Indexing a size tuple; indexing tensors does not convert."""
-    if isinstance(args[0], Value):
-        raise ConversionError(f"{name!r}: indexing or slicing a tensor does not convert.")
-    return operator.getitem(args[0], args[1])
 
 
 @register_function_converter(F.avg_pool2d)
@@ -125,10 +145,31 @@ def adaptive_avg_pool2d(ctx: GraphBuilder, name, args, kwargs, out_shape):
     return avg_pool_value(ctx, x, kernel, kernel, 0, name)
 
 
+_PUBLIC_NAMES: dict = {}
+
+
+def _public_names() -> dict:
+    """id(function) → its public name (``torch.cat``, ``F.max_pool2d``, ``operator.add``)."""
+    if not _PUBLIC_NAMES:
+        import operator as op_module
+
+        for prefix, namespace in (("operator", op_module), ("torch", torch), ("F", F)):
+            for attr in dir(namespace):
+                if attr.startswith("_"):
+                    continue
+                obj = getattr(namespace, attr, None)
+                if callable(obj) and not isinstance(obj, type):
+                    _PUBLIC_NAMES.setdefault(id(obj), f"{prefix}.{attr}")
+    return _PUBLIC_NAMES
+
+
 def function_name(target) -> str:
-    """Readable name of a call target (for messages and the supported list)."""
+    """Public name of a call target (for messages and the supported list)."""
     if isinstance(target, str):
         return target.replace("method:", "Tensor.")
+    public = _public_names().get(id(target))
+    if public is not None:
+        return public
     module = getattr(target, "__module__", None) or ""
     qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", str(target))
     return f"{module}.{qual}" if module and module != "builtins" else qual

@@ -8,13 +8,16 @@ Each function has the signature ``func(ctx, module, x, name) -> Value`` (see
   pre-synaptic major ``[in, out]``;
 * ``Conv2d`` (stride, padding, groups, bias; dilation 1, zero padding) → a Conv2d
   projection on channel-first populations;
-* ``BatchNorm1d``/``BatchNorm2d`` (eval mode) → folded into the preceding operator;
-* ``ReLU`` and FATReLU modules → a :class:`neuro.FATReLU` population.  FATReLU
-  modules are recognised by their attributes (a ``threshold``, scalar or per
-  channel, along ``channel_dim`` = 1): ``neuro.torch.FATReLU``, sparseml's
-  ``FATReLU``, and ``torch.nn.Threshold`` with ``value == 0``;
+* ``BatchNorm1d``/``BatchNorm2d`` (eval mode) → folded into the preceding operator
+  (or, after an activation, into the next one: :meth:`GraphBuilder.apply`);
+* ``ReLU`` → ``FATReLU(0)``; ``nn.Threshold(θ, 0)`` → ``FATReLU(θ, strict=True)``;
+  ``ReLU6``/``Hardtanh(0, c)`` → ``FATReLU(0, clip=c)``; FATReLU-like modules
+  (``neuro.torch.FATReLU``, sparseml's ``FATReLU``: a ``threshold`` attribute, scalar
+  or per channel along ``channel_dim`` = 1) → ``FATReLU(θ)`` with the rule
+  (``>=`` or ``>``) measured on inputs at the threshold;
 * ``AvgPool2d``/``AdaptiveAvgPool2d`` → a fixed-weight depthwise Conv2d projection;
-* ``Flatten`` → a reshape (no unit changes); ``Dropout*``/``Identity`` → dropped.
+* ``Flatten``/``Unflatten`` → a reshape (no unit changes); ``Dropout*``/``Identity``/
+  ``StochasticDepth`` → dropped.
 """
 
 from __future__ import annotations
@@ -56,9 +59,24 @@ def _need_shape(x: Value, ndim: int, name: str, module, what: str) -> None:
 @register_module_converter(nn.Linear)
 def linear(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     """``y = x W^T + b`` → Dense weight ``W^T`` of shape [in, out]."""
+    lead = tuple(x.shape[:-1])
+    if len(x.shape) > 1 and math.prod(lead) == 1:  # (1, ..., features): one row per sample
+        flat = linear(ctx, module, ctx.reshape(x, (x.shape[-1],), name), name)
+        return ctx.reshape(flat, (*lead, module.out_features), name)
     _need_shape(x, 1, name, module, "(features,) inputs; flatten first")
     bias = None if module.bias is None else _np(module.bias)
-    return ctx.apply(x, Dense(_np(module.weight).T), bias, (module.out_features,), name)
+    weight = _np(module.weight).T
+
+    def part(v, lo, hi, k):  # a concatenation of populations: split the weights
+        b = bias if k == 0 else None
+        return ctx.apply(v, Dense(weight[lo:hi]), b, (module.out_features,), name)
+
+    from .rearrange import split_consumer
+
+    split = split_consumer(ctx, x, part, name)
+    if split is not None:
+        return split
+    return ctx.apply(x, Dense(weight), bias, (module.out_features,), name)
 
 
 def _conv_padding(module, name: str) -> tuple[int, int]:
@@ -88,15 +106,22 @@ def conv2d(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
             f"module {name!r} (Conv2d) has padding_mode {module.padding_mode!r}; only 'zeros' "
             "converts."
         )
-    op = Conv2d(
-        _np(module.weight),
-        x.shape,
-        _pair(module.stride),
-        _conv_padding(module, name),
-        module.groups,
-    )
+    weight = _np(module.weight)
+    stride, padding = _pair(module.stride), _conv_padding(module, name)
+    op = Conv2d(weight, x.shape, stride, padding, module.groups)
     c_out, h_out, w_out = op.out_shape
     bias = None if module.bias is None else np.repeat(_np(module.bias), h_out * w_out)
+
+    def part(v, lo, hi, k):  # a concatenation of populations: split the weights
+        part_op = Conv2d(weight[:, lo:hi], v.shape, stride, padding, 1)
+        return ctx.apply(v, part_op, bias if k == 0 else None, op.out_shape, name)
+
+    if module.groups == 1:
+        from .rearrange import split_consumer
+
+        split = split_consumer(ctx, x, part, name)
+        if split is not None:
+            return split
     return ctx.apply(x, op, bias, op.out_shape, name)
 
 
@@ -209,8 +234,25 @@ def flatten(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     return ctx.reshape(x, flatten_shape(x.shape, module.start_dim, module.end_dim, name), name)
 
 
+@register_module_converter(nn.Unflatten)
+def unflatten(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """``Unflatten`` → the same units with the unflattened shape."""
+    shape = tuple(module(torch.zeros(1, *x.shape)).shape[1:])
+    return ctx.reshape(x, shape, name)
+
+
 @register_module_converter(
-    nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    ModuleMatcher(
+        "StochasticDepth (torchvision.ops; identity in eval mode)",
+        lambda m: type(m).__name__ == "StochasticDepth" and hasattr(m, "p") and not m.training,
+    ),
 )
 def passthrough(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
     """Identity and (eval-mode) dropout: nothing to convert."""
@@ -219,10 +261,14 @@ def passthrough(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
 
 # -- activations --------------------------------------------------------------------------
 def is_fatrelu_like(module) -> bool:
-    """A module with a ``threshold`` attribute that acts as ``x if x >= θ else 0``.
+    """A module recognised by a ``threshold`` attribute as a thresholded ReLU.
 
-    sparseml's piecewise/sigmoid/exponential variants (a ``compression`` attribute)
-    and ``nn.Threshold`` with a non-zero replacement ``value`` are not.
+    ``neuro.torch.FATReLU``, ``nn.Threshold`` with ``value == 0`` and modules shaped like
+    sparseml's ``FATReLU`` (a ``threshold`` parameter, scalar or per channel).  Which
+    comparison such a module makes (``x >= θ`` or ``x > θ``) is not read off its type but
+    measured by :func:`probe_threshold_rule`.  sparseml's piecewise/sigmoid/exponential
+    variants (a ``compression`` attribute) and ``nn.Threshold`` with a non-zero
+    replacement ``value`` are not thresholded ReLUs.
     """
     if not isinstance(module, nn.Module) or not hasattr(module, "threshold"):
         return False
@@ -259,8 +305,54 @@ def threshold_of(module, x_shape: tuple, name: str) -> np.ndarray:
     return theta
 
 
+def _probe_input(theta: np.ndarray, x_shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """Inputs around θ (ties, neighbours in ``dtype``, zero, negatives, large values)."""
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    th = np.broadcast_to(np.asarray(theta, np.float64), (x_shape[0],)).astype(np_dtype)
+    up = np.nextafter(th, np.asarray(np.inf, np_dtype))
+    down = np.nextafter(th, np.asarray(-np.inf, np_dtype))
+    rows = [th, up, down, th * 0.5, th + 0.25, np.zeros_like(th), -th - 1, th * 2 + 3, -up]
+    per_channel = np.stack(rows).astype(np_dtype)  # (K, C)
+    x = np.broadcast_to(per_channel.reshape(len(rows), x_shape[0], *[1] * (len(x_shape) - 1)),
+                        (len(rows), *x_shape))  # fmt: skip
+    return torch.tensor(np.ascontiguousarray(x))
+
+
+def probe_threshold_rule(module, theta: np.ndarray, x_shape: tuple, name: str, dtype) -> bool:
+    """Which rule a thresholded-ReLU module computes: True for ``x > θ``, False for ``x >= θ``.
+
+    The module is run on inputs at, just above and just below θ (per channel), zero,
+    negative and large values, in the model's dtype, and compared exactly with both rules.
+
+    Raises
+    ------
+    ConversionError
+        The module computes neither rule (it names the module and the first input where
+        its output differs).
+    """
+    x = _probe_input(theta, x_shape, dtype)
+    np_dtype = x.numpy().dtype
+    th = np.asarray(theta, np.float64).astype(np_dtype)
+    th = th.reshape(-1, *[1] * (len(x_shape) - 1)) if th.ndim else th
+    with torch.no_grad():
+        got = module(x.clone()).detach().cpu().numpy()
+    xn = x.numpy()
+    for strict in (False, True):
+        want = np.where(xn > th if strict else xn >= th, xn, 0).astype(np_dtype)
+        if got.shape == want.shape and np.array_equal(got, want):
+            return strict
+    bad = np.flatnonzero(got.ravel() != np.where(xn >= th, xn, 0).ravel())
+    first = float(xn.ravel()[bad[0]]) if bad.size else float("nan")
+    raise ConversionError(
+        f"module {name!r} ({type(module).__name__}) has a threshold attribute but computes "
+        f"neither 'x if x >= θ else 0' nor 'x if x > θ else 0' (first differing input "
+        f"{first!r}); write its forward as one of these, or register a converter for it "
+        "(converters.register_module_converter)."
+    )
+
+
 FATRELU_LIKE = ModuleMatcher(
-    "FATReLU-like (threshold attribute: sparseml FATReLU, nn.Threshold with value 0)",
+    "FATReLU-like (threshold attribute: sparseml FATReLU; rule x >= θ or x > θ measured)",
     is_fatrelu_like,
 )
 
@@ -273,7 +365,67 @@ def _register_neuro_fatrelu():
     return (TorchFATReLU,)
 
 
-@register_module_converter(nn.ReLU, *_register_neuro_fatrelu(), FATRELU_LIKE)
+def _module_dtype(module, default=torch.float64) -> torch.dtype:
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return default
+
+
+@register_module_converter(nn.ReLU)
+def relu(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """ReLU → a :class:`neuro.FATReLU` population with θ = 0."""
+    return ctx.activation(x, FATReLU(0.0), name)
+
+
+@register_module_converter(*_register_neuro_fatrelu(), FATRELU_LIKE)
 def activation(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
-    """ReLU / FATReLU → a :class:`neuro.FATReLU` population (θ = 0 for ReLU)."""
-    return ctx.population(x, FATReLU(threshold_of(module, x.shape, name)), name)
+    """FATReLU-like modules → a :class:`neuro.FATReLU` population.
+
+    The threshold is read from the module; strictness (``x > θ`` as in ``F.threshold``
+    and sparseml's scalar path, or ``x >= θ``) is measured on inputs at the threshold.
+    """
+    theta = threshold_of(module, x.shape, name)
+    strict = probe_threshold_rule(module, theta, x.shape, name, ctx.dtype)
+    return ctx.activation(x, FATReLU(theta, strict=strict), name)
+
+
+@register_module_converter(nn.Threshold)
+def threshold(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """``nn.Threshold(θ, 0)`` → FATReLU(θ, strict): it zeroes ``x <= θ``."""
+    if module.value != 0:
+        raise ConversionError(
+            f"module {name!r} (Threshold) replaces x <= {module.threshold} by "
+            f"{module.value}; only value 0 (a thresholded ReLU) converts."
+        )
+    theta = threshold_of(module, x.shape, name)
+    return ctx.activation(x, FATReLU(theta, strict=True), name)
+
+
+def clipped_relu(ctx: GraphBuilder, x: Value, low, high, name: str, what: str) -> Value:
+    """``clamp(x, low, high)`` with ``low == 0``: a FATReLU with an upper clip."""
+    if low is None or float(low) != 0.0:
+        raise ConversionError(
+            f"{name!r}: {what} with lower bound {low} is not zero-preserving (0 maps to "
+            f"{low}); only a lower bound of 0 (a ReLU with an upper clip) converts."
+        )
+    if high is None or high == float("inf"):
+        return ctx.activation(x, FATReLU(0.0), name)
+    if float(high) <= 0:
+        raise ConversionError(
+            f"{name!r}: {what} with upper bound {high} <= 0 outputs no positive values; "
+            "only an upper bound > 0 converts."
+        )
+    return ctx.activation(x, FATReLU(0.0, clip=float(high)), name)
+
+
+@register_module_converter(nn.ReLU6)
+def relu6(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """``ReLU6`` → FATReLU(θ = 0, clip = 6)."""
+    return clipped_relu(ctx, x, 0.0, 6.0, name, "ReLU6")
+
+
+@register_module_converter(nn.Hardtanh)
+def hardtanh(ctx: GraphBuilder, module, x: Value, name: str) -> Value:
+    """``Hardtanh(0, c)`` → FATReLU(θ = 0, clip = c)."""
+    return clipped_relu(ctx, x, module.min_val, module.max_val, name, "Hardtanh")

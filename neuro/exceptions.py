@@ -19,6 +19,7 @@ __all__ = [
     "FileFormatError",
     "PathError",
     "ConversionError",
+    "ConversionMismatchError",
     "CapacityError",
     "ResourceError",
     "BackendError",
@@ -67,6 +68,10 @@ class PathError(NeuroError, OSError):
 
 class ConversionError(NeuroError, TypeError):
     """A model (e.g. a torch module) cannot be converted into a network."""
+
+
+class ConversionMismatchError(ConversionError):
+    """A converted network's outputs differ from the source model's forward."""
 
 
 class CapacityError(NeuroError):

@@ -15,7 +15,11 @@ Per projection (summed over steps and samples):
     all connections × all inputs, every step (what the dense layer does).
 
 Per population: ``events`` (non-zero outputs) and ``neuron_updates`` (every unit,
-every step, every sample; input populations do no updates).
+every step, every sample; input populations do no updates), and ``comparisons`` for
+pooling populations (models with ``routes = True``, e.g. max pooling): Σ over delivered
+events of the windows each enters.  A projection into such a population routes events
+(weight 1, no multiply-accumulate): its synops and MACs are counted as the population's
+comparisons instead (:meth:`Counts.resolve_lookups`).
 
 A projection from a token input is an embedding *lookup*: a dense layer reads one row
 per token, so its ``dense_macs`` are the entries of the rows read (= its activity-sparse
@@ -69,6 +73,7 @@ class PopulationCounts:
     size: int
     events: int = 0
     neuron_updates: int = 0
+    comparisons: int = 0
 
 
 def _ratio(a: float, b: float) -> float:
@@ -92,6 +97,7 @@ class Counts:
         self.populations = populations
         self.projections = projections
         self.lookups = frozenset(lookups)
+        self.routes = frozenset()  # projections into pooling populations, until resolved
 
     @classmethod
     def for_network(cls, network, batch: int, steps: int, fanout_nnz=None) -> Counts:
@@ -119,7 +125,10 @@ class Counts:
             )
         lookups = [n for n, p in network.projections.items()
                    if getattr(network.populations[p.pre].model, "lookup", False)]  # fmt: skip
-        return cls(batch, steps, pops, projs, lookups)
+        counts = cls(batch, steps, pops, projs, lookups)
+        pools = {n for n, p in network.populations.items() if getattr(p.model, "routes", False)}
+        counts.routes = frozenset(n for n, p in network.projections.items() if p.post in pools)
+        return counts
 
     def resolve_lookups(self) -> Counts:
         """Count embedding-lookup projections as rows read (see the module notes).
@@ -130,6 +139,11 @@ class Counts:
             pc = self.projections[name]
             pc.dense_macs = pc.activity_sparse_macs
             pc.weight_sparse_macs = pc.synops
+        for name in self.routes:  # pooling: comparisons, not synops
+            pc = self.projections[name]
+            self.populations[pc.post].comparisons += pc.synops
+            pc.synops = pc.activity_sparse_macs = pc.weight_sparse_macs = pc.dense_macs = 0
+        self.routes = frozenset()  # resolved once
         return self
 
     # -- totals -----------------------------------------------------------------------
@@ -160,6 +174,11 @@ class Counts:
     def events(self) -> int:
         """Events emitted by all populations, inputs included."""
         return int(sum(p.events for p in self.populations.values()))
+
+    @property
+    def comparisons(self) -> int:
+        """Comparisons of pooling populations (max pooling), all populations."""
+        return int(sum(p.comparisons for p in self.populations.values()))
 
     @property
     def neuron_updates(self) -> int:
@@ -237,6 +256,7 @@ class Counts:
                 p.size,
                 p.events + other.populations[n].events,
                 p.neuron_updates + other.populations[n].neuron_updates,
+                p.comparisons + other.populations[n].comparisons,
             )
             for n, p in self.populations.items()
         }

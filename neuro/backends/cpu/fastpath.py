@@ -25,6 +25,7 @@ import numpy as np
 from ..._progress import _Silent, progress_bar
 from ...audit.counts import Counts, PopulationCounts, ProjectionCounts
 from ...exceptions import NonFiniteWarning, NumericalError
+from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
 from .egru import CpuEGRU
@@ -81,6 +82,8 @@ def supports(network) -> bool:
     for pop in network.populations.values():
         t = pop.model.type
         if t not in _BUILTIN_NEURONS or neurons.CPU_NEURONS.get(t) is not _BUILTIN_NEURONS[t]:
+            return False
+        if getattr(pop.model, "clip", None) is not None:  # clipped FATReLU: step by step
             return False
     for proj in network.projections.values():
         t = proj.weights.type
@@ -172,7 +175,8 @@ class CompiledNetwork:
                 row[8] = n_theta
                 n_theta += size
                 th = neurons.unit_values(pop.model.threshold, pop.shape)
-                theta.append(self._cast(th, f"population {name!r}: {mtype} threshold"))
+                self._cast(th, f"population {name!r}: {mtype} threshold")  # range check
+                theta.append(event_threshold(pop.model, pop.shape, dtype))
             if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
                 row[9] = v_len
                 v_len += size

@@ -11,13 +11,14 @@ import numpy as np
 
 from ..._registry import Registry
 from ...exceptions import BackendError
-from ...models.fatrelu import unit_values
+from ...models.fatrelu import event_threshold, unit_values
 from .kernels import dense_to_events, threshold_events
 
 CPU_NEURONS = Registry("neuron model on backend 'cpu'", BackendError)
 CPU_NEURONS.register_lazy("egru", "neuro.backends.cpu.egru:CpuEGRU")
 CPU_NEURONS.register_lazy("kwta", "neuro.backends.cpu.kwta:CpuKWTA")
 CPU_NEURONS.register_lazy("sas", "neuro.backends.cpu.sas:CpuSAS")
+CPU_NEURONS.register_lazy("maxpool", "neuro.backends.cpu.maxpool:CpuMaxPool")
 
 __all__ = ["CPU_NEURONS", "CpuNeurons"]
 
@@ -74,14 +75,18 @@ class CpuTokenInput(CpuNeurons):
 
 @CPU_NEURONS.register("fatrelu")
 class CpuFATReLU(CpuNeurons):
-    """out = x if x >= θ else 0."""
+    """out = x if x >= θ (x > θ when strict) else 0, clipped to the upper ``clip``."""
 
     def __init__(self, population, batch, dtype):
         super().__init__(population, batch, dtype)
-        self.theta = unit_values(population.model.threshold, population.shape).astype(self.dtype)
+        self.theta = event_threshold(population.model, population.shape, self.dtype)
+        clip = population.model.clip
+        self.clip = None if clip is None else unit_values(clip, population.shape).astype(self.dtype)
 
     def step(self, ports, events):
-        threshold_events(ports["input"], self.theta, events.ptr, events.idx, events.val)
+        n = threshold_events(ports["input"], self.theta, events.ptr, events.idx, events.val)
+        if self.clip is not None:
+            np.minimum(events.val[:n], self.clip[events.idx[:n]], out=events.val[:n])
 
 
 @CPU_NEURONS.register("readout")

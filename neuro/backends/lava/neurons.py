@@ -11,7 +11,7 @@ import numpy as np
 
 from ..._registry import Registry
 from ...exceptions import BackendError
-from ...models.fatrelu import unit_values
+from ...models.fatrelu import event_threshold
 
 LAVA_NEURONS = Registry("neuron model on backend 'lava'", BackendError)
 
@@ -83,12 +83,28 @@ class LavaFATReLU(LavaNeurons):
     def build(self, biases, state, timing):
         from .processes import FATReLUNeuron
 
-        theta = unit_values(self.pop.model.threshold, self.pop.shape)
+        if self.pop.model.clip is not None:
+            raise BackendError(
+                f"population {self.pop.name!r}: backend 'lava' has no FATReLU with an upper "
+                "clip (ReLU6 / Hardtanh); run it on 'cpu', 'cores' or 'reference'."
+            )
+        theta = event_threshold(self.pop.model, self.pop.shape, np.float64)  # strict: next θ
         return FATReLUNeuron(
             shape=self.batch * self.pop.size,
             theta=self.tiled(theta),
             bias=biases["input"],
             **timing,
+        )
+
+
+@LAVA_NEURONS.register("maxpool")
+class LavaMaxPool(LavaNeurons):
+    """Max pooling has no Lava process: refused by name."""
+
+    def build(self, biases, state, timing):
+        raise BackendError(
+            f"population {self.pop.name!r}: backend 'lava' has no max-pooling process; run "
+            "networks with max pooling on 'cpu', 'cores' or 'reference'."
         )
 
 
