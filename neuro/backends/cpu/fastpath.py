@@ -427,6 +427,7 @@ class _RunCounts(Counts):
 
     def __init__(self, tables, batch, steps, counters, ev_out):
         self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
+        self.routes = frozenset()  # pooling populations run step by step, never here
         self._source = (tables, counters, ev_out.reshape(batch, -1))
         self._built = None
 
