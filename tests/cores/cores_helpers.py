@@ -7,9 +7,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from netgen import random_case  # noqa: E402
+from netgen import KINDS, cases, random_case  # noqa: E402
 
-__all__ = ["random_case", "mask_apply", "independent_core_counts"]
+__all__ = ["KINDS", "cases", "random_case", "mask_apply", "independent_core_counts"]
 
 
 def mask_apply(weights, x):

@@ -13,7 +13,7 @@ from neuro.cli import main
 
 
 def test_cli_writes_json_markdown_csv_and_figures(tmp_path):
-    net, x, _ = random_case(4)
+    net, x, _ = random_case(4, "cnn")
     neuro.save(net, tmp_path / "model.h5")
     np.save(tmp_path / "x.npy", x)
     labels = np.arange(x.shape[1]) % net.populations["out"].size
@@ -45,7 +45,7 @@ def test_cli_writes_json_markdown_csv_and_figures(tmp_path):
 
 
 def test_definitions_side_by_side_against_independent_sums():
-    net, x, steps = random_case(6)
+    net, x, steps = random_case(6, "rnn")
     pops = list(net.populations)
     res = neuro.run(net, x, backend="cores", hardware="loihi", record=pops, dtype="float64")
     rows = res.audit().definitions()["rows"]
@@ -81,7 +81,7 @@ def test_token_inputs_count_as_accumulates():
 
 
 def test_cpu_audit_still_exports_without_hardware(tmp_path):
-    net, x, _ = random_case(1)
+    net, x, _ = random_case(1, "cnn")
     audit = neuro.run(net, x, backend="cpu").audit()
     paths = write_all(audit, tmp_path, plots=False)
     assert json.loads(paths["json"][0].read_text())["backend"] == "cpu"
@@ -90,7 +90,7 @@ def test_cpu_audit_still_exports_without_hardware(tmp_path):
 
 
 def test_audit_lists_cost_terms_and_critical_core(tmp_path, capsys):
-    net, x, _ = random_case(4)
+    net, x, _ = random_case(4, "cnn")
     neuro.save(net, tmp_path / "model.h5")
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "audit"

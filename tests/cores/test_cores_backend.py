@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from cores_helpers import independent_core_counts, random_case
+from cores_helpers import KINDS, cases, independent_core_counts, random_case
 
 import neuro
 from neuro.backends.cores import COUNTERS
@@ -12,9 +12,9 @@ from neuro.hardware import load_profile
 from neuro.hardware.mapper import map_network
 
 
-@pytest.mark.parametrize("seed", range(16))
-def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
-    net, x, steps = random_case(seed)
+@pytest.mark.parametrize("seed, kind", cases(KINDS, per_kind=4))
+def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed, kind):
+    net, x, steps = random_case(seed, kind)
     pops = list(net.populations)
     profile = load_profile("loihi" if seed % 3 else "loihi2")
     cpu = neuro.run(net, x, backend="cpu", record=pops, dtype="float64")
@@ -49,7 +49,7 @@ def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
 
 
 def test_float32_default_matches_cpu_default():
-    net, x, _ = random_case(3)
+    net, x, _ = random_case(3, "rcnn")
     cpu = neuro.run(net, x, backend="cpu")
     cores = neuro.run(net, x, backend="cores", hardware="loihi")
     assert cores.outputs.dtype == np.float32
@@ -256,7 +256,7 @@ def test_fixed_point_weights_rounded_per_projection():
 
 
 def test_bad_quantize_option():
-    net, x, _ = random_case(2)
+    net, x, _ = random_case(2, "mlp")
     with pytest.raises(ParameterError, match="weight_bits"):
         neuro.run(net, x, backend="cores", quantize={"weight_bits": 1})
     with pytest.raises(ParameterError, match="unknown key"):
