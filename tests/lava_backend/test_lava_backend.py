@@ -7,6 +7,7 @@ the convolution unrolling and the missing-dependency errors are checked everywhe
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +27,9 @@ except MissingDependencyError:
     HAVE_LAVA = False
 
 needs_lava = pytest.mark.skipif(not HAVE_LAVA, reason="lava-nc 0.10 (Python 3.10) not available")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+from netgen import LAVA_KINDS, assert_layers_fire, cases, random_case  # noqa: E402
 
 
 def _sparse_normal(rng, shape, density, scale=1.0):
@@ -102,6 +106,18 @@ def _assert_same_run(lava, cpu, names):
     for name, pop in cpu.counts.populations.items():
         assert lava.counts.populations[name] == pop, name
     assert lava.counts == cpu.counts
+
+
+@needs_lava
+@pytest.mark.parametrize("seed, kind", cases(LAVA_KINDS, per_kind=2, start=50))
+def test_random_networks_match_cpu(seed, kind):
+    """A sample of the random suite: MLPs, CNNs, recurrent nets and recurrent CNNs."""
+    net, x, _ = random_case(seed, kind)
+    names = list(net.populations)
+    lava = neuro.run(net, x, backend="lava", record=names)
+    cpu = neuro.run(net, x, backend="cpu", dtype="float64", record=names)
+    assert_layers_fire(net, lava.recordings)
+    _assert_same_run(lava, cpu, names)
 
 
 # -- no lava needed ------------------------------------------------------------------
