@@ -12,7 +12,7 @@ max(neuron side, synapse side) (``timing="simple"``) or their sum plus routing
 
 import numpy as np
 import pytest
-from cores_helpers import KINDS, cases, random_case
+from cores_helpers import KINDS, cases, random_case, weight_matrix
 
 import neuro
 from neuro.hardware import load_profile
@@ -50,38 +50,6 @@ def small_mesh_profile():
         values[energy] = 1.0 + 0.37 * k
         values[time] = 0.5 + 0.61 * k
     return load_profile("loihi").with_values(**values)
-
-
-def weight_matrix(op):
-    """(n_pre, n_out) float matrix of a weight operator, built entry by entry."""
-    kind = type(op).__name__
-    if kind == "Dense":
-        return np.array(op.weight, dtype=np.float64)
-    m = np.zeros((op.n_pre, op.n_out))
-    if kind == "Sparse":
-        for i in range(op.n_pre):
-            for k in range(op.indptr[i], op.indptr[i + 1]):
-                m[i, op.indices[k]] += op.data[k]
-        return m
-    assert kind == "Conv2d", kind
-    c_in, h, w = op.in_shape
-    c_out, cg, kh, kw = op.weight.shape
-    _, h_out, w_out = op.out_shape
-    (sh, sw), (ph, pw) = op.stride, op.padding
-    og = c_out // op.groups
-    for co in range(c_out):
-        for cl in range(cg):
-            ci = (co // og) * cg + cl
-            for ky in range(kh):
-                for kx in range(kw):
-                    for oy in range(h_out):
-                        for ox in range(w_out):
-                            iy, ix = oy * sh - ph + ky, ox * sw - pw + kx
-                            if 0 <= iy < h and 0 <= ix < w:
-                                m[ci * h * w + iy * w + ix, (co * h_out + oy) * w_out + ox] += (
-                                    op.weight[co, cl, ky, kx]
-                                )
-    return m
 
 
 def entry_unit(width, size):
