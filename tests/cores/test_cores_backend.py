@@ -229,13 +229,21 @@ def test_fixed_point_error_shrinks_with_bits():
     )
     net.connect("h", "y", neuro.Dense(rng.normal(size=(40, 5)) / 6))
     x = rng.random((20, 30))
+    float_out = neuro.run(net, x, backend="reference").outputs
     errors = []
     for bits in (3, 6, 10, 16):
         res = neuro.run(
             net, x, backend="cores", hardware="loihi2", dtype="float64",
             quantize={"weight_bits": bits, "payload_bits": bits, "state_bits": bits + 8},
         )  # fmt: skip
-        errors.append(res.info["quantization"]["output_difference"]["y"]["relative_l2"])
+        reported = res.info["quantization"]["output_difference"]["y"]
+        # recomputed here from the run's outputs and the float reference backend
+        d = res.outputs - float_out
+        assert reported["relative_l2"] == pytest.approx(
+            np.linalg.norm(d) / np.linalg.norm(float_out), rel=1e-9
+        )
+        assert reported["max_abs"] == pytest.approx(np.abs(d).max(), rel=1e-9)
+        errors.append(reported["relative_l2"])
     assert errors[0] > errors[1] > errors[2] > errors[3]
     assert errors[3] < 1e-3
     assert errors[0] > 1e-2
