@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from cores_helpers import random_case
+from netgen import independent_synops
 
 import neuro
 from neuro.audit.export import write_all
@@ -50,6 +51,17 @@ def test_definitions_side_by_side_against_independent_sums():
     res = neuro.run(net, x, backend="cores", hardware="loihi", record=pops, dtype="float64")
     rows = res.audit().definitions()["rows"]
     c = res.counts
+    # the network counts themselves, recounted from the reference backend's activity
+    ref = neuro.run(net, x, backend="reference", record=pops)
+    activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
+    assert c.synops == independent_synops(net, activity, steps)
+    stored = {  # every connection: a dense matrix's n_pre x n_out, a CSR's stored entries
+        name: (p.weights.n_pre * p.weights.n_out if isinstance(p.weights, neuro.Dense)
+               else int(p.weights.indptr[-1]))
+        for name, p in net.projections.items()
+    }  # fmt: skip
+    dense = steps * x.shape[1] * sum(stored.values())
+    assert c.dense_macs == dense
     assert rows["neuro synops"]["total"] == c.synops
     assert (
         rows["NeuroBench effective MACs"]["total"] + rows["NeuroBench effective ACs"]["total"]
