@@ -332,20 +332,46 @@ def conv_pairs(active, weight_nz, stride, padding, groups):
     return total
 
 
-def independent_synops(net, activity, steps):
-    """Σ over projections and steps of non-zero-input × non-zero-weight pairs.
+def _masks(op, stored):
+    """0/1 pattern of a non-conv operator: non-zero weights, or stored connections."""
+    if isinstance(op, Dense):
+        return np.ones(op.weight.shape, np.int64) if stored else (op.weight != 0).astype(np.int64)
+    m = np.zeros((op.n_pre, op.n_out), np.int64)
+    for i in range(op.n_pre):
+        for k in range(op.indptr[i], op.indptr[i + 1]):
+            if stored or op.data[k] != 0:
+                m[i, op.indices[k]] = 1
+    return m
 
-    ``activity[name]`` is the (T, B, n) output of each population.
+
+def _pairs(op, active, stored):
+    """(active input, weight) pairs of one delivery; ``active`` is a (B, n_pre) 0/1 array."""
+    if isinstance(op, Conv2d):
+        kernel = np.ones(op.weight.shape, bool) if stored else op.weight != 0
+        act = active.reshape(active.shape[0], *op.in_shape)
+        return conv_pairs(act, kernel, op.stride, op.padding, op.groups)
+    return int((active.astype(np.int64) @ _masks(op, stored)).sum())
+
+
+def independent_synops(net, activity, steps, stored=False):
+    """Σ over projections and delivered events of non-zero-input × non-zero-weight pairs.
+
+    ``activity[name]`` is the (T, B, n) output of each population.  With ``stored`` every
+    connection counts, zero weights included: the activity-sparse MACs.
     """
     total = 0
     for p in net.projections.values():
         for t in range(p.delay, steps):
-            x = activity[p.pre][t - p.delay]
-            op = p.weights
-            if isinstance(op, Conv2d):
-                act = (x != 0).reshape(x.shape[0], *op.in_shape)
-                total += conv_pairs(act, op.weight != 0, op.stride, op.padding, op.groups)
-            else:
-                dense = op.weight if isinstance(op, Dense) else op.to_scipy().toarray()
-                total += int(((x != 0).astype(np.int64) @ (dense != 0).astype(np.int64)).sum())
+            total += _pairs(p.weights, activity[p.pre][t - p.delay] != 0, stored)
     return total
+
+
+def independent_static_macs(net, batch, steps):
+    """(dense MACs, weight-sparse MACs): every input of every step, all connections or
+    non-zero weights only, whatever the activity and the delays."""
+    dense = sparse = 0
+    for p in net.projections.values():
+        ones = np.ones((1, net.populations[p.pre].size), bool)
+        dense += _pairs(p.weights, ones, True)
+        sparse += _pairs(p.weights, ones, False)
+    return dense * batch * steps, sparse * batch * steps

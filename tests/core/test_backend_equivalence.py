@@ -7,6 +7,7 @@ from netgen import (
     KINDS,
     assert_layers_fire,
     cases,
+    independent_static_macs,
     independent_synops,
     random_case,
 )
@@ -30,6 +31,9 @@ def test_cpu_matches_reference_and_independent_counts(seed, kind):
     expected = independent_synops(net, activity, steps)
     assert cpu.counts.synops == expected
     assert ref.counts.synops == expected
+    assert cpu.counts.activity_sparse_macs == independent_synops(net, activity, steps, True)
+    dense, weight_sparse = independent_static_macs(net, x.shape[1], steps)
+    assert (cpu.counts.dense_macs, cpu.counts.weight_sparse_macs) == (dense, weight_sparse)
     assert cpu.counts == ref.counts
     events = sum(int(np.count_nonzero(a)) for a in activity.values())
     assert cpu.counts.events == events
