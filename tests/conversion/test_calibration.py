@@ -77,6 +77,29 @@ def test_calibration_raises_sparsity_within_budget(digits):
     assert "sparsity before" in cal.table() and cal.to_dict()["layers"][0]["layer"] == "act1"
 
 
+def paired_allowance(correct_before, correct_after):
+    """Two standard errors of a paired accuracy difference (discordant pairs, McNemar)."""
+    discordant = int((correct_before != correct_after).sum())
+    return 2 * np.sqrt(discordant) / correct_before.size
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_budget_holds_on_held_out_digits(digits, per_channel):
+    """The budget is spent on the calibration split; unseen digits may lose more, but no
+    more than the budget plus two standard errors of the paired difference."""
+    model, data = digits
+    cal = calibrate_thresholds(
+        model, *data["calib"], budget=0.02, per_channel=per_channel, quantiles=GRID
+    )
+    x_test, y_test = data["test"]
+    with torch.no_grad():
+        before = model(torch.as_tensor(x_test)).argmax(1).numpy() == y_test
+        after = cal.model(torch.as_tensor(x_test)).argmax(1).numpy() == y_test
+    drop = before.mean() - after.mean()
+    assert drop <= 0.02 + paired_allowance(before, after)
+    assert after.mean() > 0.85  # still a working classifier on unseen digits
+
+
 def test_per_channel_thresholds_convert_and_run(digits):
     model, data = digits
     x_cal, y_cal = data["calib"]

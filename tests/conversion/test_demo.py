@@ -10,7 +10,7 @@ pytest.importorskip("sklearn")
 
 import neuro  # noqa: E402
 from neuro.cli import main  # noqa: E402
-from neuro.demo import build_model, load_digits_split  # noqa: E402
+from neuro.demo import build_model, load_digits_split, train  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,6 +43,16 @@ def test_demo_trains_calibrates_converts_and_reports(tmp_path, capsys):
     result = neuro.run(neuro.load(tmp_path / "network.h5"), x_test)
     accuracy = float((result.outputs.argmax(1) == y_test).mean())
     assert accuracy == report["calibrated"]["event_accuracy"]
+    # the ReLU model retrained here (same seed): its unseen-digit accuracy, and the drop
+    # to the saved calibrated network within the budget plus two paired standard errors
+    torch.manual_seed(0)
+    relu = train(build_model(), *load_digits_split(0)["train"], epochs=3, seed=0).double()
+    with torch.no_grad():
+        before = relu(torch.as_tensor(x_test.astype(np.float64))).argmax(1).numpy() == y_test
+    after = result.outputs.argmax(1) == y_test
+    assert float(before.mean()) == report["relu"]["torch_accuracy"]
+    allowance = 2 * np.sqrt(int((before != after).sum())) / y_test.size
+    assert before.mean() - after.mean() <= report["budget"] + allowance
 
 
 def test_convert_cli_round_trip(tmp_path, capsys):

@@ -1,13 +1,34 @@
-"""Seeded random event networks (MLPs and small CNNs) for backend equivalence tests."""
+"""Seeded random event networks of every kind for backend equivalence tests.
+
+The kind of network is chosen by the caller, never by the seed:
+
+* ``"mlp"``: FATReLU MLPs with skip connections, feed-forward delays and delayed feedback;
+* ``"cnn"``: FATReLU CNNs (stride, padding, groups, borders) and a delayed readout path;
+* ``"rnn"``: recurrent nets of EGRU and FATReLU layers: self-recurrence with delays 1-4,
+  feedback from the readout with delays over 2;
+* ``"rcnn"``: recurrent CNNs: a convolution of a layer onto itself (delay 1-4) and delayed
+  feedback from the readout into a convolutional layer;
+* ``"mixed"``: SAS, k-WTA (global and local), EGRU and FATReLU layers in one network.
+
+Weights are scaled so that each layer's drive has unit-order spread and thresholds sit
+inside it: :func:`assert_layers_fire` checks that every layer fires on a reasonable share
+of its units, so no run is vacuous.
+"""
 
 import numpy as np
 
-from neuro import Conv2d, Dense, FATReLU, Input, Network, Readout, Sparse
+from neuro import EGRU, KWTA, SAS, Conv2d, Dense, FATReLU, Input, Network, Readout, Sparse
+
+KINDS = ("mlp", "cnn", "rnn", "rcnn", "mixed")
+COMPILED_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # built-in kernels of the compiled cpu engine
+LAVA_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # FATReLU, EGRU and readout populations only
 
 
-def _weights(rng, n_pre, n_out, sparse_ok=True):
-    w = rng.normal(size=(n_pre, n_out)) / np.sqrt(n_pre)
-    w[rng.random(w.shape) < rng.uniform(0, 0.8)] = 0
+def _weights(rng, n_pre, n_out, sparse_ok=True, gain=1.5):
+    """A random weight operator; columns scaled to a drive of spread ~gain."""
+    density = rng.uniform(0.3, 1.0)
+    w = rng.normal(size=(n_pre, n_out)) * gain / np.sqrt(max(1.0, density * n_pre))
+    w[rng.random(w.shape) > density] = 0
     if sparse_ok and rng.random() < 0.4:
         return Sparse.from_matrix(w)
     return Dense(w)
@@ -15,8 +36,46 @@ def _weights(rng, n_pre, n_out, sparse_ok=True):
 
 def _threshold(rng, channels):
     if rng.random() < 0.5:
-        return rng.uniform(0, 0.4)
-    return rng.uniform(0, 0.4, size=channels)
+        return rng.uniform(0, 0.3)
+    return rng.uniform(0, 0.3, size=channels)
+
+
+def _fatrelu(net, rng, name, shape):
+    net.add_population(name, shape, FATReLU(_threshold(rng, shape[0])))
+
+
+def _bias(rng, n):
+    return rng.normal(size=n) * 0.1 if rng.random() < 0.5 else None
+
+
+def _conv(rng, shape, same=False):
+    """A random Conv2d on ``shape``; ``same`` keeps the shape (for recurrence)."""
+    c_in = shape[0]
+    groups = int(rng.choice([g for g in (1, 2, 3) if c_in % g == 0]))
+    if same:
+        c_out = c_in
+        k = (int(rng.choice([1, 3])), int(rng.choice([1, 3])))
+        pad = (k[0] // 2, k[1] // 2)
+        stride = (1, 1)
+    else:
+        c_out = groups * int(rng.integers(1, 4))
+        k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        pad = (int(rng.integers(0, 3)), int(rng.integers(0, 2)))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        if shape[1] + 2 * pad[0] < k[0] or shape[2] + 2 * pad[1] < k[1]:
+            k = (1, 1)
+    fan_in = k[0] * k[1] * c_in / groups
+    density = rng.uniform(0.6, 1.0)
+    w = rng.normal(size=(c_out, c_in // groups, *k)) * 2.0 / np.sqrt(density * fan_in)
+    w[rng.random(w.shape) > density] = 0
+    return Conv2d(w, shape, stride=stride, padding=pad, groups=groups)
+
+
+def _readout(net, rng, prev, n_pre, delay=0):
+    n_out = int(rng.integers(1, 6))
+    net.add_population("out", (n_out,), Readout(accumulate=bool(rng.random() < 0.3)))
+    net.connect(prev, "out", _weights(rng, n_pre, n_out), bias=rng.normal(size=n_out), delay=delay)
+    return n_out
 
 
 def random_mlp(rng):
@@ -26,64 +85,231 @@ def random_mlp(rng):
     names = ["in"]
     for i, n in enumerate(sizes[1:]):
         name = f"h{i}"
-        net.add_population(name, (n,), FATReLU(_threshold(rng, n)))
-        bias = rng.normal(size=n) * 0.1 if rng.random() < 0.5 else None
-        net.connect(names[-1], name, _weights(rng, sizes[i], n), bias=bias)
+        _fatrelu(net, rng, name, (n,))
+        delay = int(rng.integers(1, 5)) if rng.random() < 0.25 else 0  # feed-forward delay
+        net.connect(names[-1], name, _weights(rng, sizes[i], n), bias=_bias(rng, n), delay=delay)
         names.append(name)
-    n_out = int(rng.integers(1, 6))
-    net.add_population("out", (n_out,), Readout(accumulate=bool(rng.random() < 0.3)))
-    net.connect(names[-1], "out", _weights(rng, sizes[-1], n_out), bias=rng.normal(size=n_out))
-    if rng.random() < 0.4:  # skip connection
-        net.connect("in", "out", _weights(rng, sizes[0], n_out), name="skip")
+    n_out = _readout(net, rng, names[-1], sizes[-1])
+    if rng.random() < 0.4:  # skip connection, possibly delayed
+        delay = int(rng.integers(0, 5))
+        net.connect("in", "out", _weights(rng, sizes[0], n_out), name="skip", delay=delay)
     if len(names) > 1 and rng.random() < 0.5:  # recurrent, delayed
         target = names[int(rng.integers(1, len(names)))]
         n_t = net.populations[target].size
         net.connect(
-            "out", target, _weights(rng, n_out, n_t), delay=int(rng.integers(1, 3)), name="feedback"
+            "out",
+            target,
+            _weights(rng, n_out, n_t, gain=0.5),
+            delay=int(rng.integers(1, 5)),
+            name="feedback",
         )
     return net
 
 
-def random_cnn(rng):
-    net = Network(name="cnn")
+def random_cnn(rng, recurrent=False):
+    net = Network(name="rcnn" if recurrent else "cnn")
     c = int(rng.integers(1, 4))
     shape = (c, int(rng.integers(4, 10)), int(rng.integers(4, 10)))
     net.add_population("in", shape, Input())
     prev = "in"
+    convs = []
     for i in range(int(rng.integers(1, 3))):
-        c_in = shape[0]
-        groups = int(rng.choice([g for g in (1, 2, 3) if c_in % g == 0]))
-        c_out = groups * int(rng.integers(1, 4))
-        k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        pad = (int(rng.integers(0, 3)), int(rng.integers(0, 2)))
-        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        if shape[1] + 2 * pad[0] < k[0] or shape[2] + 2 * pad[1] < k[1]:
-            k = (1, 1)
-        w = rng.normal(size=(c_out, c_in // groups, *k)) / np.sqrt(k[0] * k[1] * c_in / groups)
-        w[rng.random(w.shape) < rng.uniform(0, 0.6)] = 0
-        op = Conv2d(w, shape, stride=stride, padding=pad, groups=groups)
+        op = _conv(rng, shape)
         name = f"conv{i}"
-        net.add_population(name, op.out_shape, FATReLU(_threshold(rng, c_out)))
-        bias = rng.normal(size=c_out) * 0.1 if rng.random() < 0.5 else None
-        net.connect(prev, name, op, bias=bias)
+        net.add_population(name, op.out_shape, FATReLU(_threshold(rng, op.out_shape[0])))
+        net.connect(prev, name, op, bias=_bias(rng, op.out_shape[0]))
         prev, shape = name, op.out_shape
-    n_out = int(rng.integers(2, 6))
-    net.add_population("out", (n_out,), Readout())
-    net.connect(prev, "out", _weights(rng, int(np.prod(shape)), n_out))
+        convs.append(name)
+    if recurrent:  # a convolution of a layer onto itself
+        target = convs[int(rng.integers(len(convs)))]
+        t_shape = net.populations[target].shape
+        op = _conv(rng, t_shape, same=True)
+        scaled = Conv2d(op.weight * 0.5, t_shape, padding=op.padding, groups=op.groups)
+        net.connect(target, target, scaled, delay=int(rng.integers(1, 5)), name="self")
+    delay = int(rng.integers(1, 4)) if rng.random() < 0.3 else 0  # delayed readout path
+    n_out = _readout(net, rng, prev, int(np.prod(shape)), delay=delay)
+    if recurrent and rng.random() < 0.7:  # feedback from the readout into a conv layer
+        target = convs[int(rng.integers(len(convs)))]
+        n_t = net.populations[target].size
+        net.connect(
+            "out",
+            target,
+            _weights(rng, n_out, n_t, gain=0.5),
+            delay=int(rng.integers(1, 5)),
+            name="feedback",
+        )
     return net
 
 
-def random_case(seed):
-    """A (network, inputs, steps) triple for ``seed``."""
-    rng = np.random.default_rng(seed)
-    net = random_mlp(rng) if seed % 2 == 0 else random_cnn(rng)
+def _egru(net, rng, name, pre, n_pre, n):
+    net.add_population(name, (n,), EGRU(rng.uniform(0, 0.15, size=n)))
+    net.connect(pre, name, _weights(rng, n_pre, 3 * n, gain=2.5), bias=rng.normal(size=3 * n) * 0.3)
+    net.connect(
+        name,
+        name,
+        _weights(rng, n, 3 * n, gain=1.0),
+        port="recurrent",
+        delay=1,
+        bias=rng.normal(size=3 * n) * 0.1,
+        name=f"{name}.rec",
+    )
+
+
+def random_rnn(rng):
+    """EGRU and FATReLU layers with self-recurrence and long delays."""
+    net = Network(name="rnn")
+    n_in = int(rng.integers(3, 20))
+    net.add_population("in", (n_in,), Input())
+    prev, n_prev = "in", n_in
+    hidden = []
+    for i in range(int(rng.integers(1, 4))):
+        n = int(rng.integers(3, 25))
+        name = f"r{i}"
+        if rng.random() < 0.5:
+            _egru(net, rng, name, prev, n_prev, n)
+        else:
+            _fatrelu(net, rng, name, (n,))
+            net.connect(prev, name, _weights(rng, n_prev, n), bias=_bias(rng, n))
+            net.connect(  # self-recurrence, delay 1-4
+                name,
+                name,
+                _weights(rng, n, n, gain=0.6),
+                delay=int(rng.integers(1, 5)),
+                name=f"{name}.self",
+            )
+        hidden.append(name)
+        prev, n_prev = name, n
+    n_out = _readout(net, rng, prev, n_prev)
+    target = hidden[int(rng.integers(len(hidden)))]
+    if net.populations[target].model.type == "fatrelu":
+        n_t = net.populations[target].size
+        net.connect(
+            "out",
+            target,
+            _weights(rng, n_out, n_t, gain=0.5),
+            delay=int(rng.integers(3, 6)),
+            name="feedback",
+        )
+    return net
+
+
+def random_mixed(rng):
+    """SAS, k-WTA (global or local), EGRU and FATReLU layers in one network."""
+    net = Network(name="mixed")
+    if rng.random() < 0.5:  # convolutional front: local k-WTA over channels
+        c = int(rng.integers(2, 4))
+        shape = (c, int(rng.integers(3, 7)), int(rng.integers(3, 7)))
+        net.add_population("in", shape, Input())
+        op = _conv(rng, shape)
+        c_out = op.out_shape[0]
+        if c_out < 2:
+            op = Conv2d(np.repeat(op.weight, 2, axis=0), shape, op.stride, op.padding, op.groups)
+            c_out = op.out_shape[0]
+        k = int(rng.integers(max(1, c_out // 2), c_out))
+        net.add_population("kw", op.out_shape, KWTA(k, local=True, channels=c_out))
+        net.connect("in", "kw", op, bias=_bias(rng, c_out))
+        m = int(rng.choice([2, 4]))
+        if c_out % max(1, m.bit_length() - 1):
+            m = 2
+        sas_shape = (c_out * m, *op.out_shape[1:])
+        net.add_population("sas", sas_shape, SAS(m, channels=c_out))
+        net.connect("kw", "sas", Dense(np.eye(op.n_out)))
+        prev, n_prev = "sas", int(np.prod(sas_shape))
+    else:  # flat front: SAS then global k-WTA
+        n_in = 2 * int(rng.integers(2, 12))
+        net.add_population("in", (n_in,), Input())
+        m = int(rng.choice([2, 4]))
+        net.add_population("sas", (n_in * m,), SAS(m))
+        net.connect("in", "sas", _weights(rng, n_in, n_in), bias=_bias(rng, n_in))
+        n = int(rng.integers(4, 30))
+        k = int(rng.integers(max(1, n // 5), n))
+        ties = str(rng.choice(["index", "keep"]))
+        net.add_population("kw", (n,), KWTA(k, ties=ties, relu=bool(rng.random() < 0.5)))
+        net.connect("sas", "kw", _weights(rng, n_in * m, n), bias=_bias(rng, n))
+        prev, n_prev = "kw", n
+    n = int(rng.integers(3, 20))
+    _egru(net, rng, "egru", prev, n_prev, n)
+    n_h = int(rng.integers(3, 20))
+    _fatrelu(net, rng, "h", (n_h,))
+    net.connect("egru", "h", _weights(rng, n, n_h), bias=_bias(rng, n_h))
+    n_out = _readout(net, rng, "h", n_h)
+    if rng.random() < 0.5:
+        net.connect("out", "h", _weights(rng, n_out, n_h, gain=0.5), delay=3, name="feedback")
+    return net
+
+
+_BUILDERS = {
+    "mlp": random_mlp,
+    "cnn": random_cnn,
+    "rnn": random_rnn,
+    "rcnn": lambda rng: random_cnn(rng, recurrent=True),
+    "mixed": random_mixed,
+}
+
+
+def _draw(seed, kind, attempt):
+    rng = np.random.default_rng([seed, KINDS.index(kind), attempt])
+    net = _BUILDERS[kind](rng)
     batch = int(rng.integers(1, 5))
     shape = net.populations["in"].shape
-    has_delay = any(p.delay for p in net.projections.values())
-    steps = int(rng.integers(2, 5)) if has_delay or rng.random() < 0.3 else 1
+    max_delay = max((p.delay for p in net.projections.values()), default=0)
+    if max_delay:
+        steps = max_delay + int(rng.integers(2, 5))
+    else:
+        steps = int(rng.integers(2, 5)) if rng.random() < 0.3 else 1
     x = rng.normal(size=(steps, batch, *shape))
-    x[rng.random(x.shape) < rng.uniform(0.2, 0.9)] = 0
+    x[rng.random(x.shape) < rng.uniform(0.2, 0.7)] = 0
     return net, x, steps
+
+
+def random_case(seed, kind="mlp"):
+    """A (network, inputs, steps) triple of ``kind`` (one of :data:`KINDS`) for ``seed``.
+
+    Draws are repeated (deterministically) until every layer fires on a reasonable share
+    of its units in the reference run (:func:`assert_layers_fire`), so no case is vacuous.
+    """
+    import neuro
+
+    for attempt in range(100):
+        net, x, steps = _draw(seed, kind, attempt)
+        ref = neuro.run(net, x, backend="reference", record=list(net.populations))
+        if layers_fire(net, ref.recordings):
+            return net, x, steps
+    raise AssertionError(f"no non-vacuous {kind} network for seed {seed}")  # pragma: no cover
+
+
+def cases(kinds=KINDS, per_kind=8, start=0):
+    """``pytest.param``-ready (seed, kind) pairs: ``per_kind`` seeds of every kind."""
+    return [(seed, kind) for kind in kinds for seed in range(start, start + per_kind)]
+
+
+def _firing(net, recordings):
+    for name, pop in net.populations.items():
+        if pop.model.is_input:
+            continue
+        r = np.asarray(recordings[name]).reshape(-1, pop.size) != 0
+        yield name, pop.model.type, r.any(axis=0).mean(), r.mean()
+
+
+MIN_UNITS = 0.2  # share of a layer's units that must fire at least once in a run
+MIN_RATE = 0.03  # share of (step, sample, unit) entries that must be non-zero
+
+
+def layers_fire(net, recordings):
+    """True when every non-input population fires on a reasonable share of its units."""
+    return all(u >= MIN_UNITS and r >= MIN_RATE for _, _, u, r in _firing(net, recordings))
+
+
+def assert_layers_fire(net, recordings):
+    """Every non-input population fires on >= 20 % of its units and >= 3 % of entries.
+
+    ``recordings[name]`` has shape (T, B, *shape).
+    """
+    for name, kind, units, rate in _firing(net, recordings):
+        assert units >= MIN_UNITS and rate >= MIN_RATE, (
+            f"{net.name}: layer {name!r} ({kind}) fires on {units:.0%} of units, "
+            f"rate {rate:.1%}: a vacuous run"
+        )
 
 
 def conv_pairs(active, weight_nz, stride, padding, groups):
@@ -106,20 +332,46 @@ def conv_pairs(active, weight_nz, stride, padding, groups):
     return total
 
 
-def independent_synops(net, activity, steps):
-    """Σ over projections and steps of non-zero-input × non-zero-weight pairs.
+def _masks(op, stored):
+    """0/1 pattern of a non-conv operator: non-zero weights, or stored connections."""
+    if isinstance(op, Dense):
+        return np.ones(op.weight.shape, np.int64) if stored else (op.weight != 0).astype(np.int64)
+    m = np.zeros((op.n_pre, op.n_out), np.int64)
+    for i in range(op.n_pre):
+        for k in range(op.indptr[i], op.indptr[i + 1]):
+            if stored or op.data[k] != 0:
+                m[i, op.indices[k]] = 1
+    return m
 
-    ``activity[name]`` is the (T, B, n) output of each population.
+
+def _pairs(op, active, stored):
+    """(active input, weight) pairs of one delivery; ``active`` is a (B, n_pre) 0/1 array."""
+    if isinstance(op, Conv2d):
+        kernel = np.ones(op.weight.shape, bool) if stored else op.weight != 0
+        act = active.reshape(active.shape[0], *op.in_shape)
+        return conv_pairs(act, kernel, op.stride, op.padding, op.groups)
+    return int((active.astype(np.int64) @ _masks(op, stored)).sum())
+
+
+def independent_synops(net, activity, steps, stored=False):
+    """Σ over projections and delivered events of non-zero-input × non-zero-weight pairs.
+
+    ``activity[name]`` is the (T, B, n) output of each population.  With ``stored`` every
+    connection counts, zero weights included: the activity-sparse MACs.
     """
     total = 0
     for p in net.projections.values():
         for t in range(p.delay, steps):
-            x = activity[p.pre][t - p.delay]
-            op = p.weights
-            if isinstance(op, Conv2d):
-                act = (x != 0).reshape(x.shape[0], *op.in_shape)
-                total += conv_pairs(act, op.weight != 0, op.stride, op.padding, op.groups)
-            else:
-                dense = op.weight if isinstance(op, Dense) else op.to_scipy().toarray()
-                total += int(((x != 0).astype(np.int64) @ (dense != 0).astype(np.int64)).sum())
+            total += _pairs(p.weights, activity[p.pre][t - p.delay] != 0, stored)
     return total
+
+
+def independent_static_macs(net, batch, steps):
+    """(dense MACs, weight-sparse MACs): every input of every step, all connections or
+    non-zero weights only, whatever the activity and the delays."""
+    dense = sparse = 0
+    for p in net.projections.values():
+        ones = np.ones((1, net.populations[p.pre].size), bool)
+        dense += _pairs(p.weights, ones, True)
+        sparse += _pairs(p.weights, ones, False)
+    return dense * batch * steps, sparse * batch * steps

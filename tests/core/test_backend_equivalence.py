@@ -1,40 +1,53 @@
-"""cpu == reference on 120 seeded random networks, with independently counted synops."""
+"""cpu == reference on 120 seeded random networks of five kinds, with independent synops."""
 
 import numpy as np
 import pytest
-from netgen import independent_synops, random_case
+from netgen import (
+    COMPILED_KINDS,
+    KINDS,
+    assert_layers_fire,
+    cases,
+    independent_static_macs,
+    independent_synops,
+    random_case,
+)
 
 import neuro
 
-SEEDS = range(120)
+# float64 cpu vs the float64 reference: only the order of additions differs
+F64 = {"rtol": 1e-12, "atol": 1e-12}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_cpu_matches_reference_and_independent_counts(seed):
-    net, x, steps = random_case(seed)
+@pytest.mark.parametrize("seed, kind", cases(KINDS, per_kind=24))
+def test_cpu_matches_reference_and_independent_counts(seed, kind):
+    net, x, steps = random_case(seed, kind)
     pops = list(net.populations)
     ref = neuro.run(net, x, backend="reference", record=pops)
     cpu = neuro.run(net, x, backend="cpu", record=pops, dtype="float64")
+    assert_layers_fire(net, cpu.recordings)
     for name in pops:
-        np.testing.assert_allclose(
-            cpu.recordings[name], ref.recordings[name], rtol=1e-5, atol=1e-9, err_msg=name
-        )
+        np.testing.assert_allclose(cpu.recordings[name], ref.recordings[name], **F64, err_msg=name)
     activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
     expected = independent_synops(net, activity, steps)
     assert cpu.counts.synops == expected
     assert ref.counts.synops == expected
+    assert cpu.counts.activity_sparse_macs == independent_synops(net, activity, steps, True)
+    dense, weight_sparse = independent_static_macs(net, x.shape[1], steps)
+    assert (cpu.counts.dense_macs, cpu.counts.weight_sparse_macs) == (dense, weight_sparse)
     assert cpu.counts == ref.counts
     events = sum(int(np.count_nonzero(a)) for a in activity.values())
     assert cpu.counts.events == events
 
 
-@pytest.mark.parametrize("seed", range(0, 40, 3))
-def test_float32_relu_networks_stay_close(seed):
-    """float32 arithmetic: with θ = 0 outputs are continuous, so they stay close."""
-    net, x, _ = random_case(seed)
+@pytest.mark.parametrize("seed, kind", cases(COMPILED_KINDS, per_kind=4))
+def test_float32_relu_networks_stay_close(seed, kind):
+    """float32 arithmetic: with θ = ϑ = 0 outputs are continuous, so they stay close."""
+    net, x, _ = random_case(seed, kind)
     for pop in net.populations.values():
         if pop.model.type == "fatrelu":
             pop.model = neuro.FATReLU(0.0)
+        if pop.model.type == "egru":
+            pop.model = neuro.EGRU(np.zeros(pop.size))
     ref = neuro.run(net, x, backend="reference")
     cpu = neuro.run(net, x, backend="cpu")
     assert cpu.outputs.dtype == np.float32
@@ -108,9 +121,11 @@ def test_tokens_are_one_event_each():
         assert r.counts.weight_sparse_macs == r.counts.synops
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("backend", ["reference", "cpu"])
-def test_chunked_run_continues_exactly(backend):
-    net, x, steps = next(c for c in map(random_case, range(200)) if c[2] >= 3)
+def test_chunked_run_continues_exactly(backend, kind):
+    """Split after two steps: delays up to 4 carry pending events across the split."""
+    net, x, steps = next(c for c in (random_case(s, kind) for s in range(50)) if c[2] >= 3)
     opts = {"dtype": "float64"} if backend == "cpu" else {}
     whole = neuro.run(net, x, backend=backend, **opts)
     a = neuro.run(net, x[:2], backend=backend, **opts)
@@ -119,16 +134,17 @@ def test_chunked_run_continues_exactly(backend):
     assert a.counts + b.counts == whole.counts
 
 
-def test_state_moves_between_backends():
-    net, x, steps = next(c for c in map(random_case, range(200)) if c[2] >= 2)
+@pytest.mark.parametrize("kind", KINDS)
+def test_state_moves_between_backends(kind):
+    net, x, steps = next(c for c in (random_case(s, kind) for s in range(50)) if c[2] >= 2)
     a = neuro.run(net, x[:1], backend="reference")
     whole = neuro.run(net, x, backend="reference")
     b = neuro.run(net, x[1:], backend="cpu", dtype="float64", initial_state=a.final_state)
-    np.testing.assert_allclose(b.outputs, whole.outputs[1:], atol=1e-9)
+    np.testing.assert_allclose(b.outputs, whole.outputs[1:], **F64)
 
 
 def test_record_last_keeps_memory_flat():
-    net, x, steps = random_case(8)
+    net, x, steps = random_case(8, "rnn")
     r = neuro.run(net, x, record_steps="last", dtype="float64")
     full = neuro.run(net, x, dtype="float64")
     np.testing.assert_allclose(r.outputs, full.outputs[-1])

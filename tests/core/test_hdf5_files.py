@@ -3,7 +3,7 @@
 import h5py
 import numpy as np
 import pytest
-from netgen import random_case
+from netgen import KINDS, cases, random_case
 
 import neuro
 from neuro import Conv2d, Dense, FATReLU, Input, Network, Readout, Sparse, TokenInput
@@ -65,11 +65,15 @@ def test_round_trip_is_exact(tmp_path):
     assert a.counts == b.counts
 
 
-@pytest.mark.parametrize("seed", range(0, 20, 4))
-def test_random_networks_round_trip(tmp_path, seed):
-    net, x, _ = random_case(seed)
+@pytest.mark.parametrize("seed, kind", cases(KINDS, per_kind=3))
+def test_random_networks_round_trip(tmp_path, seed, kind):
+    net, x, _ = random_case(seed, kind)
     back = neuro.load(neuro.save(net, tmp_path / f"{seed}.h5"))
-    np.testing.assert_array_equal(neuro.run(back, x).outputs, neuro.run(net, x).outputs)
+    pops = list(net.populations)
+    a, b = neuro.run(net, x, record=pops), neuro.run(back, x, record=pops)
+    for name in pops:
+        np.testing.assert_array_equal(b.recordings[name], a.recordings[name], err_msg=name)
+    assert a.counts == b.counts
 
 
 def test_missing_file(tmp_path):

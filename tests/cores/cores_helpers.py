@@ -7,18 +7,77 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from netgen import random_case  # noqa: E402
+from netgen import KINDS, cases, random_case  # noqa: E402
 
-__all__ = ["random_case", "mask_apply", "independent_core_counts"]
+__all__ = [
+    "KINDS",
+    "cases",
+    "random_case",
+    "mask_apply",
+    "weight_matrix",
+    "route_energy_pj",
+    "independent_core_counts",
+]
+
+
+def weight_matrix(op):
+    """(n_pre, n_out) float matrix of a weight operator, built entry by entry."""
+    kind = type(op).__name__
+    if kind == "Dense":
+        return np.array(op.weight, dtype=np.float64)
+    m = np.zeros((op.n_pre, op.n_out))
+    if kind == "Sparse":
+        for i in range(op.n_pre):
+            for k in range(op.indptr[i], op.indptr[i + 1]):
+                m[i, op.indices[k]] += op.data[k]
+        return m
+    assert kind == "Conv2d", kind
+    c_in, h, w = op.in_shape
+    c_out, cg, kh, kw = op.weight.shape
+    _, h_out, w_out = op.out_shape
+    (sh, sw), (ph, pw) = op.stride, op.padding
+    og = c_out // op.groups
+    for co in range(c_out):
+        for cl in range(cg):
+            ci = (co // og) * cg + cl
+            for ky in range(kh):
+                for kx in range(kw):
+                    for oy in range(h_out):
+                        for ox in range(w_out):
+                            iy, ix = oy * sh - ph + ky, ox * sw - pw + kx
+                            if 0 <= iy < h and 0 <= ix < w:
+                                m[ci * h * w + iy * w + ix, (co * h_out + oy) * w_out + ox] += (
+                                    op.weight[co, cl, ky, kx]
+                                )
+    return m
 
 
 def mask_apply(weights, x):
     """Per port entry, how many (non-zero input, non-zero weight) pairs reach it: (B, n_out)."""
-    fields = {
-        k: (np.asarray(v != 0, float) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
-        for k, v in weights.to_dict().items()
-    }
-    return type(weights).from_dict(fields).apply((np.asarray(x) != 0).astype(float))
+    nz = (weight_matrix(weights) != 0).astype(np.int64)
+    return (np.asarray(x) != 0).astype(np.int64) @ nz
+
+
+def route_energy_pj(profile, a, b):
+    """Energy of one message from core ``a`` to core ``b``, from the mesh layout.
+
+    Cores fill tiles of ``cores_per_tile``, tiles fill rows of ``mesh_width``, chips of
+    ``cores_per_chip`` cores sit side by side east-west.
+    """
+
+    def place(c):
+        chip, local = divmod(int(c), profile.cores_per_chip)
+        y, x = divmod(local // profile.cores_per_tile, profile.mesh_width)
+        return chip, chip * profile.mesh_width + x, y
+
+    (ca, xa, ya), (cb, xb, yb) = place(a), place(b)
+    if (ca, xa, ya) == (cb, xb, yb):
+        return profile.energy_spike_within_tile_pj
+    return (
+        abs(xa - xb) * profile.energy_hop_east_west_pj
+        + abs(ya - yb) * profile.energy_hop_north_south_pj
+        + abs(ca - cb) * profile.energy_chip_crossing_pj
+    )
 
 
 def _kind(weights):
@@ -33,7 +92,7 @@ def independent_core_counts(net, mapping, activity, steps, profile):
     Synops follow delivery (step t - delay's events at step t, within the run);
     charged synaptic events and messages follow emission (every event of the run).
     Messages: for every emitted event and every delay, the set of cores holding a
-    non-zero synapse of it; each message's energy is ``profile.route_energy_pj``.
+    non-zero synapse of it; each message's energy from :func:`route_energy_pj`.
     """
     n = mapping.n_cores
     syn = np.zeros(n, np.int64)
@@ -85,7 +144,7 @@ def independent_core_counts(net, mapping, activity, steps, profile):
                         for d in np.nonzero(reach[i])[0]:
                             sent[src_core[i]] += 1
                             recv[d] += 1
-                            route_pj += profile.route_energy_pj(int(src_core[i]), int(d))
+                            route_pj += route_energy_pj(profile, src_core[i], d)
     inactive = units * batch * steps - active
     events = sum(kinds.values())
     energy = (

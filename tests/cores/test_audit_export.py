@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from cores_helpers import random_case
+from netgen import independent_synops
 
 import neuro
 from neuro.audit.export import write_all
@@ -13,7 +14,7 @@ from neuro.cli import main
 
 
 def test_cli_writes_json_markdown_csv_and_figures(tmp_path):
-    net, x, _ = random_case(4)
+    net, x, _ = random_case(4, "cnn")
     neuro.save(net, tmp_path / "model.h5")
     np.save(tmp_path / "x.npy", x)
     labels = np.arange(x.shape[1]) % net.populations["out"].size
@@ -45,11 +46,22 @@ def test_cli_writes_json_markdown_csv_and_figures(tmp_path):
 
 
 def test_definitions_side_by_side_against_independent_sums():
-    net, x, steps = random_case(6)
+    net, x, steps = random_case(6, "rnn")
     pops = list(net.populations)
     res = neuro.run(net, x, backend="cores", hardware="loihi", record=pops, dtype="float64")
     rows = res.audit().definitions()["rows"]
     c = res.counts
+    # the network counts themselves, recounted from the reference backend's activity
+    ref = neuro.run(net, x, backend="reference", record=pops)
+    activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
+    assert c.synops == independent_synops(net, activity, steps)
+    stored = {  # every connection: a dense matrix's n_pre x n_out, a CSR's stored entries
+        name: (p.weights.n_pre * p.weights.n_out if isinstance(p.weights, neuro.Dense)
+               else int(p.weights.indptr[-1]))
+        for name, p in net.projections.items()
+    }  # fmt: skip
+    dense = steps * x.shape[1] * sum(stored.values())
+    assert c.dense_macs == dense
     assert rows["neuro synops"]["total"] == c.synops
     assert (
         rows["NeuroBench effective MACs"]["total"] + rows["NeuroBench effective ACs"]["total"]
@@ -81,7 +93,7 @@ def test_token_inputs_count_as_accumulates():
 
 
 def test_cpu_audit_still_exports_without_hardware(tmp_path):
-    net, x, _ = random_case(1)
+    net, x, _ = random_case(1, "cnn")
     audit = neuro.run(net, x, backend="cpu").audit()
     paths = write_all(audit, tmp_path, plots=False)
     assert json.loads(paths["json"][0].read_text())["backend"] == "cpu"
@@ -90,7 +102,7 @@ def test_cpu_audit_still_exports_without_hardware(tmp_path):
 
 
 def test_audit_lists_cost_terms_and_critical_core(tmp_path, capsys):
-    net, x, _ = random_case(4)
+    net, x, _ = random_case(4, "cnn")
     neuro.save(net, tmp_path / "model.h5")
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "audit"

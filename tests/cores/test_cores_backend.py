@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from cores_helpers import independent_core_counts, random_case
+from cores_helpers import KINDS, cases, independent_core_counts, random_case
 
 import neuro
 from neuro.backends.cores import COUNTERS
@@ -12,9 +12,9 @@ from neuro.hardware import load_profile
 from neuro.hardware.mapper import map_network
 
 
-@pytest.mark.parametrize("seed", range(16))
-def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
-    net, x, steps = random_case(seed)
+@pytest.mark.parametrize("seed, kind", cases(KINDS, per_kind=4))
+def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed, kind):
+    net, x, steps = random_case(seed, kind)
     pops = list(net.populations)
     profile = load_profile("loihi" if seed % 3 else "loihi2")
     cpu = neuro.run(net, x, backend="cpu", record=pops, dtype="float64")
@@ -49,7 +49,7 @@ def test_outputs_and_counts_equal_cpu_and_per_core_counts_are_exact(seed):
 
 
 def test_float32_default_matches_cpu_default():
-    net, x, _ = random_case(3)
+    net, x, _ = random_case(3, "rcnn")
     cpu = neuro.run(net, x, backend="cpu")
     cores = neuro.run(net, x, backend="cores", hardware="loihi")
     assert cores.outputs.dtype == np.float32
@@ -229,13 +229,21 @@ def test_fixed_point_error_shrinks_with_bits():
     )
     net.connect("h", "y", neuro.Dense(rng.normal(size=(40, 5)) / 6))
     x = rng.random((20, 30))
+    float_out = neuro.run(net, x, backend="reference").outputs
     errors = []
     for bits in (3, 6, 10, 16):
         res = neuro.run(
             net, x, backend="cores", hardware="loihi2", dtype="float64",
             quantize={"weight_bits": bits, "payload_bits": bits, "state_bits": bits + 8},
         )  # fmt: skip
-        errors.append(res.info["quantization"]["output_difference"]["y"]["relative_l2"])
+        reported = res.info["quantization"]["output_difference"]["y"]
+        # recomputed here from the run's outputs and the float reference backend
+        d = res.outputs - float_out
+        assert reported["relative_l2"] == pytest.approx(
+            np.linalg.norm(d) / np.linalg.norm(float_out), rel=1e-9
+        )
+        assert reported["max_abs"] == pytest.approx(np.abs(d).max(), rel=1e-9)
+        errors.append(reported["relative_l2"])
     assert errors[0] > errors[1] > errors[2] > errors[3]
     assert errors[3] < 1e-3
     assert errors[0] > 1e-2
@@ -256,7 +264,7 @@ def test_fixed_point_weights_rounded_per_projection():
 
 
 def test_bad_quantize_option():
-    net, x, _ = random_case(2)
+    net, x, _ = random_case(2, "mlp")
     with pytest.raises(ParameterError, match="weight_bits"):
         neuro.run(net, x, backend="cores", quantize={"weight_bits": 1})
     with pytest.raises(ParameterError, match="unknown key"):

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from cores_helpers import random_case
+from cores_helpers import KINDS, cases, random_case
 
 import neuro
 from neuro.exceptions import CapacityError
@@ -87,25 +87,29 @@ def test_chip_limit_names_the_layer():
         map_network(net, "loihi", max_chips=1)
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_random_networks_fit_within_limits_and_store_every_synapse(seed):
-    net, _, _ = random_case(seed)
-    for name in ("loihi", "truenorth"):
-        profile = load_profile(name)
-        try:
-            m = map_network(net, profile, weight_bits=1 if name == "truenorth" else None)
-        except CapacityError:
-            continue
-        stored = sum(int(p.weights.fanout_nnz().sum()) for p in net.projections.values())
-        assert m.cores["synapses"].sum() == stored
-        for col, cap in m.capacity().items():
-            assert m.cores[col].max() <= cap, col
-        for pop in net.populations.values():
-            assert m.core_of(pop.name).size == pop.size
+@pytest.mark.parametrize("seed, kind", cases(KINDS, per_kind=2))
+@pytest.mark.parametrize("hardware, options", [("loihi", {}), ("truenorth", {"weight_bits": 1})])
+@pytest.mark.parametrize("max_units", [None, 3])
+def test_random_networks_fit_within_limits_and_store_every_synapse(
+    seed, kind, hardware, options, max_units
+):
+    """Every small random network maps (a mapper that raises fails), split or not."""
+    net, _, _ = random_case(seed, kind)
+    profile = load_profile(hardware)
+    m = map_network(net, profile, max_units_per_core=max_units, **options)
+    stored = sum(int(p.weights.fanout_nnz().sum()) for p in net.projections.values())
+    assert m.cores["synapses"].sum() == stored
+    for col, cap in m.capacity().items():
+        assert m.cores[col].max() <= cap, col
+    for pop in net.populations.values():
+        assert m.core_of(pop.name).size == pop.size
+    if max_units is not None:
+        assert m.cores["units"].max() <= max_units
+        assert m.n_cores > len(net.populations)  # populations were split
 
 
 def test_deterministic_and_json_round_trip():
-    net, _, _ = random_case(5)
+    net, _, _ = random_case(5, "cnn")
     a, b = map_network(net, "loihi2"), map_network(net, "loihi2")
     assert a.to_dict() == b.to_dict()
     text = json.dumps(a.to_dict())

@@ -63,7 +63,7 @@ def test_random_lms_match_torch(seed, fuse):
             output="log_probs",
             **opts,
         )
-        np.testing.assert_allclose(res.outputs, expected, atol=1e-5)
+        np.testing.assert_allclose(res.outputs, expected, rtol=1e-12, atol=1e-12)
         for name in res.network.metadata["egru_layers"]:
             activity = res.counts.per_layer()[name]["activity"]
             assert 0 < activity < 1, (name, activity)
@@ -129,7 +129,7 @@ def test_evnn_layout_state_dict():
     for backend, opts in BACKENDS:
         for model in (sd, loaded):  # the raw state_dict converts directly too
             res = neuro.convert_and_run(model, tokens, backend=backend, output="log_probs", **opts)
-            np.testing.assert_allclose(res.outputs, expected, atol=1e-5)
+            np.testing.assert_allclose(res.outputs, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("reset_every", [1, 4, 7])
@@ -143,7 +143,7 @@ def test_reset_every_matches_torch_with_state_reset(reset_every):
         res = neuro.convert_and_run(
             model, tokens, backend=backend, reset_every=reset_every, output="log_probs", **opts
         )
-        np.testing.assert_allclose(res.outputs, expected, atol=1e-5)
+        np.testing.assert_allclose(res.outputs, expected, rtol=1e-12, atol=1e-12)
         assert res.info["chunks"] == -(-20 // reset_every)
 
 

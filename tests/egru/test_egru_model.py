@@ -140,7 +140,9 @@ def test_cpu_matches_reference_and_counts(seed):
     ref = neuro.run(net, x, backend="reference", record=record)
     cpu = neuro.run(net, x, backend="cpu", record=record, dtype="float64")
     for name in record:
-        np.testing.assert_allclose(cpu.recordings[name], ref.recordings[name], atol=1e-10)
+        np.testing.assert_allclose(
+            cpu.recordings[name], ref.recordings[name], rtol=1e-12, atol=1e-12
+        )
     assert cpu.counts == ref.counts
     events, synops = _independent_counts(net, ref.recordings, x)
     for name, n in events.items():

@@ -55,5 +55,9 @@ def test_notebook_tiny(ptb_dir, monkeypatch):
     assert sparsities[0] == 0 and sparsities[1] > 0.49 and sparsities[2] > 0.79
     for row in summary["levels"]:
         assert row["synops"] <= row["weight_sparse_macs"] <= row["dense_macs"]
+        # not vacuous: the event run fires, but sparsely, at every pruning level
+        assert 0.01 < row["activity"] < 0.9 and row["synops"] > 0
+    for layer, rate in summary["activity_per_layer"].items():
+        assert 0.01 < rate < 0.9, (layer, rate)
     assert images >= 1  # the activity histograms
     assert "| weight sparsity |" in text and "Audit of" in text

@@ -1,5 +1,7 @@
 """k-WTA populations: torch conversion, tie and boost semantics, counts, files."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -25,11 +27,14 @@ def _trained(model, shape, steps=3):
 
 def _check(model, x):
     with torch.no_grad():
-        expected = model(torch.from_numpy(x)).double().numpy()
+        expected32 = model(torch.from_numpy(x)).double().numpy()
+        # the same model in float64: the float64 backends must agree to rounding
+        expected = copy.deepcopy(model).double()(torch.from_numpy(x).double()).numpy()
     net = converters.convert(model, x)
     for backend, opts in BACKENDS:
         out = neuro.run(net, x, backend=backend, **opts).outputs
-        np.testing.assert_allclose(out, expected, atol=1e-5, err_msg=backend)
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12, err_msg=backend)
+        np.testing.assert_allclose(out, expected32, atol=1e-5, err_msg=backend)
     return net
 
 

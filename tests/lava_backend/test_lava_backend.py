@@ -7,6 +7,7 @@ the convolution unrolling and the missing-dependency errors are checked everywhe
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +27,9 @@ except MissingDependencyError:
     HAVE_LAVA = False
 
 needs_lava = pytest.mark.skipif(not HAVE_LAVA, reason="lava-nc 0.10 (Python 3.10) not available")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+from netgen import LAVA_KINDS, assert_layers_fire, cases, random_case  # noqa: E402
 
 
 def _sparse_normal(rng, shape, density, scale=1.0):
@@ -96,12 +100,24 @@ def _inputs(rng, shape, density=0.5):
 def _assert_same_run(lava, cpu, names):
     for name in names:
         np.testing.assert_allclose(
-            lava.recordings[name], cpu.recordings[name], rtol=1e-9, atol=1e-12, err_msg=name
+            lava.recordings[name], cpu.recordings[name], rtol=1e-12, atol=1e-12, err_msg=name
         )
     assert lava.counts.per_projection() == cpu.counts.per_projection()
     for name, pop in cpu.counts.populations.items():
         assert lava.counts.populations[name] == pop, name
     assert lava.counts == cpu.counts
+
+
+@needs_lava
+@pytest.mark.parametrize("seed, kind", cases(LAVA_KINDS, per_kind=2, start=50))
+def test_random_networks_match_cpu(seed, kind):
+    """A sample of the random suite: MLPs, CNNs, recurrent nets and recurrent CNNs."""
+    net, x, _ = random_case(seed, kind)
+    names = list(net.populations)
+    lava = neuro.run(net, x, backend="lava", record=names)
+    cpu = neuro.run(net, x, backend="cpu", dtype="float64", record=names)
+    assert_layers_fire(net, lava.recordings)
+    _assert_same_run(lava, cpu, names)
 
 
 # -- no lava needed ------------------------------------------------------------------
@@ -180,7 +196,7 @@ def test_fatrelu_mlp_matches_cpu_with_skip_feedback_and_batch():
     assert lava.info["stride"] == 2
     assert lava.info["extra_steps"] == lava.info["lava_steps"] - 5 == (5 - 1) * 2 + 1 + 3 - 5
     np.testing.assert_allclose(
-        lava.final_state["out"]["state"]["v"], cpu.final_state["out"]["state"]["v"], rtol=1e-9
+        lava.final_state["out"]["state"]["v"], cpu.final_state["out"]["state"]["v"], rtol=1e-12
     )
 
 
@@ -222,9 +238,9 @@ def test_egru_matches_cpu_and_numpy():
         c_hat = z * c + (1 - z) * np.tanh(a[:, 2 * hidden :] + r * q[:, 2 * hidden :])
         y = np.where(c_hat > thr, c_hat, 0.0)
         c = np.where(c_hat > thr, c_hat - thr, c_hat)
-        np.testing.assert_allclose(lava.recordings["h"][t], y, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(lava.recordings["h"][t], y, rtol=1e-12, atol=1e-12)
     assert 0 < lava.counts.populations["h"].events < steps * batch * hidden
-    np.testing.assert_allclose(lava.final_state["h"]["state"]["c"], c, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(lava.final_state["h"]["state"]["c"], c, rtol=1e-12, atol=1e-12)
     assert lava.info["extra_steps"] == 2
 
 
@@ -249,7 +265,7 @@ def test_run_continues_from_final_state(build):
     whole = neuro.run(net, x, backend="cpu", dtype="float64")
     first = neuro.run(net, x[:3], backend="lava")
     second = neuro.run(net, x[3:], backend="lava", initial_state=first.final_state)
-    np.testing.assert_allclose(second.outputs, whole.outputs[3:], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(second.outputs, whole.outputs[3:], rtol=1e-12, atol=1e-12)
     assert (first.counts + second.counts).to_dict()["totals"] == whole.counts.totals()
     assert (first.counts + second.counts).per_projection() == whole.counts.per_projection()
 
