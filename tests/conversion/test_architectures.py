@@ -201,7 +201,7 @@ def test_architecture_converts_unchanged_and_counts(name):
         assert relative_error(ref.outputs, want) <= 1e-9
 
 
-@pytest.mark.parametrize("name", ["lenet5", "m5", "squeezenet1_0", "shufflenet_v2"])
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_architecture_in_float32(name):
     cls, shape = ARCHITECTURES[name]
     torch.manual_seed(3)
