@@ -151,7 +151,17 @@ def _budget_text(value) -> str:
     return f"the memory budget is {format_bytes(memory_budget(value))} ({source})"
 
 
-def run_memory(network, batch: int, steps: int, record, record_steps: str) -> dict:
+def delay_depths(network) -> list[tuple[str, int, int]]:
+    """(population, largest outgoing delay D, units) of every population with D > 0."""
+    depths = []
+    for name, pop in network.populations.items():
+        depth = network.max_delay(name)
+        if depth:
+            depths.append((name, depth, pop.size))
+    return depths
+
+
+def run_memory(network, batch: int, steps: int, record, record_steps: str, depths=None) -> dict:
     """Estimated bytes of the large arrays of a run, per part.
 
     Parameters
@@ -171,16 +181,14 @@ def run_memory(network, batch: int, steps: int, record, record_steps: str) -> di
     """
     parts = {}
     kept = steps if record_steps == "all" else 1
-    for name, pop in network.populations.items():
-        depth = network.max_delay(name)
-        if depth:
-            # per slot and unit: event index and value, the initial and the final history
-            nbytes = (depth + 1) * (batch * pop.size * _BYTES_PER_SLOT_UNIT + _SLOT_OVERHEAD)
-            parts[f"delay {name}"] = (
-                nbytes,
-                f"population {name!r}: delay ring buffer of {depth + 1} steps × batch {batch} "
-                f"× {pop.size} units",
-            )
+    for name, depth, size in delay_depths(network) if depths is None else depths:
+        # per slot and unit: event index and value, the initial and the final history
+        nbytes = (depth + 1) * (batch * size * _BYTES_PER_SLOT_UNIT + _SLOT_OVERHEAD)
+        parts[f"delay {name}"] = (
+            nbytes,
+            f"population {name!r}: delay ring buffer of {depth + 1} steps × batch {batch} "
+            f"× {size} units",
+        )
     for name in record:
         size = network.populations[name].size
         parts[f"record {name}"] = (
@@ -190,13 +198,15 @@ def run_memory(network, batch: int, steps: int, record, record_steps: str) -> di
     return parts
 
 
-def check_run_memory(network, batch: int, steps: int, record, record_steps, budget=None):
+def check_run_memory(
+    network, batch: int, steps: int, record, record_steps, budget=None, depths=None
+):
     """Raise :class:`ResourceError` before a run whose arrays would exceed the budget.
 
     The message names the largest part, its size, the total, the budget and what to
     change.  Returns the estimated total in bytes.
     """
-    parts = run_memory(network, batch, steps, record, record_steps)
+    parts = run_memory(network, batch, steps, record, record_steps, depths)
     total = sum(n for n, _ in parts.values())
     if total <= _ALWAYS_FITS and budget is None and not os.environ.get(ENV_VAR):
         return total  # small runs skip reading the free memory (a per-call cost)

@@ -210,6 +210,7 @@ class Program:
         self._compile()
 
     def _compile(self) -> None:
+        from ..limits import delay_depths
         from .base import input_layout
 
         self.network.validate()
@@ -221,6 +222,7 @@ class Program:
         self._engine = engine
         self._outputs = self.network.outputs
         self._layout = input_layout(self.network)
+        self._depths = delay_depths(self.network)  # for the memory check of every run
         self.compiles += 1
 
     @property
@@ -270,7 +272,13 @@ class Program:
                 raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
             # before any allocation: delay buffers and recordings must fit the budget
             check_run_memory(
-                network, prepared.batch, prepared.steps, record, record_steps, memory_budget
+                network,
+                prepared.batch,
+                prepared.steps,
+                record,
+                record_steps,
+                memory_budget,
+                self._depths,
             )
             result = self._engine.run(
                 network, prepared, record, record_steps, initial_state, progress, self._outputs
