@@ -19,7 +19,7 @@ import gc
 import tracemalloc
 
 import numpy as np
-from _bench import parser, row, write_rows
+from _bench import loadavg, parser, row, write_rows
 
 import neuro
 
@@ -94,7 +94,8 @@ def main(argv=None):
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000)
     args = p.parse_args(argv)
-    write_rows(args.json, measure(args.steps))
+    load = loadavg()
+    write_rows(args.json, measure(args.steps), load)
 
 
 if __name__ == "__main__":
