@@ -12,18 +12,27 @@ import os
 import platform
 import time
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
-    "best_time",
+    "ROUNDS",
+    "Timing",
     "blas_threads",
+    "loadavg",
     "machine",
     "parser",
     "peak_rss_gb",
     "row",
+    "step_time",
+    "time_rounds",
+    "timings",
     "write_rows",
 ]
+
+ROUNDS = 5
+"""Timed rounds per figure: every figure is the median with the min-max of these rounds."""
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -33,15 +42,55 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def best_time(fn, min_time: float = 0.3, repeats: int = 3) -> float:
-    """Seconds per call of ``fn()``: the best of ``repeats`` rounds of >= ``min_time`` each.
+class Timing(NamedTuple):
+    """Median and spread (min, max) of the timed rounds of one figure, in seconds."""
 
-    The first call (compilation, page faults) is not timed.  The best round is the
-    least disturbed by other processes on a shared machine.
+    median: float
+    lo: float
+    hi: float
+
+    def scale(self, factor: float) -> Timing:
+        """The same figure times ``factor`` (e.g. per step, per token)."""
+        return Timing(self.median * factor, self.lo * factor, self.hi * factor)
+
+    def rate(self, work: float) -> Timing:
+        """``work`` per second: median work/median, spread from the slowest and fastest round."""
+        return Timing(work / self.median, work / self.hi, work / self.lo)
+
+    def fmt(self, unit: str = "us", digits: int = 1) -> str:
+        """``median (min-max) unit`` with the figure in ``unit`` (s, ms, us or a rate unit)."""
+        f = {"s": 1.0, "ms": 1e3, "us": 1e6}.get(unit, 1.0)
+        m, lo, hi = (f"{v * f:.{digits}f}" for v in self)
+        return f"{m} ({lo}-{hi}) {unit}"
+
+
+def timings(fn, rounds: int = ROUNDS, warmup: int = 1) -> Timing:
+    """Wall seconds of single calls of ``fn()``: median and min-max of ``rounds`` calls.
+
+    ``warmup`` calls first (compilation, page faults, thread pools) are not timed; give
+    every side of a comparison the same ``warmup`` and ``rounds``.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(rounds, 1)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return Timing(float(np.median(times)), min(times), max(times))
+
+
+def time_rounds(fn, min_time: float = 0.3, rounds: int = ROUNDS) -> Timing:
+    """Seconds per call of ``fn()``: median and min-max over ``rounds`` rounds.
+
+    Each round repeats ``fn()`` for at least ``min_time`` seconds and gives the mean
+    time per call of that round.  The first call (compilation, page faults) is not
+    timed.  The median, not the best round, is the figure reported and compared with
+    targets; the min-max shows how much the machine disturbed the rounds.
     """
     fn()
-    best = float("inf")
-    for _ in range(repeats):
+    per_call = []
+    for _ in range(max(rounds, 1)):
         n, start = 0, time.perf_counter()
         while True:
             fn()
@@ -49,8 +98,27 @@ def best_time(fn, min_time: float = 0.3, repeats: int = 3) -> float:
             elapsed = time.perf_counter() - start
             if elapsed >= min_time:
                 break
-        best = min(best, elapsed / n)
-    return best
+        per_call.append(elapsed / n)
+    return Timing(float(np.median(per_call)), min(per_call), max(per_call))
+
+
+def step_time(run, x, rounds: int = ROUNDS) -> Timing:
+    """Seconds per step of ``run(xs)``: (run of T steps - run of 1 step) / (T - 1).
+
+    Per-run set-up is left out by subtracting the median one-step run from each round
+    of the T-step run; ``x`` is (T, ...) with T >= 2.
+    """
+    steps = x.shape[0]
+    one = time_rounds(lambda: run(x[:1]), min_time=0.1, rounds=rounds)
+    many = time_rounds(lambda: run(x), min_time=0.3, rounds=rounds)
+    return Timing(*(max(v - one.median, 1e-12) / (steps - 1) for v in many))
+
+
+def loadavg() -> str:
+    """The load average (1, 5, 15 min) now, as text ("?" where the OS has none)."""
+    if not hasattr(os, "getloadavg"):
+        return "? ? ?"
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @contextmanager
@@ -67,8 +135,16 @@ def row(benchmark: str, target: str, measured: str, met: bool | None) -> dict:
     return {"benchmark": benchmark, "target": target, "measured": measured, "met": met}
 
 
-def write_rows(path: str | None, rows: list[dict]) -> None:
-    """Print ``rows`` and write them as JSON to ``path`` (if given)."""
+def write_rows(path: str | None, rows: list[dict], load_before: str | None = None) -> None:
+    """Print ``rows`` and write them as JSON to ``path`` (if given).
+
+    With ``load_before`` (:func:`loadavg` at the start), every row records the load
+    average before and after the script's measurements.
+    """
+    if load_before is not None:
+        after = loadavg()
+        rows = [{**r, "load": f"{load_before} -> {after}"} for r in rows]
+        print(f"load average before {load_before}, after {after}")
     for r in rows:
         flag = {True: "met", False: "MISSED", None: "info"}[r["met"]]
         print(f"  [{flag:6}] {r['benchmark']}: {r['measured']}  (target: {r['target']})")
@@ -105,11 +181,10 @@ def machine() -> dict:
         )
     except ImportError:
         blas = "unknown"
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "load average (1, 5, 15 min)": " ".join(f"{x:.2f}" for x in load),
+        "load average (1, 5, 15 min)": loadavg(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,

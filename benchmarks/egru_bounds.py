@@ -13,8 +13,10 @@ PTB test tokens and prints, per token:
   ``bytes/token = Σ_projections rows active in any stream × row bytes / streams``;
   with the time of the synaptic work this gives the memory rate the run sustains.
 
-Compare that rate with the read-bandwidth probe of ``throughput.py``: at 10 streams
-most weights are fetched every step and the run sits at the machine's memory rate.
+Compare that rate with the one-thread streaming read of ``throughput.py`` (a
+reference rate, not a bound): at 10 streams most weights are fetched every step.
+Each time is the median, with the min-max, of ``--repeats`` runs after an untimed
+two-step warm-up run; figures come from random weights, not a trained model.
 
     python benchmarks/egru_bounds.py --data path/to/ptb [--batch 10,64] [--threads 2]
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from _bench import parser
+from _bench import ROUNDS, Timing, loadavg, parser
 from egru_ptb_cpu import SIZES, calibrate, random_model
 
 import neuro
@@ -42,11 +44,15 @@ def network(model: dict, threshold_scale: float = 1.0) -> neuro.Network:
     )
 
 
-def run_time(net, tokens, threads: int, record) -> tuple[float, neuro.RunResult]:
-    """(best wall seconds of two runs, the last result); a two-step run loads the kernels."""
+def run_time(net, tokens, threads: int, record, repeats: int = ROUNDS):
+    """(Timing of wall seconds over ``repeats`` runs, the last result).
+
+    An untimed two-step run first loads the kernels.
+    """
     neuro.run(net, tokens[:2], threads=threads, record=record)
-    results = [neuro.run(net, tokens, threads=threads, record=record) for _ in range(2)]
-    return min(r.wall_time_s for r in results), results[-1]
+    results = [neuro.run(net, tokens, threads=threads, record=record) for _ in range(repeats)]
+    times = [r.wall_time_s for r in results]
+    return Timing(float(np.median(times)), min(times), max(times)), results[-1]
 
 
 def fetched_bytes(net, res, batch: int) -> float:
@@ -72,7 +78,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=200, help="steps per run")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--activity", type=float, default=0.15)
+    p.add_argument("--repeats", type=int, default=ROUNDS, help="timed runs of each kind")
     args = p.parse_args(argv)
+    load = loadavg()
 
     corpus = load_ptb(args.data)
     model = random_model(len(corpus.vocab), np.random.default_rng(0))
@@ -83,19 +91,21 @@ def main(argv=None) -> int:
     for batch in (int(b) for b in args.batch.split(",")):
         tokens = batchify(corpus.test[: batch * args.steps], batch)
         n_tok = tokens.size
-        t_all, res = run_time(active_net, tokens, args.threads, record)
-        t_silent, _ = run_time(silent_net, tokens, args.threads, record)
+        t_all_t, res = run_time(active_net, tokens, args.threads, record, args.repeats)
+        t_silent_t, _ = run_time(silent_net, tokens, args.threads, record, args.repeats)
+        t_all, t_silent = t_all_t.median, t_silent_t.median
         t_syn = max(t_all - t_silent, 1e-9)
         synops = res.counts.synops / n_tok
         per_token = fetched_bytes(active_net, res, batch) / batch
         print(
-            f"batch {batch:4d}: {t_all / n_tok * 1e6:6.0f} us/token "
+            f"batch {batch:4d}: {t_all_t.scale(1 / n_tok).fmt('us', 0)}/token "
             f"({n_tok / t_all:5.0f} tokens/s); without events {t_silent / n_tok * 1e6:5.0f} "
             f"us/token; synaptic work {t_syn / n_tok * 1e6:5.0f} us/token, "
             f"{synops / 1e6:.2f} M synops/token = {res.counts.synops / t_syn / 1e9:5.2f} "
             f"Gsynop/s; weights fetched {per_token / 1e6:5.2f} MB/token = "
-            f"{per_token * n_tok / t_syn / 1e9:5.1f} GB/s"
+            f"{per_token * n_tok / t_syn / 1e9:5.1f} GB/s (medians)"
         )
+    print(f"load average before {load}, after {loadavg()}")
     return 0
 
 

@@ -7,14 +7,24 @@ vocabulary 10,000 (the layout of EvNN's PTB benchmark, Mukherji et al. 2023), ab
 sends on about ``--activity`` of its units per token; or a trained checkpoint is used
 (``--checkpoint``).
 
+With random weights the figures are those of a model tuned to the target activity,
+not of a trained model: a trained model's activity, and so its speed, differs.
+
 Prints, per batch size (parallel streams; the test set is split into that many
 streams, as language-model evaluations do), event-driven tokens/s, per-token synops
 per projection, and the speed ratio to a dense numpy evaluation of the same model at
-the same batch size measured in the same run (the dense path runs on
-``--dense-tokens`` tokens only; the ratio compares per-token times).  More streams
-share each weight row read from memory among more tokens: at batch 10 about 80 % of
-the rows are active in some stream every step, so the run streams most of the
-weights from DRAM once per 10 tokens.
+the same batch size measured in the same run.  Both paths get the same treatment:
+the same tokens (``--tokens``), precision (``--dtype``), threads (``--threads``:
+numba for the engine, BLAS for numpy), one untimed two-token warm-up run, and
+``--repeats`` timed runs (median with min-max; the ratio is of medians).  Both
+compute the log-probability of every next token (the perplexity is printed for
+each, and must agree).  Set-up is outside the timed region on both sides: the
+network (with its token→gates table) is built once, and the dense path's arrays
+are converted to ``--dtype`` and its embedding × first-layer kernel is fused into
+the same token→gates table once, before timing.  More streams share each weight
+row read from memory among more tokens: at batch 10 about 80 % of the rows are
+active in some stream every step, so the run streams most of the weights from DRAM
+once per 10 tokens.
 
     python benchmarks/egru_ptb_cpu.py --data path/to/ptb
 """
@@ -22,7 +32,6 @@ weights from DRAM once per 10 tokens.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
@@ -55,49 +64,91 @@ def random_model(vocab: int, rng) -> dict:
     return {"embedding": emb, "layers": layers, "decoder_weight": emb, "decoder_bias": None}
 
 
-def dense_forward(model: dict, tokens: np.ndarray, dtype=np.float32):
+def prepare_dense(model: dict, dtype=np.float32) -> dict:
+    """The dense path's arrays in ``dtype``, with the first layer's input drive fused.
+
+    ``table[v] = embedding[v] @ kernel_0 + bias_0``: a token's first-layer input drive is
+    one row lookup, as in the event network's token→gates table.  Built once, outside
+    any timed region.
+    """
+    layers = [{k: np.ascontiguousarray(v, dtype) for k, v in la.items()} for la in model["layers"]]
+    table = (model["embedding"] @ model["layers"][0]["kernel"] + model["layers"][0]["bias"]).astype(
+        dtype
+    )
+    bias = model["decoder_bias"]
+    return {
+        "dtype": np.dtype(dtype),
+        "table": table,
+        "layers": layers,
+        "decoder": np.ascontiguousarray(model["decoder_weight"].T, dtype),
+        "decoder_bias": None if bias is None else bias.astype(dtype),
+    }
+
+
+def dense_run(dense: dict, tokens: np.ndarray, targets: bool = True):
     """Dense numpy evaluation: every weight times every input, every token.
+
+    Parameters
+    ----------
+    dense : dict
+        From :func:`prepare_dense`.
+    tokens : ndarray of int, shape (T, B)
+    targets : bool
+        Accumulate the negative log-likelihood of each next token (as the event path
+        does with ``targets=True``).
 
     Returns
     -------
-    logits_last : ndarray (B, V)
+    perplexity : float
+        Over the (T - 1) * B next-token predictions (nan without targets or for T = 1).
     activity : list of float
         Fraction of non-zero y per layer.
     """
-    emb = model["embedding"].astype(dtype)
-    layers = [{k: v.astype(dtype) for k, v in la.items()} for la in model["layers"]]
-    dec = model["decoder_weight"].T.astype(dtype)
-    bias = model["decoder_bias"]
+    dtype = dense["dtype"].type
+    layers = dense["layers"]
     batch = tokens.shape[1]
     ys = [np.zeros((batch, la["thr"].size), dtype) for la in layers]
     cs = [np.zeros_like(y) for y in ys]
     active = np.zeros(len(layers))
-    logits = None
+    nll, n_pred, rows = 0.0, 0, np.arange(batch)
     for t in range(tokens.shape[0]):
-        x = emb[tokens[t]]
+        x = None
         for k, la in enumerate(layers):
-            a = x @ la["kernel"] + la["bias"]
+            a = dense["table"][tokens[t]] if k == 0 else x @ la["kernel"] + la["bias"]
             q = ys[k] @ la["recurrent_kernel"] + la["recurrent_bias"]
             ys[k], cs[k] = egru_gates(a, q, cs[k], la["thr"])
-            ys[k], cs[k] = ys[k].astype(dtype), cs[k].astype(dtype)
+            ys[k], cs[k] = ys[k].astype(dtype, copy=False), cs[k].astype(dtype, copy=False)
             active[k] += np.count_nonzero(ys[k]) / ys[k].size
             x = ys[k]
-        logits = x @ dec + (0 if bias is None else bias)
-    return logits, list(active / tokens.shape[0])
+        logits = x @ dense["decoder"]
+        if dense["decoder_bias"] is not None:
+            logits += dense["decoder_bias"]
+        if targets and t + 1 < tokens.shape[0]:
+            m = logits.max(axis=1)
+            lse = np.log(np.exp(logits - m[:, None]).sum(axis=1)) + m
+            nll -= float(np.sum(logits[rows, tokens[t + 1]] - lse, dtype=np.float64))
+            n_pred += batch
+    ppl = float(np.exp(nll / n_pred)) if n_pred else float("nan")
+    return ppl, list(active / tokens.shape[0])
 
 
 def calibrate(model: dict, tokens: np.ndarray, target: float, rounds: int = 9) -> list:
-    """Per layer (in order), bisect one shared threshold to reach ``target`` activity."""
+    """Per layer (in order), bisect one shared threshold to reach ``target`` activity.
+
+    Runs the dense path in float32 (prepared once; only the thresholds change).
+    """
+    dense = prepare_dense(model, np.float32)
     for k, la in enumerate(model["layers"]):
         lo, hi = -5.0, 0.0  # log10 of the threshold
-        for _ in range(rounds):
+        for i in range(rounds + 1):
             mid = 0.5 * (lo + hi)
             la["thr"] = np.full(la["thr"].size, 10.0**mid)
-            act = dense_forward(model, tokens)[1][k]
+            dense["layers"][k]["thr"] = la["thr"].astype(np.float32)
+            if i == rounds:
+                break
+            act = dense_run(dense, tokens, targets=False)[1][k]
             lo, hi = (mid, hi) if act > target else (lo, mid)
-        la["thr"] = np.full(la["thr"].size, 10.0 ** (0.5 * (lo + hi)))
-    acts = dense_forward(model, tokens)[1]
-    return acts
+    return dense_run(dense, tokens, targets=False)[1]
 
 
 def from_checkpoint(path) -> dict:
@@ -123,28 +174,41 @@ def from_checkpoint(path) -> dict:
     }
 
 
-def event_driven(net, ids, batch: int, threads: int, dtype: str):
-    """Stream the token ids as ``batch`` parallel streams; returns (result, tokens, seconds).
+def event_driven(net, tokens, threads: int, dtype: str, repeats: int):
+    """Run the (T, B) token streams ``repeats`` times; returns (last result, Timing of seconds).
 
-    A two-step run first loads the compiled kernels (not timed).
+    An untimed two-token run first loads the compiled kernels (the same warm-up as
+    :func:`dense_numpy`).
     """
-    tokens = batchify(ids, batch)
+    from _bench import timings
+
     opts = dict(backend="cpu", dtype=dtype, threads=threads, targets=True, keep_outputs=False)
     run_language_model(net, tokens[:2], **opts)
-    start = time.perf_counter()
-    res = run_language_model(net, tokens, **opts)
-    return res, tokens, time.perf_counter() - start
+    out = {}
+
+    def run():
+        out["res"] = run_language_model(net, tokens, **opts)
+
+    t = timings(run, rounds=repeats, warmup=0)
+    return out["res"], t
 
 
-def dense_numpy(model: dict, ids, batch: int, n_tokens: int, threads: int, dtype: str) -> float:
-    """Tokens/s of :func:`dense_forward` on the first ``n_tokens`` (BLAS on ``threads``)."""
-    from _bench import blas_threads
+def dense_numpy(dense: dict, tokens, threads: int, repeats: int):
+    """Dense path on the same (T, B) tokens; returns (perplexity, Timing of seconds).
 
-    tokens = batchify(ids, batch)[: max(1, n_tokens // batch)]
+    BLAS on ``threads``; an untimed two-token run first, as on the event path.
+    """
+    from _bench import blas_threads, timings
+
+    out = {}
     with blas_threads(threads):
-        start = time.perf_counter()
-        dense_forward(model, tokens, np.dtype(dtype).type)
-        return tokens.size / (time.perf_counter() - start)
+        dense_run(dense, tokens[:2])
+
+        def run():
+            out["ppl"] = dense_run(dense, tokens)[0]
+
+        t = timings(run, rounds=repeats, warmup=0)
+    return out["ppl"], t
 
 
 def print_counts(res, net, n_tok: int) -> dict:
@@ -177,7 +241,7 @@ def main(argv=None) -> int:
         "--batch", default="128,64,10", help="parallel streams, comma-separated (one run each)"
     )
     parser.add_argument("--activity", type=float, default=0.15, help="target activity")
-    parser.add_argument("--dense-tokens", type=int, default=1000, help="tokens for dense numpy")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each path")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=2, help="threads (engine and BLAS)")
     parser.add_argument("--seed", type=int, default=0)
@@ -210,41 +274,55 @@ def main(argv=None) -> int:
         tied=args.checkpoint is None,
         dtype=args.dtype,
     )
-    from _bench import row, write_rows
+    from _bench import loadavg, row, write_rows
 
+    load = loadavg()
+    dense = prepare_dense(model, np.dtype(args.dtype).type)  # converted and fused, untimed
+    weights = (
+        "trained weights"
+        if args.checkpoint
+        else (f"random weights tuned to {args.activity:.0%} activity, not a trained model")
+    )
     rows = []
     for batch in (int(b) for b in args.batch.split(",")):
-        res, tokens, event_s = event_driven(net, ids, batch, args.threads, args.dtype)
-        n_tok, rate = tokens.size, tokens.size / event_s
+        tokens = batchify(ids, batch)
+        n_tok = tokens.size
+        res, event_t = event_driven(net, tokens, args.threads, args.dtype, args.repeats)
+        rate = event_t.rate(n_tok)
         print(
             f"\nevent-driven (cpu, {args.dtype}, {args.threads} threads, schedule "
-            f"{res.info['backend']['schedule']}): {n_tok} tokens in {event_s:.1f} s = "
-            f"{rate:.0f} tokens/s (batch {batch}); perplexity {res.info['perplexity']:.1f}"
+            f"{res.info['backend']['schedule']}): {n_tok} tokens in {event_t.fmt('s', 2)} = "
+            f"{rate.fmt('tokens/s', 0)} (batch {batch}, {args.repeats} runs); perplexity "
+            f"{res.info['perplexity']:.2f}"
         )
         tot = print_counts(res, net, n_tok)
-        dense_rate = dense_numpy(model, ids, batch, args.dense_tokens, args.threads, args.dtype)
+        ppl, dense_t = dense_numpy(dense, tokens, args.threads, args.repeats)
+        dense_rate = dense_t.rate(n_tok)
+        ratio = rate.median / dense_rate.median
         print(
-            f"dense numpy ({args.dtype}, batch {batch}, {args.threads} BLAS threads) on the "
-            f"first {args.dense_tokens} tokens: {dense_rate:.0f} tokens/s; event-driven / "
-            f"dense: {rate / dense_rate:.2f}x"
+            f"dense numpy ({args.dtype}, batch {batch}, {args.threads} BLAS threads, same "
+            f"{n_tok} tokens): {dense_t.fmt('s', 2)} = {dense_rate.fmt('tokens/s', 0)}; "
+            f"perplexity {ppl:.2f}; event-driven / dense: {ratio:.2f}x (medians)"
         )
         rows += [
             row(
-                f"EvNN-size EGRU LM over {n_tok} PTB test tokens, event-driven with counting, "
-                f"batch {batch}",
+                f"EvNN-size EGRU LM ({weights}) over {n_tok} PTB test tokens, event-driven "
+                f"with counting, batch {batch}",
                 ">= 2000 tokens/s",
-                f"{rate:.0f} tokens/s ({tot['synops']:,.0f} synops/token, {args.threads} threads)",
-                rate >= 2000,
+                f"{rate.fmt('tokens/s', 0)} (median, min-max of {args.repeats} runs; "
+                f"{tot['synops']:,.0f} synops/token, {args.dtype}, {args.threads} threads)",
+                bool(rate.median >= 2000),
             ),
             row(
-                f"EvNN-size EGRU LM, event-driven vs dense numpy (batch {batch}, same run)",
+                f"EvNN-size EGRU LM ({weights}), event-driven vs dense numpy (batch {batch}, "
+                f"same run, same tokens)",
                 "(informative)",
-                f"{rate / dense_rate:.2f}x dense numpy ({dense_rate:.0f} tokens/s on "
-                f"{args.dense_tokens} tokens)",
+                f"{ratio:.2f}x dense numpy ({dense_rate.fmt('tokens/s', 0)}; perplexity "
+                f"{res.info['perplexity']:.2f} event-driven, {ppl:.2f} dense)",
                 None,
             ),
         ]
-    write_rows(args.json, rows)
+    write_rows(args.json, rows, load)
     return 0
 
 

@@ -9,6 +9,10 @@ BLAS both limited to one thread):
 
 Engine times are per step, measured as (run of T steps - run of 1 step) / (T - 1),
 so the per-run setup (validation, counting tables) is left out; it is printed too.
+Engine, numpy GEMV and numpy GEMM get the same treatment: one thread, float32, an
+untimed warm-up call, then 5 timed rounds; each figure is the median with the
+min-max of the rounds, ratios are of medians, and a target is met only if the
+median meets it.
 
 Usage::
 
@@ -20,7 +24,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _bench import best_time, blas_threads, parser, row, write_rows
+from _bench import Timing, blas_threads, loadavg, parser, row, time_rounds, write_rows
+from _bench import step_time as _step_time
 
 import neuro
 
@@ -47,16 +52,18 @@ def activity_inputs(p: float, steps: int, batch: int, n: int, seed: int = 1) -> 
     return x
 
 
-def step_time(net, x, **options) -> tuple[float, float]:
-    """(seconds per step, seconds of per-run setup) of the ``cpu`` engine on inputs x (T, B, n)."""
-    steps = x.shape[0]
+def step_time(net, x, **options) -> tuple[Timing, float]:
+    """(seconds per step, median seconds of a one-step run) of the ``cpu`` engine on x (T, B, n).
+
+    The per-step figure is a :class:`_bench.Timing` (median, min, max of the rounds).
+    """
 
     def run(xs):
         return neuro.run(net, xs, record_steps="last", threads=1, **options)
 
-    one = best_time(lambda: run(x[:1]), min_time=0.1)
-    many = best_time(lambda: run(x), min_time=0.3)
-    return max(many - one, 1e-12) / (steps - 1), one
+    per_step = _step_time(run, x)
+    one = time_rounds(lambda: run(x[:1]), min_time=0.1)
+    return per_step, one.median
 
 
 def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
@@ -66,7 +73,7 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
     theta = np.float32(0.05)
     rows = []
     with blas_threads(1):
-        empty, _ = step_time(net, np.zeros((2000, 1, n), dtype=np.float32))
+        empty = step_time(net, np.zeros((2000, 1, n), dtype=np.float32))[0].median
         print(
             f"step without events: {empty * 1e6:.1f} us (input scan, bias, threshold scan of "
             f"{n} units: the fixed part of every step)"
@@ -74,21 +81,23 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
         for p in ACTIVITIES:
             steps = int(min(4000, max(20, budget_synops / (p * n * n))))
             x = activity_inputs(p, steps, 1, n)
-            per_step, setup = step_time(net, x)
+            per_step_t, setup = step_time(net, x)
+            per_step = per_step_t.median
             v = x[1, 0]
 
             def dense(v=v):
                 y = v @ w
                 return np.where(y >= theta, y, 0)
 
-            t_dense = best_time(dense)
+            t_dense_t = time_rounds(dense)
+            t_dense = t_dense_t.median
             events = p * n
             speedup = t_dense / per_step
             print(
                 f"p = {p:5.0%}  single sample: {per_step * 1e6:9.1f} us/step "
                 f"({events / per_step / 1e6:7.1f} M events/s, "
-                f"{events * n / per_step / 1e9:5.2f} Gsynop/s), dense numpy "
-                f"{t_dense * 1e6:8.1f} us: speedup {speedup:6.1f}x (0.8/p = {0.8 / p:.1f}); "
+                f"{events * n / per_step / 1e9:5.2f} Gsynop/s; {per_step_t.fmt()}), "
+                f"dense numpy {t_dense_t.fmt()}: speedup {speedup:6.1f}x (0.8/p = {0.8 / p:.1f}); "
                 f"per-run setup {setup * 1e3:.1f} ms"
             )
             target = 0.8 / p
@@ -98,7 +107,8 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
                     f"speedup over dense numpy >= 0.8/p = {target:.1f}x"
                     if p <= 0.1
                     else "(informative)",
-                    f"{speedup:.1f}x ({events / per_step / 1e6:.1f} M events/s, "
+                    f"{speedup:.1f}x of medians (engine {per_step_t.fmt()}/step, numpy "
+                    f"{t_dense_t.fmt()}; {events / per_step / 1e6:.1f} M events/s, "
                     f"{events * n / per_step / 1e9:.2f} Gsynop/s; step without events "
                     f"{empty * 1e6:.1f} us)",
                     bool(speedup >= target) if p <= 0.1 else None,
@@ -107,9 +117,11 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
             batch = 64
             steps_b = int(min(200, max(8, budget_synops / (p * n * n * batch))))
             xb = activity_inputs(p, steps_b, batch, n, seed=2)
-            per_step_b, _ = step_time(net, xb)
+            per_step_bt, _ = step_time(net, xb)
+            per_step_b = per_step_bt.median
             xb0 = xb[1]
-            t_gemm = best_time(lambda xb0=xb0: np.maximum(xb0 @ w, 0))
+            t_gemm_t = time_rounds(lambda xb0=xb0: np.maximum(xb0 @ w, 0))
+            t_gemm = t_gemm_t.median
             ratio = t_gemm / per_step_b
             print(
                 f"           batch 64: {per_step_b / batch * 1e6:9.1f} us/sample, GEMM "
@@ -119,8 +131,9 @@ def measure(n: int = 4096, budget_synops: float = 4e8) -> list[dict]:
                 row(
                     f"fatrelu {n}x{n}, batch 64, p={p:.0%}",
                     "faster per sample than batch-64 GEMM" if p < 0.15 else "(informative)",
-                    f"{ratio:.2f}x GEMM ({per_step_b / batch * 1e6:.0f} vs "
-                    f"{t_gemm / batch * 1e6:.0f} us/sample)",
+                    f"{ratio:.2f}x GEMM (medians {per_step_b / batch * 1e6:.0f} vs "
+                    f"{t_gemm / batch * 1e6:.0f} us/sample; per batch step "
+                    f"{per_step_bt.fmt('ms', 2)} vs {t_gemm_t.fmt('ms', 2)})",
                     bool(ratio > 1) if p < 0.15 else None,
                 )
             )
@@ -131,10 +144,10 @@ def main(argv=None):
     args_p = parser(__doc__.splitlines()[0])
     args_p.add_argument("--n", type=int, default=4096, help="layer width (default 4096)")
     args = args_p.parse_args(argv)
-    start = time.perf_counter()
+    start, load = time.perf_counter(), loadavg()
     rows = measure(args.n)
     print(f"({time.perf_counter() - start:.0f} s)")
-    write_rows(args.json, rows)
+    write_rows(args.json, rows, load)
 
 
 if __name__ == "__main__":

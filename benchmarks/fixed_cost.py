@@ -14,7 +14,7 @@ Usage::
 from __future__ import annotations
 
 import numpy as np
-from _bench import best_time, blas_threads, parser, row, write_rows
+from _bench import blas_threads, loadavg, parser, row, step_time, write_rows
 
 import neuro
 
@@ -34,15 +34,13 @@ def chain(layers: int = LAYERS, units: int = UNITS, seed: int = 0) -> neuro.Netw
     return net
 
 
-def per_layer_step(net, x, layers, engine) -> float:
-    """Seconds per layer per step."""
+def per_layer_step(net, x, layers, engine):
+    """Seconds per layer per step: a :class:`_bench.Timing` (median, min-max of 5 rounds)."""
 
     def run(xs):
         return neuro.run(net, xs, record_steps="last", engine=engine)
 
-    one = best_time(lambda: run(x[:1]), min_time=0.1)
-    many = best_time(lambda: run(x), min_time=0.3)
-    return max(many - one, 0.0) / ((x.shape[0] - 1) * layers)
+    return step_time(run, x).scale(1.0 / layers)
 
 
 def measure() -> list[dict]:
@@ -57,22 +55,24 @@ def measure() -> list[dict]:
     events = neuro.run(net, x[:200]).counts.events / 200 / (LAYERS + 1)
     print(
         f"{LAYERS} layers x {UNITS} units, {events:.1f} events per layer and step: "
-        f"compiled {fast * 1e6:.3f} us, step-by-step python {slow * 1e6:.1f} us per layer-step "
-        f"({slow / max(fast, 1e-12):.0f}x)"
+        f"compiled {fast.fmt(digits=3)}, step-by-step python {slow.fmt()} per layer-step "
+        f"({slow.median / max(fast.median, 1e-12):.0f}x)"
     )
     return [
         row(
             f"fixed cost per layer per step ({LAYERS} layers x {UNITS} units, compiled run)",
             "<= 5 us",
-            f"{fast * 1e6:.3f} us (step-by-step python scheduler: {slow * 1e6:.1f} us)",
-            bool(fast <= 5e-6),
+            f"{fast.fmt(digits=3)} (median, min-max of 5 rounds; step-by-step python "
+            f"scheduler: {slow.fmt()})",
+            bool(fast.median <= 5e-6),
         )
     ]
 
 
 def main(argv=None):
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    write_rows(args.json, measure())
+    load = loadavg()
+    write_rows(args.json, measure(), load)
 
 
 if __name__ == "__main__":

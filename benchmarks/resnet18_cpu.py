@@ -9,10 +9,13 @@ from a few random batches); every ReLU is a FATReLU whose threshold is set, laye
 by layer, so that about ``--activity`` of its units fire on a random input —
 realistic activity instead of the ~50 % of a ReLU on noise.
 
-Prints the conversion time, the event-driven run time (first run, which may
-include compiling the kernels, and the best of the repeats), the torch forward and
+Prints the conversion time, the event-driven run time, the torch forward and
 optionally a dense numpy forward of the same network, peak resident memory, and
-the counts: events, synops and dense MACs.  Timings are of this machine, in this run.
+the counts: events, synops and dense MACs.  Every side gets the same treatment: the
+same thread count (``--threads``: numba, BLAS and torch), one untimed warm-up run
+(the engine's first run, which may compile kernels, is printed apart), then
+``--repeats`` (at least 5) timed runs; each time is the median with the min-max.
+Timings are of this machine, in this run.
 
 Usage::
 
@@ -161,21 +164,34 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=224, help="input height and width")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--activity", type=float, default=0.3, help="target fraction firing")
-    parser.add_argument("--repeats", type=int, default=2, help="event-driven runs to time")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each (>= 5)")
+    parser.add_argument("--threads", type=int, default=1, help="threads (engine, BLAS, torch)")
     parser.add_argument("--dense", action="store_true", help="also time a dense numpy forward")
     parser.add_argument("--profile", action="store_true", help="time each projection alone")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.repeats < 5:
+        parser.error("--repeats must be at least 5 (median with min-max)")
+    from _bench import blas_threads, loadavg, timings
+
+    load = loadavg()
+    torch.set_num_threads(args.threads)
+    limit = blas_threads(args.threads)
+    limit.__enter__()
 
     torch.manual_seed(args.seed)
     model = ResNet18()
     set_batchnorm_statistics(model, args.size)
     x = torch.randn(args.batch, 3, args.size, args.size)
     set_thresholds(model, x, args.activity)
-    start = time.perf_counter()
     with torch.no_grad():
-        want = model(x).numpy()
-    t_torch = time.perf_counter() - start
+        want = model(x).numpy()  # also torch's warm-up
+
+    def torch_forward():
+        with torch.no_grad():
+            model(x)
+
+    t_torch = timings(torch_forward, rounds=args.repeats, warmup=1)
     print(
         f"model: ResNet-18 layout, {sum(p.numel() for p in model.parameters())} parameters, "
         f"input {tuple(x.shape)}; peak RSS after building {peak_rss_mb():.0f} MiB"
@@ -191,16 +207,23 @@ def main(argv=None) -> int:
     )
 
     xs = x.numpy()
-    times = []
-    for _ in range(max(1, args.repeats)):
-        start = time.perf_counter()
-        result = neuro.run(network, xs, backend="cpu", dtype="float32")
-        times.append(time.perf_counter() - start)
+    out = {}
+
+    def event_run():
+        out["result"] = neuro.run(network, xs, backend="cpu", dtype="float32", threads=args.threads)
+
+    start = time.perf_counter()
+    event_run()  # warm-up (kernel compilation), timed apart
+    t_first = time.perf_counter() - start
+    t_event = timings(event_run, rounds=args.repeats, warmup=0)
+    result = out["result"]
     diff = float(np.abs(result.outputs - want).max())
     same = bool(np.array_equal(result.outputs.argmax(1), want.argmax(1)))
     print(
-        f"event-driven run (cpu, float32): first {times[0]:.2f} s, best {min(times):.2f} s "
-        f"(backend wall {result.wall_time_s:.2f} s); torch forward {t_torch:.2f} s; "
+        f"event-driven run (cpu, float32, {args.threads} thread(s)): first {t_first:.2f} s, "
+        f"then {t_event.fmt('ms', 1)} (median, min-max of {args.repeats}; backend wall "
+        f"{result.wall_time_s:.2f} s); torch forward (float32, same threads, warm) "
+        f"{t_torch.fmt('ms', 1)}; event / torch {t_event.median / t_torch.median:.2f}x; "
         f"max |logit - torch| {diff:.2e}, same top-1: {same}; peak RSS {peak_rss_mb():.0f} MiB"
     )
     # exactness check in float64: in float32, summation order alone moves some of the
@@ -219,10 +242,9 @@ def main(argv=None) -> int:
         profile_projections(network, xs)
     if args.dense:
         dense = DenseForward(network, np.float32)
-        start = time.perf_counter()
-        dense(xs)
+        t_dense = timings(lambda: dense(xs), rounds=args.repeats, warmup=1)
         print(
-            f"dense numpy forward: {time.perf_counter() - start:.2f} s; "
+            f"dense numpy forward (float32, same threads, warm): {t_dense.fmt('ms', 1)}; "
             f"peak RSS {peak_rss_mb():.0f} MiB"
         )
 
@@ -237,8 +259,10 @@ def main(argv=None) -> int:
     print(
         f"mean FATReLU activity {np.mean([r['activity'] for r in hidden]):.3f}; reductions vs "
         f"dense: activity {red['activity']:.2f}x, both {red['both']:.2f}x; "
-        f"synop rate {c.synops / min(times) / 1e9:.2f} Gsynop/s"
+        f"synop rate {c.synops / t_event.median / 1e9:.2f} Gsynop/s (median run)"
     )
+    limit.__exit__(None, None, None)
+    print(f"load average before {load}, after {loadavg()}")
     return 0
 
 

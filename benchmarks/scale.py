@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _bench import blas_threads, parser, peak_rss_gb, row, write_rows
+from _bench import blas_threads, loadavg, parser, peak_rss_gb, row, write_rows
 
 import neuro
 
@@ -74,7 +74,8 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="1M units, 500M synapses (2 GB weights)")
     p.add_argument("--steps", type=int, default=100)
     args = p.parse_args(argv)
-    write_rows(args.json, measure(args.full, args.steps))
+    load = loadavg()
+    write_rows(args.json, measure(args.full, args.steps), load)
 
 
 if __name__ == "__main__":
