@@ -34,7 +34,14 @@ from .config import TrainConfig
 from .evaluate import torch_perplexity
 from .pruning import apply_masks, magnitude_masks, prunable_weights, weight_sparsity
 
-__all__ = ["LevelResult", "train_lm", "train_phase", "make_optimizer", "STATE_FILE"]
+__all__ = [
+    "LevelResult",
+    "train_lm",
+    "train_phase",
+    "make_optimizer",
+    "read_state_config",
+    "STATE_FILE",
+]
 
 #: Name of the resumable training state inside the output directory.
 STATE_FILE = "train_state.pt"
@@ -187,6 +194,27 @@ def train_phase(
         "history": history,
         "last_loss": last,
     }
+
+
+def read_state_config(out_dir) -> TrainConfig:
+    """The :class:`TrainConfig` stored in ``out_dir``'s resumable training state.
+
+    Raises
+    ------
+    FileFormatError
+        No readable training state in ``out_dir``.
+    """
+    from ..exceptions import FileFormatError
+
+    torch = require("torch", "torch", "training EGRU language models")
+    path = Path(out_dir) / STATE_FILE
+    if not path.is_file():
+        raise FileFormatError(f"{path}: no training state to resume (no earlier run there).")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several unrelated types for a bad file
+        raise FileFormatError(f"{path}: not a readable training state: {exc}") from None
+    return TrainConfig.from_dict(saved["config"])
 
 
 def _lr_at(config: TrainConfig, phase: int, frac: float, step: int) -> float:
@@ -449,6 +477,7 @@ def train_lm(
                     "loss": float(np.mean(running)),
                     "lr": lr,
                     "seconds": time.perf_counter() - t_phase,
+                    "cpu_s": time.process_time(),
                     "wall": time.time(),
                 }
                 running = []
