@@ -14,7 +14,10 @@ step (which fix the learning rate), data position and carried recurrent state, R
 states of ``random``, numpy and torch, pruning masks and results so far -- is written
 atomically to ``train_state.pt`` every ``checkpoint_every_s`` seconds and at every
 phase boundary; ``train_lm(..., resume=True)`` continues from it.  In step mode
-(``config.epochs`` set) a stopped and resumed run equals an uninterrupted one.
+(``config.epochs`` set) a stopped and resumed run equals an uninterrupted one (bit for
+bit with the same number of torch threads; another thread count changes the rounding of
+matrix products, not the run).  Steps redone after a resume (those after the last state
+write) appear twice in ``progress.jsonl``.
 """
 
 from __future__ import annotations
