@@ -468,6 +468,7 @@ def train_lm(
                 apply_masks(weights, masks)
             run["step"] += 1
             run["total_steps"] += 1
+            run["seconds"] = time.perf_counter() - t_phase
             run["tokens"] += y.numel()
             run["pos"] = stop_t if stop_t < last_t else 0
             running.append(loss.item())
