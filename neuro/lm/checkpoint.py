@@ -15,7 +15,7 @@ from pathlib import Path
 from ..exceptions import FileFormatError, require
 from .config import TrainConfig
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "build_model"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "build_model", "atomic_torch_save"]
 
 FORMAT = "neuro.egru_lm"
 VERSION = 1
@@ -29,6 +29,41 @@ def build_model(config: TrainConfig, vocab_size: int):
     return EGRULanguageModel(**config.model_kwargs(vocab_size))
 
 
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # platforms without directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj, path) -> Path:
+    """``torch.save`` ``obj`` to ``path`` atomically: temp file, fsync, rename, fsync dir.
+
+    A reader (or a run killed at any moment) sees either the previous file or the
+    complete new one, never a partial write.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    torch = require("torch", "torch", "saving EGRU checkpoints")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
 def save_checkpoint(path, model, config: TrainConfig, sparsity=0.0, metrics=None) -> Path:
     """Write ``model`` with its config to ``path`` (.pt) and a ``.json`` summary beside it.
 
@@ -37,7 +72,7 @@ def save_checkpoint(path, model, config: TrainConfig, sparsity=0.0, metrics=None
     Path
         The ``.pt`` file.
     """
-    torch = require("torch", "torch", "saving EGRU checkpoints")
+    require("torch", "torch", "saving EGRU checkpoints")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -51,9 +86,7 @@ def save_checkpoint(path, model, config: TrainConfig, sparsity=0.0, metrics=None
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if model.decoder.weight is model.embedding.weight:
         del state["decoder.weight"]  # tied: stored once, restored on load
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({**meta, "state_dict": state}, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save({**meta, "state_dict": state}, path)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=float))
     return path
 

@@ -1,12 +1,16 @@
-"""Train an EGRU language model on Penn Treebank (CPU, bounded time), then prune it.
+"""Train an EGRU language model on Penn Treebank (CPU), then prune it; resumable.
 
 Writes one checkpoint per sparsity level (``egru_lm_s00.pt``, ``egru_lm_s50.pt``, ...,
-each with a ``.json`` summary) and ``results.json`` into ``--out``.
+each with a ``.json`` summary), ``results.json``, ``progress.jsonl`` and the resumable
+training state ``train_state.pt`` into ``--out``.  ``--resume`` continues the run
+stored in ``--out`` with its stored configuration (only ``--time-budget`` and
+``--threads`` apply anew).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,8 +54,30 @@ def configure(parser) -> None:
     parser.add_argument("--lr", type=float, default=d.lr)
     parser.add_argument("--dropout", type=float, default=d.dropout)
     parser.add_argument("--dropconnect", type=float, default=d.dropconnect)
+    parser.add_argument("--dropout-emb", type=float, default=d.dropout_emb)
+    parser.add_argument("--dropout-between", type=float, default=d.dropout_between)
+    parser.add_argument("--dropout-words", type=float, default=d.dropout_words)
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    parser.add_argument("--clip", type=float, default=d.clip)
+    parser.add_argument("--optimizer", choices=("adamw", "adam"), default=d.optimizer)
     parser.add_argument("--activity-gamma", type=float, default=d.activity_gamma)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        default=d.epochs,
+        help="dense epochs; step-defined, reproducible run (--time-budget caps one invocation)",
+    )
+    parser.add_argument("--finetune-epochs", type=float, default=d.finetune_epochs)
+    parser.add_argument("--finetune-lr-scale", type=float, default=d.finetune_lr_scale)
+    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    parser.add_argument("--eval-every", type=float, default=d.eval_every_epochs, help="epochs")
+    parser.add_argument(
+        "--checkpoint-every", type=float, default=d.checkpoint_every_s, help="seconds"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: all cores)"
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
 
 
@@ -60,29 +86,18 @@ def main(args) -> int:
     from ..data.ptb import load_ptb
     from ..exceptions import require
     from .config import TrainConfig
-    from .train import train_lm
+    from .train import read_state_config, train_lm
 
     torch = require("torch", "torch", "neuro train-lm")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     if args.time_budget <= 0:
         raise ParameterError(f"--time-budget == {args.time_budget}, must be > 0 seconds.")
-    config = TrainConfig(
-        embedding_size=args.embedding_size,
-        hidden_sizes=args.hidden_sizes,
-        tie_weights=not args.no_tie,
-        sparsities=args.sparsities,
-        prune_time_fraction=args.prune_time_fraction,
-        batch_size=args.batch_size,
-        bptt=args.bptt,
-        lr=args.lr,
-        dropout=args.dropout,
-        dropconnect=args.dropconnect,
-        activity_gamma=args.activity_gamma,
-        time_budget_s=args.time_budget,
-        max_epochs=args.max_epochs,
-        seed=args.seed,
-    )
+    if args.resume:
+        stored = read_state_config(args.out).to_dict()
+        stored["time_budget_s"] = args.time_budget
+        config = TrainConfig.from_dict(stored)
+    else:
+        config = _config_from_args(args)
     corpus = load_ptb(args.data)
     out = Path(args.out)
     start = time.perf_counter()
@@ -91,7 +106,8 @@ def main(args) -> int:
         print(f"[{time.perf_counter() - start:7.0f}s] {line}", flush=True)
 
     log(f"config: {json.dumps(config.to_dict())}")
-    _, results = train_lm(corpus, config, out, log=log)
+    log(f"torch threads: {torch.get_num_threads()}; resume: {bool(args.resume)}")
+    _, results = train_lm(corpus, config, out, log=log, resume=args.resume)
     summary = [
         {
             "sparsity": r.sparsity,
@@ -112,3 +128,36 @@ def main(args) -> int:
         )
     sys.stdout.flush()
     return 0
+
+
+def _config_from_args(args):
+    from .config import TrainConfig
+
+    return TrainConfig(
+        embedding_size=args.embedding_size,
+        hidden_sizes=args.hidden_sizes,
+        tie_weights=not args.no_tie,
+        sparsities=args.sparsities,
+        prune_time_fraction=args.prune_time_fraction,
+        batch_size=args.batch_size,
+        bptt=args.bptt,
+        lr=args.lr,
+        dropout=args.dropout,
+        dropconnect=args.dropconnect,
+        activity_gamma=args.activity_gamma,
+        time_budget_s=args.time_budget,
+        max_epochs=args.max_epochs,
+        seed=args.seed,
+        dropout_emb=args.dropout_emb,
+        dropout_between=args.dropout_between,
+        dropout_words=args.dropout_words,
+        weight_decay=args.weight_decay,
+        clip=args.clip,
+        optimizer=args.optimizer,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr_scale=args.finetune_lr_scale,
+        warmup_steps=args.warmup_steps,
+        eval_every_epochs=args.eval_every,
+        checkpoint_every_s=args.checkpoint_every,
+    )

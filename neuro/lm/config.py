@@ -29,9 +29,9 @@ class TrainConfig:
     batch_size, bptt : int
         Parallel token streams and truncated-BPTT length (tokens).
     lr : float
-        Peak Adam learning rate; it decays with a cosine over each phase's time.
+        Peak learning rate; it decays with a cosine over each phase.
     weight_decay, clip : float
-        Adam weight decay and gradient-norm clip.
+        Weight decay (see ``optimizer``) and gradient-norm clip.
     activity_gamma : float
         Weight of the event-rate penalty (mean fraction of units sending per step).
     time_budget_s : float
@@ -53,6 +53,26 @@ class TrainConfig:
     max_train_tokens, max_eval_tokens : int or None
         Truncate the training / evaluation streams (tiny runs and tests).
     seed : int
+    optimizer : {"adamw", "adam"}
+        AdamW (decoupled weight decay) or Adam (L2 penalty in the gradient).
+    epochs : float or None
+        Length of the dense phase in passes over the training tokens.  When set, the
+        run is defined by steps, not seconds: the learning rate follows a linear
+        warm-up over ``warmup_steps`` and a cosine to ``lr / 20`` over the phase's
+        steps, each pruning level fine-tunes for ``finetune_epochs``, and a stopped
+        run resumed from its training state ends bit-identical to an uninterrupted
+        one.  ``time_budget_s`` then only caps the wall time of one invocation.
+        None: the learning rate decays over the phase's wall-clock share of
+        ``time_budget_s`` (bounded-time runs).
+    finetune_epochs : float
+        Fine-tuning length of each pruning level when ``epochs`` is set.
+    warmup_steps : int
+        Linear learning-rate warm-up at the start of the dense phase (step mode).
+    eval_every_epochs : float or None
+        Validation perplexity (``max_eval_tokens`` of the validation split) logged this
+        often during training, in epochs.
+    checkpoint_every_s : float
+        Wall-clock seconds between two writes of the resumable training state.
     """
 
     embedding_size: int = 256
@@ -80,6 +100,12 @@ class TrainConfig:
     max_train_tokens: int | None = None
     max_eval_tokens: int | None = None
     seed: int = 0
+    optimizer: str = "adamw"
+    epochs: float | None = None
+    finetune_epochs: float = 1.0
+    warmup_steps: int = 0
+    eval_every_epochs: float | None = None
+    checkpoint_every_s: float = 300.0
 
     def __post_init__(self):
         self.hidden_sizes = [int(h) for h in self.hidden_sizes]
@@ -95,6 +121,19 @@ class TrainConfig:
         if self.time_budget_s <= 0:
             raise ParameterError(
                 f"TrainConfig time_budget_s == {self.time_budget_s!r}, must be > 0."
+            )
+        if self.optimizer not in ("adamw", "adam"):
+            raise ParameterError(
+                f"TrainConfig optimizer == {self.optimizer!r}, must be 'adamw' or 'adam'."
+            )
+        for name in ("epochs", "finetune_epochs", "eval_every_epochs"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ParameterError(f"TrainConfig {name} == {value!r}, must be > 0 (or None).")
+        if self.checkpoint_every_s <= 0 or self.warmup_steps < 0:
+            raise ParameterError(
+                f"TrainConfig checkpoint_every_s == {self.checkpoint_every_s!r} must be > 0 and "
+                f"warmup_steps == {self.warmup_steps!r} >= 0."
             )
         for name in ("batch_size", "bptt", "eval_batch_size", "embedding_size"):
             if int(getattr(self, name)) < 1:

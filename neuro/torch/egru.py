@@ -194,6 +194,88 @@ def _egru_cell(
     return EGRUStepResult(y=y, c=c, c_hat=c_hat, events=events)
 
 
+class _EGRUSequenceFunction(torch.autograd.Function):
+    """Whole-sequence EGRU with a hand-written backward pass (the training fast path).
+
+    Inputs: ``drive`` ``[T, B, 3H]`` (``x W + b_x``), ``y0`` and ``c0`` ``[B, H]``,
+    ``recurrent_kernel`` ``[H, 3H]`` (after DropConnect), ``recurrent_bias``
+    ``[3H]``, ``thr`` ``[H]`` and the two pseudo-derivative floats.  Outputs
+    ``y``, ``c``, ``c_hat`` and ``events``, each ``[T, B, H]``.
+
+    The forward pass performs the same floating-point operations as
+    :func:`_egru_cell` (so events and outputs are bit-identical); the backward
+    pass is its chain rule written out -- the same damped-triangle
+    pseudo-derivative of the strict step and the same exact ``-e`` / ``-thr``
+    terms -- with no autograd graph per step, and the recurrent-weight and bias
+    gradients accumulated as one matrix product over all steps.
+    """
+
+    @staticmethod
+    def forward(ctx, drive, y0, c0, recurrent_kernel, recurrent_bias, thr, damp, support):
+        steps, batch, h3 = drive.shape
+        hidden = h3 // 3
+        ys = drive.new_empty(steps, batch, hidden)
+        cs, c_hats, zs, rs, gs, qgs = (torch.empty_like(ys) for _ in range(6))
+        y, c = y0, c0
+        for t in range(steps):
+            q = y @ recurrent_kernel + recurrent_bias
+            a_z, a_r, a_g = drive[t].chunk(3, dim=-1)
+            q_z, q_r, q_g = q.chunk(3, dim=-1)
+            z = torch.sigmoid(a_z + q_z)
+            r = torch.sigmoid(a_r + q_r)
+            g = torch.tanh(a_g + r * q_g)
+            c_hat = torch.add(z * c, (1.0 - z) * g, out=c_hats[t])
+            e = (c_hat - thr > 0).to(drive.dtype)
+            y = torch.mul(e, c_hat, out=ys[t])
+            c = torch.sub(c_hat, e * thr, out=cs[t])
+            zs[t], rs[t], gs[t], qgs[t] = z, r, g, q_g
+        events = (c_hats - thr > 0).to(drive.dtype)
+        ctx.save_for_backward(y0, c0, recurrent_kernel, thr, ys, cs, c_hats, zs, rs, gs, qgs)
+        ctx.damp, ctx.support = damp, support
+        return ys, cs, c_hats, events
+
+    @staticmethod
+    def backward(ctx, d_ys, d_cs, d_chats, d_events):
+        y0, c0, kernel_r, thr, ys, cs, c_hats, zs, rs, gs, qgs = ctx.saved_tensors
+        steps, batch, hidden = ys.shape
+        damp, support = ctx.damp, ctx.support
+        d_drive = ys.new_empty(steps, batch, 3 * hidden)
+        d_q = torch.empty_like(d_drive)
+        kernel_rt = kernel_r.t()
+        dy = ys.new_zeros(batch, hidden)
+        dc = ys.new_zeros(batch, hidden)
+        d_thr = ys.new_zeros(batch, hidden)
+        for t in range(steps - 1, -1, -1):
+            dy = dy + d_ys[t]
+            dc = dc + d_cs[t]
+            c_hat, z, r, g = c_hats[t], zs[t], rs[t], gs[t]
+            u = c_hat - thr
+            e = (u > 0).to(ys.dtype)
+            # y = e * c_hat, c = c_hat - e * thr, e = H(u) with the pseudo-derivative
+            du = (dy * c_hat - dc * thr + d_events[t]) * (
+                damp * torch.clamp(1.0 - support * u.abs(), min=0.0)
+            )
+            d_chat = dy * e + dc + du + d_chats[t]
+            d_thr -= dc * e + du
+            c_prev = cs[t - 1] if t > 0 else c0
+            dc = d_chat * z
+            d_pre_g = (d_chat - dc) * (1.0 - g * g)
+            d_pre_z = d_chat * (c_prev - g) * z * (1.0 - z)
+            d_pre_r = d_pre_g * qgs[t] * r * (1.0 - r)
+            da, dq = d_drive[t], d_q[t]
+            da[:, :hidden] = d_pre_z
+            da[:, hidden : 2 * hidden] = d_pre_r
+            da[:, 2 * hidden :] = d_pre_g
+            dq[:, : 2 * hidden] = da[:, : 2 * hidden]
+            torch.mul(d_pre_g, r, out=dq[:, 2 * hidden :])
+            dy = dq @ kernel_rt
+        y_prev = torch.cat([y0.unsqueeze(0), ys[:-1]]).reshape(-1, hidden)
+        flat_dq = d_q.reshape(-1, 3 * hidden)
+        d_kernel_r = y_prev.t() @ flat_dq
+        d_bias_r = flat_dq.sum(0)
+        return d_drive, dy, dc, d_kernel_r, d_bias_r, d_thr.sum(0), None, None
+
+
 def egru_step(
     x_t: torch.Tensor,
     y_prev: torch.Tensor,
@@ -347,6 +429,11 @@ class EGRU(nn.Module):
     ParameterError
         A size or hyper-parameter is out of range.
     """
+
+    #: Run sequences through the fused whole-sequence autograd function (True)
+    #: or the step-by-step reference built from :func:`egru_step`'s cell (False).
+    #: Both give bit-identical forward outputs; gradients agree to rounding.
+    fused: bool = True
 
     def __init__(
         self,
@@ -508,6 +595,25 @@ class EGRU(nn.Module):
         if self.training and self.dropconnect > 0:
             recurrent = F.dropout(recurrent, p=self.dropconnect, training=True)
         drive = x @ self.kernel + self.bias  # [T, B, 3H]
+        if self.fused and steps > 0:
+            y_seq, c_seq, c_hat_seq, e_seq = _EGRUSequenceFunction.apply(
+                drive,
+                y,
+                c,
+                recurrent,
+                self.recurrent_bias,
+                self.thr,
+                self.dampening_factor,
+                self.pseudo_derivative_support,
+            )
+            final = (y_seq[-1], c_seq[-1])
+            if self.batch_first:
+                y_seq, c_seq, c_hat_seq, e_seq = (
+                    t.transpose(0, 1) for t in (y_seq, c_seq, c_hat_seq, e_seq)
+                )
+            if not return_activity:
+                return y_seq, final
+            return y_seq, final, EGRUActivity(c_hat=c_hat_seq, events=e_seq, c=c_seq)
         ys, c_hats, events, cs = [], [], [], []
         for t in range(steps):
             step = _egru_cell(

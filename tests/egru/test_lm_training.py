@@ -128,3 +128,68 @@ def test_eval_cli_torch_and_event_perplexity_agree(corpus, ptb_dir, tmp_path, ca
     assert roles == {"embedding+input", "input", "recurrent", "decoder"}
     assert row["dense_macs"] >= row["weight_sparse_macs"] >= row["synops"]
     assert "weight sparsity" in capsys.readouterr().out
+
+
+RESUMABLE = dict(
+    TINY,
+    dropout=0.2,
+    dropout_emb=0.1,
+    dropout_between=0.1,
+    dropout_words=0.1,
+    dropconnect=0.2,
+    epochs=0.6,
+    finetune_epochs=0.3,
+    warmup_steps=5,
+    sparsities=[0.0, 0.5],
+    eval_every_epochs=0.2,
+)
+
+
+def test_stopped_and_resumed_run_equals_uninterrupted_run(corpus, tmp_path):
+    config = TrainConfig(**RESUMABLE)
+    models, results = train_lm(corpus, config, tmp_path / "whole")
+    assert [r.steps for r in results] == [30, 15]  # 50 steps per epoch
+    out = tmp_path / "split"
+    stops = [13, 38]  # inside the dense phase, inside the pruning level
+    for stop in stops:
+        train_lm(corpus, config, out, stop_after_steps=stop, resume=stop != stops[0])
+        # whatever happens between sessions must not matter
+        torch.manual_seed(12345)
+        np.random.default_rng(7).random(3)
+        torch.rand(100)
+    resumed_models, resumed_results = train_lm(corpus, config, out, resume=True)
+    assert [r.test_ppl for r in resumed_results] == [r.test_ppl for r in results]
+    for level in (0.5,):
+        for key, value in models[level].state_dict().items():
+            assert torch.equal(resumed_models[level].state_dict()[key], value), key
+    dense_a, _ = load_checkpoint(tmp_path / "whole" / "egru_lm_s00.pt")
+    dense_b, _ = load_checkpoint(out / "egru_lm_s00.pt")
+    for key, value in dense_a.state_dict().items():
+        assert torch.equal(dense_b.state_dict()[key], value), key
+    rows = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
+    assert any("valid_ppl" in r and not r.get("done") for r in rows)
+
+
+def test_resume_refuses_a_changed_config_or_missing_state(corpus, tmp_path):
+    config = TrainConfig(**RESUMABLE)
+    with pytest.raises(FileFormatError, match="no training state"):
+        train_lm(corpus, config, tmp_path, resume=True)
+    train_lm(corpus, config, tmp_path, stop_after_steps=2)
+    changed = TrainConfig(**{**RESUMABLE, "lr": 5e-3})
+    with pytest.raises(ParameterError, match=r"differs from the given one in \['lr'\]"):
+        train_lm(corpus, changed, tmp_path, resume=True)
+
+
+def test_train_lm_cli_resume(ptb_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["train-lm", "--data", str(ptb_dir), "--out", str(out), "--threads", "1"]
+    argv = common + [
+        "--embedding-size", "16", "--hidden-sizes", "24,16", "--batch-size", "64",
+        "--bptt", "35", "--epochs", "0.004", "--sparsities", "0", "--time-budget", "600",
+    ]  # fmt: skip
+    assert neuro_main(argv) == 0
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    assert state["run"]["phase"] == 1 and state["config"]["epochs"] == 0.004
+    assert neuro_main(common + ["--resume"]) == 0  # nothing left to do: same results
+    assert "resume: True" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["levels"][0]["sparsity"] == 0.0

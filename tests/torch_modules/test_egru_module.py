@@ -339,3 +339,77 @@ def test_egru_regularisers():
     expected = 0.5 * c_np.mean() + 2.0 * (diff[mask] ** 2).mean() + 3.0 * 0.5
     got = evnn_activity_loss(act, alpha=0.5, beta=2.0, gamma=3.0)
     assert got.item() == pytest.approx(expected, abs=1e-12)
+
+
+def _fused_vs_reference(layer, x, state, seed):
+    """Forward outputs and gradients of every input for layer.fused False / True."""
+    runs = {}
+    for fused in (False, True):
+        layer.fused = fused
+        torch.manual_seed(seed)  # same DropConnect mask for both paths
+        ys, (y_t, c_t), act = layer(x, state, return_activity=True)
+        outputs = (ys, y_t, c_t, act.c_hat, act.events, act.c)
+        gen = torch.Generator().manual_seed(seed + 1)
+        weights = [torch.randn(o.shape, generator=gen, dtype=o.dtype) for o in outputs]
+        loss = sum((w * o).sum() for w, o in zip(weights, outputs, strict=True))
+        inputs = [x, *state, *layer.parameters()]
+        grads = torch.autograd.grad(loss, inputs)
+        runs[fused] = ([o.detach() for o in outputs], grads)
+    layer.fused = True
+    return runs[False], runs[True]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "batch_first", "dropconnect", "seed"),
+    [
+        (torch.float64, False, 0.0, 0),
+        (torch.float64, True, 0.3, 1),
+        (torch.float32, False, 0.3, 2),
+        (torch.float32, True, 0.0, 3),
+    ],
+)
+def test_fused_sequence_equals_reference_cell_with_ties(dtype, batch_first, dropconnect, seed):
+    torch.manual_seed(seed)
+    hidden = 6
+    layer = EGRU(5, hidden, dropconnect=dropconnect, batch_first=batch_first).to(dtype).train()
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.recurrent_bias.normal_()
+        # unit 0: threshold 0 and no drive into its g gate, so c_hat == thr exactly (a tie)
+        layer.thr[0] = 0.0
+        for w in (layer.kernel, layer.recurrent_kernel):
+            w[:, 2 * hidden] = 0.0
+        layer.bias[2 * hidden] = 0.0
+        layer.recurrent_bias[2 * hidden] = 0.0
+    shape = (3, 11, 5) if batch_first else (11, 3, 5)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    y0 = torch.rand(3, hidden, dtype=dtype)
+    c0 = torch.rand(3, hidden, dtype=dtype)
+    y0[:, 0] = 0.0
+    c0[:, 0] = 0.0
+    state = (y0.requires_grad_(), c0.requires_grad_())
+    (ref_out, ref_grad), (fused_out, fused_grad) = _fused_vs_reference(layer, x, state, seed)
+    c_hat, events = ref_out[3], ref_out[4]
+    thr = layer.thr.detach()
+    assert int((c_hat == thr).sum()) > 0  # ties present: no event, full pseudo-derivative
+    assert 0 < float(events.mean()) < 1
+    for ref, fused in zip(ref_out, fused_out, strict=True):
+        assert torch.equal(ref, fused)  # the same floating-point operations
+    tol = {torch.float64: 1e-12, torch.float32: 1e-5}[dtype]
+    for ref, fused in zip(ref_grad, fused_grad, strict=True):
+        scale = max(1.0, float(ref.abs().max()))
+        assert float((ref - fused).abs().max()) <= tol * scale
+        assert float(ref.abs().max()) > 0
+
+
+def test_fused_handles_no_grad_and_empty_sequence():
+    layer = EGRU(4, 3).eval()
+    x = torch.randn(7, 2, 4)
+    with torch.no_grad():
+        fused = layer(x)[0]
+        layer.fused = False
+        ref = layer(x)[0]
+    assert torch.equal(fused, ref)
+    layer.fused = True
+    ys, (y, c) = layer(torch.zeros(0, 2, 4))
+    assert ys.shape == (0, 2, 3) and y.shape == (2, 3)
