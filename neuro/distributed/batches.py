@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from ..exceptions import BackendError, InputError
-from .cluster import check_client, ship, task_keys, tasks_for, wait_for
+from .cluster import check_client, ship_network, task_keys, tasks_for, wait_for
 from .merge import merge_counts, merge_info, merge_recordings, merge_states
 from .split import bounds, split_inputs, split_state
 
@@ -136,7 +136,7 @@ def submit(
     ranges = bounds(prepared.batch, n)
     parts = split_inputs(prepared, ranges)
     states = split_state(initial_state, ranges)
-    shipped = ship(client, network)
+    shipped = ship_network(client, network)
     keys = task_keys("neuro-run", n)
     futures = [
         client.submit(

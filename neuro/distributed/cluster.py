@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+import weakref
 
 from ..exceptions import InputError, require
 
@@ -18,6 +19,7 @@ __all__ = [
     "connect",
     "distributed_module",
     "ship",
+    "ship_network",
     "show_progress",
     "task_keys",
     "tasks_for",
@@ -93,6 +95,33 @@ def ship(client, value):
     does not take the only copy with it and Dask can rerun its tasks elsewhere.
     """
     return client.scatter(value, broadcast=True, hash=False)
+
+
+# network → (client, guard, future) of its copy on the workers
+_SHIPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def ship_network(client, network):
+    """Send ``network`` to every worker once, and reuse that copy while it is unchanged.
+
+    The workers keep one object per shipped network, so the program a worker compiles
+    for it (and the run buffers of each batch size) serve every later task, as in one
+    process.  Shipping locks the network's arrays like :func:`neuro.run` does (see
+    :class:`~neuro.backends.program.NetworkGuard`): an in-place edit raises, and a network
+    changed in any other way is shipped again.  The copy stays on the cluster while the
+    network lives in this process.
+    """
+    from ..backends.program import NetworkGuard
+
+    entry = _SHIPPED.get(network)
+    if entry is not None:
+        shipped_client, guard, future = entry
+        if shipped_client is client and future.status == "finished" and guard.current():
+            return future
+    guard = NetworkGuard(network)
+    future = ship(client, network)
+    _SHIPPED[network] = (client, guard, future)
+    return future
 
 
 def task_keys(prefix: str, n: int) -> list[str]:

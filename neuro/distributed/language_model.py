@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ..exceptions import InputError
-from .cluster import check_client, ship, task_keys, tasks_for, wait_for
+from .cluster import check_client, ship_network, task_keys, tasks_for, wait_for
 from .merge import merge_counts, merge_states
 from .split import bounds
 
@@ -166,7 +166,7 @@ def event_perplexity(
     T, B = tokens.shape
     step = _chunk_steps(network, B, reset_every, chunk, options)
     ranges = bounds(B, tasks_for(client, B, tasks))
-    shipped = ship(client, network)
+    shipped = ship_network(client, network)
     keys = task_keys("neuro-lm-streams", len(ranges))
     futures = [
         client.submit(

@@ -217,3 +217,19 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(MissingDependencyError, match=r"neuro\[dask\]"):
         neuro.run(small_mlp(0), np.zeros((2, 30)), client=object())
+
+
+def test_network_shipped_once_and_again_after_a_change(client):
+    net = small_mlp(8)
+    x = np.random.default_rng(8).random((6, 30))
+    first = nd.run(net, x, client, tasks=2)
+    second = nd.run(net, x, client, tasks=2)
+    assert_same_run(first, second)
+    proj = next(iter(net.projections.values()))
+    with pytest.raises(ValueError, match="read-only"):  # shipping locked the arrays
+        proj.weights.weight[0, 0] += 1.0
+    proj.weights.weight = proj.weights.weight * 2.0  # a new array: shipped again
+    local = neuro.run(net, x)
+    changed = nd.run(net, x, client, tasks=2)
+    assert_same_run(local, changed)
+    assert not np.array_equal(changed.outputs, first.outputs)
