@@ -97,7 +97,7 @@ def ship(client, value):
     return client.scatter(value, broadcast=True, hash=False)
 
 
-# network → (client, guard, future) of its copy on the workers
+# network → {id(client): (client, guard, future)} of its copies on each cluster
 _SHIPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -113,14 +113,15 @@ def ship_network(client, network):
     """
     from ..backends.program import NetworkGuard
 
-    entry = _SHIPPED.get(network)
+    copies = _SHIPPED.setdefault(network, {})
+    entry = copies.get(id(client))
     if entry is not None:
         shipped_client, guard, future = entry
         if shipped_client is client and future.status == "finished" and guard.current():
             return future
     guard = NetworkGuard(network)
     future = ship(client, network)
-    _SHIPPED[network] = (client, guard, future)
+    copies[id(client)] = (client, guard, future)
     return future
 
 
