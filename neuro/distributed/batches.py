@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from ..exceptions import BackendError, InputError
-from .cluster import check_client, ship_network, task_keys, tasks_for, wait_for
+from .cluster import check_client, resident, ship_network, spread, task_keys, tasks_for, wait_for
 from .merge import merge_counts, merge_info, merge_recordings, merge_states
 from .split import bounds, split_inputs, split_state
 
@@ -34,7 +34,7 @@ def run_part(network, inputs, backend, steps, record, record_steps, initial_stat
 
     cpu = time.process_time()
     res = run(
-        network,
+        resident(network),
         inputs,
         backend=backend,
         steps=steps,
@@ -151,8 +151,9 @@ def submit(
             options,
             key=key,
             pure=False,
+            **where,
         )
-        for part, state, key in zip(parts, states, keys)
+        for part, state, key, where in zip(parts, states, keys, spread(client, n))
     ]
     return Submitted(
         client,

@@ -11,6 +11,7 @@ import os
 import sys
 import uuid
 import weakref
+from collections import OrderedDict
 
 from ..exceptions import InputError, require
 
@@ -19,8 +20,10 @@ __all__ = [
     "connect",
     "distributed_module",
     "ship",
+    "resident",
     "ship_network",
     "show_progress",
+    "spread",
     "task_keys",
     "tasks_for",
     "wait_for",
@@ -63,6 +66,48 @@ def check_client(client) -> None:
 def worker_threads(client) -> int:
     """Threads over all workers of ``client`` (at least 1)."""
     return max(1, sum(client.nthreads().values()))
+
+
+_TOKEN = "_neuro_shipped_as"
+
+# on a worker: token → the first copy of that shipped network it received
+_RESIDENT: OrderedDict = OrderedDict()
+RESIDENT_NETWORKS = 4
+
+
+def resident(network):
+    """On a worker: the copy of a shipped network this process already holds.
+
+    A worker may receive the same shipped network several times (Dask moves data between
+    workers and drops extra replicas); every copy carries the token of its version, and
+    the first copy a worker received is reused, so its compiled program and run buffers
+    serve every later task.  Networks not shipped by :func:`ship_network` pass through.
+    """
+    token = network.__dict__.get(_TOKEN)
+    if token is None:
+        return network
+    kept = _RESIDENT.get(token)
+    if kept is None:
+        _RESIDENT[token] = kept = network
+        while len(_RESIDENT) > RESIDENT_NETWORKS:
+            _RESIDENT.popitem(last=False)
+    else:
+        _RESIDENT.move_to_end(token)
+    return kept
+
+
+def spread(client, n: int) -> list[dict]:
+    """Placement hints for ``n`` tasks: one worker thread after another, round robin.
+
+    Dask would otherwise send every task to a worker that already holds their shared
+    data (the shipped network), and its memory manager keeps a single copy of it; the
+    hints spread the parts over the workers, and ``allow_other_workers`` lets the
+    scheduler move a part elsewhere (a worker that died, a busy one).
+    """
+    slots = [w for w, threads in sorted(client.nthreads().items()) for _ in range(threads)]
+    if not slots:
+        return [{} for _ in range(n)]
+    return [{"workers": [slots[i % len(slots)]], "allow_other_workers": True} for i in range(n)]
 
 
 def tasks_for(client, batch: int, tasks: int | None) -> int:
@@ -120,6 +165,7 @@ def ship_network(client, network):
         if shipped_client is client and future.status == "finished" and guard.current():
             return future
     guard = NetworkGuard(network)
+    network.__dict__[_TOKEN] = uuid.uuid4().hex  # names this version on the workers
     future = ship(client, network)
     copies[id(client)] = (client, guard, future)
     return future

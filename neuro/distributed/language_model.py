@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ..exceptions import InputError
-from .cluster import check_client, ship_network, task_keys, tasks_for, wait_for
+from .cluster import check_client, resident, ship_network, spread, task_keys, tasks_for, wait_for
 from .merge import merge_counts, merge_states
 from .split import bounds
 
@@ -56,6 +56,7 @@ def stream_part(network, tokens, step, reset_every, reset, backend, options):
         worker = get_worker().address
     except (ImportError, ValueError):
         worker = None
+    network = resident(network)
     T, b = tokens.shape
     nll = np.empty((max(T - 1, 0), b))
     state = counts = info = None
@@ -180,8 +181,9 @@ def event_perplexity(
             options,
             key=key,
             pure=False,
+            **where,
         )
-        for (lo, hi), key in zip(ranges, keys)
+        for (lo, hi), key, where in zip(ranges, keys, spread(client, len(ranges)))
     ]
     parts = wait_for(client, futures, progress)
     per_prediction = np.concatenate([p["nll"] for p in parts], axis=1)
