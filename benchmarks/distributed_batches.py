@@ -7,7 +7,7 @@ thresholds that leave about a third of the units active).  Measured in one run, 
 side (timed runs alternate between them, so both see the same machine load):
 
 * the wall time of the call a user makes, ``neuro.run(net, x, client=client)``
-  (sending the network, the tasks, gathering and merging), best of ``--repeats``;
+  (sending the network, the tasks, gathering and merging), median (min-max) of ``--repeats``;
   the ratio 1 worker / 2 workers is the speedup (target >= 1.7x on 2 cores);
 * the CPU seconds of the worker processes during their tasks: the 1-worker task's over
   the slower 2-worker task's is the speedup two idle cores would give (it does not
@@ -78,19 +78,19 @@ def tiny_mlp():
     return net
 
 
-def best(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls of ``fn`` (after one untimed call)."""
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``fn`` (after one untimed call)."""
     fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return float(np.median(times))
 
 
 def alternate(fns: dict, repeats: int) -> dict:
-    """Best time of each function, calls interleaved so all see the same load."""
+    """Wall times of each function's calls, interleaved so all see the same load."""
     for fn in fns.values():
         fn()
     times = {k: [] for k in fns}
@@ -99,7 +99,13 @@ def alternate(fns: dict, repeats: int) -> dict:
             start = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - start)
-    return {k: min(v) for k, v in times.items()}
+    return times
+
+
+def median_round(times: list) -> int:
+    """Index of the median of ``times`` (the lower one for an even count)."""
+    order = np.argsort(times)
+    return int(order[(len(times) - 1) // 2])
 
 
 def write_section(path: Path, rows: list[dict], extra: list[str]) -> None:
@@ -170,7 +176,7 @@ def main() -> None:
             parts.append(info["task_wall_time_s"])
             cpu["two"].append(info["task_cpu_time_s"])
 
-        t = alternate(
+        rounds = alternate(
             {
                 "local": lambda: neuro.run(net, x, threads=1),
                 "one": on_one,
@@ -179,34 +185,40 @@ def main() -> None:
             },
             args.repeats,
         )
+        t = {k: float(np.median(v)) for k, v in rounds.items()}
         tiny = tiny_mlp()
         xs = np.random.default_rng(2).random((args.tasks, 16))
-        over = alternate(
+        over_rounds = alternate(
             {
                 "many": lambda: neuro.run(tiny, xs, client=one, tasks=args.tasks),
                 "single": lambda: neuro.run(tiny, xs, client=one, tasks=1),
             },
             max(2, args.repeats // 2),
         )
+        over = {k: float(np.median(v)) for k, v in over_rounds.items()}
 
         def empty_tasks():
             one.gather([one.submit(int, i, pure=False) for i in range(args.tasks)])
 
-        t_empty = best(empty_tasks, max(2, args.repeats // 2)) / args.tasks
+        t_empty = median_time(empty_tasks, max(2, args.repeats // 2)) / args.tasks
     load_after = os.getloadavg()
 
     per_task = (over["many"] - over["single"]) / (args.tasks - 1)
     speedup = t["one"] / t["two"]
     n = args.batch
-    task_s = min(parts, key=max)
-    cpu_one = min(sum(c) for c in cpu["one"])
-    cpu_two = min(cpu["two"], key=max)
+    # the parts of the median two-worker call (the untimed first call is not recorded)
+    mid = median_round(rounds["two"])
+    task_s = parts[1:][mid]
+    cpu_one = float(np.median([sum(c) for c in cpu["one"][1:]]))
+    cpu_two = cpu["two"][1:][mid]
+    spread = {k: f"{min(v):.3f}-{max(v):.3f}" for k, v in rounds.items()}
     load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     rows = [
         row(
             f"CNN batch of {n} (28x28, activity {activity:.2f}), 2 Dask workers vs 1",
             ">= 1.7x",
-            f"{speedup:.2f}x (1 worker {t['one']:.3f} s, 2 workers {t['two']:.3f} s, their "
+            f"{speedup:.2f}x (1 worker {t['one']:.3f} s ({spread['one']}), 2 workers "
+            f"{t['two']:.3f} s ({spread['two']}), their "
             f"tasks {task_s[0]:.3f} s and {task_s[1]:.3f} s; {load} on {os.cpu_count()} cores)",
             speedup >= 1.7,
         ),
@@ -243,7 +255,7 @@ def main() -> None:
             f"{m['cpu']} ({m['cores']} cores), "
             f"{load}; Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}.",
             "Wall times are of the whole call (the network sent to the workers, inputs in "
-            "the tasks, outputs gathered and merged), best of the repeats, the 1- and "
+            "the tasks, outputs gathered and merged), median (min-max) of the repeats, the 1- and "
             "2-worker calls interleaved. With other processes on the machine the two workers "
             "share the cores with them; on idle cores the CPU-time ratio is the speedup to expect.",
         ]
