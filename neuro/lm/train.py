@@ -88,6 +88,33 @@ def _detach(state):
     return [(y.detach(), c.detach()) for y, c in state]
 
 
+def train_step(model, opt, loss_fn, x, y, state, config, weights, masks):
+    """One optimisation step on a bptt window; returns (loss, detached state).
+
+    Forward with the carried state, cross-entropy (plus the activity term when
+    ``config.activity_gamma`` > 0), backward, gradient clipping, the optimizer step,
+    threshold clamping and, while pruning, the masks re-applied.
+    """
+    import torch
+
+    from ..torch.regularizers import event_rate
+
+    want_act = config.activity_gamma > 0
+    out = model(x, state, return_activity=want_act)
+    logits, state = out[0], _detach(out[1])
+    loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    total = loss + config.activity_gamma * event_rate(out[2]) if want_act else loss
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+    opt.step()
+    for layer in model.layers:
+        layer.clamp_thresholds_()
+    if masks:
+        apply_masks(weights, masks)
+    return loss, state
+
+
 def train_phase(
     model,
     train_streams: np.ndarray,
@@ -124,7 +151,6 @@ def train_phase(
         ``steps``, ``seconds``, ``epochs``, ``history`` (list of dicts) and ``last_loss``.
     """
     torch = require("torch", "torch", "training EGRU language models")
-    from ..torch.regularizers import event_rate
 
     weights = prunable_weights(model, config.prune_embedding) if masks else {}
     opt = make_optimizer(model, config, lr)
@@ -155,19 +181,7 @@ def train_phase(
                 group["lr"] = cur_lr
             stop_t = min(start_t + config.bptt, data.shape[0] - 1)
             xt, yt = data[start_t:stop_t], data[start_t + 1 : stop_t + 1]
-            want_act = config.activity_gamma > 0
-            out = model(xt, state, return_activity=want_act)
-            logits, state = out[0], _detach(out[1])
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), yt.reshape(-1))
-            total = loss + config.activity_gamma * event_rate(out[2]) if want_act else loss
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            for layer in model.layers:
-                layer.clamp_thresholds_()
-            if masks:
-                apply_masks(weights, masks)
+            loss, state = train_step(model, opt, loss_fn, xt, yt, state, config, weights, masks)
             steps += 1
             tokens += yt.numel()
             running.append(loss.item())
@@ -294,7 +308,6 @@ def train_lm(
     import json
 
     from ..exceptions import FileFormatError, ParameterError
-    from ..torch.regularizers import event_rate
 
     wall_start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
@@ -393,7 +406,6 @@ def train_lm(
         )
     models = {}
     loss_fn = torch.nn.CrossEntropyLoss()
-    want_act = config.activity_gamma > 0
     eval_every = (
         max(1, round(config.eval_every_epochs * per_epoch_steps))
         if config.eval_every_epochs
@@ -453,19 +465,7 @@ def train_lm(
                 hidden = None  # each epoch starts from a zero state
             stop_t = min(pos + config.bptt, last_t)
             x, y = data[pos:stop_t], data[pos + 1 : stop_t + 1]
-            outs = model(x, hidden, return_activity=want_act)
-            logits = outs[0]
-            hidden = [(a.detach(), b.detach()) for a, b in outs[1]]
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            total = loss + config.activity_gamma * event_rate(outs[2]) if want_act else loss
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            for layer in model.layers:
-                layer.clamp_thresholds_()
-            if masks:
-                apply_masks(weights, masks)
+            loss, hidden = train_step(model, opt, loss_fn, x, y, hidden, config, weights, masks)
             run["step"] += 1
             run["total_steps"] += 1
             run["seconds"] = time.perf_counter() - t_phase
