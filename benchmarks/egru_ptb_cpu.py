@@ -36,8 +36,8 @@ import argparse
 import numpy as np
 
 from converters.egru import egru_lm_network, run_language_model
+from neuro.apps.lm.report import lm_report
 from neuro.data.ptb import batchify, load_ptb
-from neuro.lm.report import lm_report
 from neuro.models.egru import egru_gates
 
 SIZES = (1350, 1350, 750)
@@ -153,7 +153,7 @@ def calibrate(model: dict, tokens: np.ndarray, target: float, rounds: int = 9) -
 
 def from_checkpoint(path) -> dict:
     """Arrays of a trained checkpoint (``neuro train-lm``)."""
-    from neuro.lm import load_checkpoint
+    from neuro.apps.lm import load_checkpoint
 
     lm, _ = load_checkpoint(path)
 

@@ -34,7 +34,7 @@ from torch import nn
 
 import neuro
 from converters import convert
-from converters.dense_forward import DenseForward
+from neuro.apps.dense_forward import DenseForward
 from neuro.torch import FATReLU
 
 

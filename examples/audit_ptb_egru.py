@@ -51,13 +51,13 @@ def host_embedding_network(network: neuro.Network) -> neuro.Network:
 
 def get_model(args):
     if args.checkpoint:
-        from neuro.lm.checkpoint import load_checkpoint
+        from neuro.apps.lm.checkpoint import load_checkpoint
 
         model, _ = load_checkpoint(args.checkpoint)
         return model
+    from neuro.apps.lm.config import TrainConfig
+    from neuro.apps.lm.train import train_lm
     from neuro.data.ptb import load_ptb
-    from neuro.lm.config import TrainConfig
-    from neuro.lm.train import train_lm
 
     config = TrainConfig(
         embedding_size=args.embedding,

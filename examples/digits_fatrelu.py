@@ -11,7 +11,7 @@ import torch
 
 import neuro
 from converters.calibration import calibrate_thresholds
-from neuro.demo import build_model, load_digits_split, train
+from neuro.apps.demo import build_model, load_digits_split, train
 
 torch.manual_seed(0)
 data = load_digits_split(seed=0)

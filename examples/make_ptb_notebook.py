@@ -44,7 +44,7 @@ import torch
 from IPython.display import Image, Markdown, display
 
 from neuro.data.ptb import batchify, load_ptb
-from neuro.lm import (
+from neuro.apps.lm import (
     TrainConfig,
     event_perplexity,
     lm_report,

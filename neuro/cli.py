@@ -19,10 +19,13 @@ from .exceptions import InputError, NeuroError
 # name -> (module, one-line help); each module defines configure(parser) and main(args).
 SUBCOMMANDS = {
     "convert": ("converters.cli", "convert a saved torch model into a network file"),
-    "audit": ("neuro.audit.cli", "run a network and write the audit (JSON, Markdown, CSV, plots)"),
-    "train-lm": ("neuro.lm.cli", "train an EGRU language model on Penn Treebank"),
-    "eval-lm": ("neuro.lm.eval_cli", "evaluate an EGRU language model event-driven on PTB"),
-    "demo": ("neuro.demo", "train, convert and run a FATReLU CNN on digits; print the audit"),
+    "audit": (
+        "neuro.apps.audit_cli",
+        "run a network and write the audit (JSON, Markdown, CSV, plots)",
+    ),
+    "train-lm": ("neuro.apps.lm.cli", "train an EGRU language model on Penn Treebank"),
+    "eval-lm": ("neuro.apps.lm.eval_cli", "evaluate an EGRU language model event-driven on PTB"),
+    "demo": ("neuro.apps.demo", "train, convert and run a FATReLU CNN on digits; print the audit"),
 }
 
 

@@ -7,11 +7,15 @@ so nothing that CI is meant to check can pass by skipping.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# shared helpers of the suite (random networks, identity checks, per-core references)
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 # skip reasons that name a requirement: (environment variable, words in the reason)
 REQUIREMENTS = {

@@ -1,6 +1,6 @@
 """Language-model evaluation with the token streams spread over a Dask cluster.
 
-:func:`neuro.lm.evaluate.event_perplexity` cuts an id stream into ``B`` parallel
+:func:`neuro.apps.lm.evaluate.event_perplexity` cuts an id stream into ``B`` parallel
 streams (a (T, B) matrix) and runs them chunk by chunk, carrying each stream's state.
 Streams never interact, so here the columns are cut into groups, each group is one
 task that runs its streams through the whole text (state carried per stream, resets as
@@ -112,7 +112,7 @@ def event_perplexity(
 ):
     """Perplexity and counts of a converted language model, streams spread over workers.
 
-    Same parameters and result as :func:`neuro.lm.evaluate.event_perplexity`, plus
+    Same parameters and result as :func:`neuro.apps.lm.evaluate.event_perplexity`, plus
     ``client`` and ``tasks``.
 
     Parameters

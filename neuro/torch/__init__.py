@@ -14,7 +14,8 @@ imports PyTorch.
 
 from __future__ import annotations
 
-from .egru import EGRU, EVNN_LAYER_KEYS, EGRUActivity, EGRUStepResult, egru_step, spike
+from .egru import EGRU
+from .egru_ops import EVNN_LAYER_KEYS, EGRUActivity, EGRUStepResult, egru_step, spike
 from .fatrelu import FATReLU, fatrelu
 from .kwinners import KWinners, KWinners2d, kwinners_mask, update_boost_strength
 from .language_model import EGRULanguageModel, convert_evnn_lm_state_dict, locked_dropout

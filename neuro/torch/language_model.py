@@ -50,7 +50,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..exceptions import ConversionError, InputError, ParameterError, ShapeError
-from .egru import EGRU, EGRUActivity
+from .egru import EGRU
+from .egru_ops import EGRUActivity
 
 __all__ = ["EGRULanguageModel", "convert_evnn_lm_state_dict", "locked_dropout"]
 
@@ -303,7 +304,7 @@ class EGRULanguageModel(nn.Module):
             Per layer, ``(y, c)`` as returned by a previous call or
             :meth:`init_state`; default zeros.
         return_activity : bool, optional
-            If True, also return one :class:`~neuro.torch.egru.EGRUActivity`
+            If True, also return one :class:`~neuro.torch.egru_ops.EGRUActivity`
             per layer.
 
         Returns

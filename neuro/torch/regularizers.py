@@ -16,7 +16,7 @@ towards that regime during training:
   vector of ``n`` entries: 1 for one non-zero entry, ``n`` for all equal.
 * :func:`event_rate`, :func:`supra_threshold_l1` and
   :func:`evnn_activity_loss` -- regularisers for EGRU layers, fed with the
-  :class:`~neuro.torch.egru.EGRUActivity` an EGRU returns with
+  :class:`~neuro.torch.egru_ops.EGRUActivity` an EGRU returns with
   ``return_activity=True``.  ``evnn_activity_loss`` is the combination used
   by EvNN's language-model benchmark (``benchmarks/lm/models.py``).
 
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import torch
 
 from ..exceptions import InputError, ParameterError
-from .egru import EGRUActivity
+from .egru_ops import EGRUActivity
 
 __all__ = [
     "l1_activity",

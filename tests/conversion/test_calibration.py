@@ -9,7 +9,7 @@ from torch import nn  # noqa: E402
 
 import neuro  # noqa: E402
 from converters.calibration import calibrate_thresholds  # noqa: E402
-from neuro.demo import build_model, load_digits_split, train  # noqa: E402
+from neuro.apps.demo import build_model, load_digits_split, train  # noqa: E402
 from neuro.exceptions import ConversionError, ParameterError  # noqa: E402
 
 

@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import neuro  # noqa: E402
+from neuro.apps.demo import build_model, load_digits_split, train  # noqa: E402
 from neuro.cli import main  # noqa: E402
-from neuro.demo import build_model, load_digits_split, train  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

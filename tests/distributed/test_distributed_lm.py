@@ -6,9 +6,9 @@ from distributed_nets import egru_lm
 
 import neuro
 import neuro.distributed as nd
+from neuro.apps.lm.evaluate import event_perplexity
 from neuro.data.ptb import batchify
 from neuro.exceptions import InputError
-from neuro.lm.evaluate import event_perplexity
 
 
 def _assert_same_evaluation(local, dist):

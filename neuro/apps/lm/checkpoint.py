@@ -12,7 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from ..exceptions import FileFormatError, require
+from neuro.exceptions import FileFormatError, require
+
 from .config import TrainConfig
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "build_model", "atomic_torch_save"]
@@ -24,7 +25,7 @@ VERSION = 1
 def build_model(config: TrainConfig, vocab_size: int):
     """A fresh :class:`neuro.torch.EGRULanguageModel` for ``config``."""
     require("torch", "torch", "training EGRU language models")
-    from ..torch import EGRULanguageModel
+    from neuro.torch import EGRULanguageModel
 
     return EGRULanguageModel(**config.model_kwargs(vocab_size))
 
@@ -118,7 +119,7 @@ def load_checkpoint(path):
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise FileFormatError(
             f"{path}: not an EGRU language-model checkpoint (format {found!r}, "
-            f"expected {FORMAT!r}); write one with neuro.lm.save_checkpoint."
+            f"expected {FORMAT!r}); write one with neuro.apps.lm.save_checkpoint."
         )
     if int(data.get("version", -1)) != VERSION:
         raise FileFormatError(

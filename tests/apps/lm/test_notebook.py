@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_notebook_is_generated_from_its_script():

@@ -1,12 +1,6 @@
 """Independent references for the cores tests: dense per-core counts from recordings."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-
 from netgen import KINDS, cases, random_case  # noqa: E402
 
 __all__ = [

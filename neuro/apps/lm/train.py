@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.ptb import batchify
-from ..exceptions import require
+from neuro.data.ptb import batchify
+from neuro.exceptions import require
+
 from .checkpoint import atomic_torch_save, build_model, save_checkpoint
 from .config import TrainConfig
 from .evaluate import torch_perplexity
@@ -97,7 +98,7 @@ def train_step(model, opt, loss_fn, x, y, state, config, weights, masks):
     """
     import torch
 
-    from ..torch.regularizers import event_rate
+    from neuro.torch.regularizers import event_rate
 
     want_act = config.activity_gamma > 0
     out = model(x, state, return_activity=want_act)
@@ -221,7 +222,7 @@ def read_state_config(out_dir) -> TrainConfig:
     FileFormatError
         No readable training state in ``out_dir``.
     """
-    from ..exceptions import FileFormatError
+    from neuro.exceptions import FileFormatError
 
     torch = require("torch", "torch", "training EGRU language models")
     path = Path(out_dir) / STATE_FILE
@@ -307,7 +308,7 @@ def train_lm(
     import copy
     import json
 
-    from ..exceptions import FileFormatError, ParameterError
+    from neuro.exceptions import FileFormatError, ParameterError
 
     wall_start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None

@@ -7,10 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neuro.cli import main as neuro_main  # noqa: E402
-from neuro.data.ptb import batchify, load_ptb  # noqa: E402
-from neuro.exceptions import FileFormatError, ParameterError  # noqa: E402
-from neuro.lm import (  # noqa: E402
+from neuro.apps.lm import (  # noqa: E402
     TrainConfig,
     build_model,
     load_checkpoint,
@@ -22,6 +19,9 @@ from neuro.lm import (  # noqa: E402
     train_phase,
     weight_sparsity,
 )
+from neuro.cli import main as neuro_main  # noqa: E402
+from neuro.data.ptb import batchify, load_ptb  # noqa: E402
+from neuro.exceptions import FileFormatError, ParameterError  # noqa: E402
 
 TINY = dict(
     embedding_size=16,

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from ..data.ptb import batchify
-from ..exceptions import require
+from neuro.data.ptb import batchify
+from neuro.exceptions import require
 
 __all__ = ["torch_perplexity", "torch_nll", "event_perplexity", "sparsity_table"]
 

@@ -13,7 +13,7 @@ workers of that Dask scheduler (same audit).
 
 from __future__ import annotations
 
-from ..exceptions import InputError
+from neuro.exceptions import InputError
 
 __all__ = ["configure", "main"]
 
@@ -46,10 +46,10 @@ def configure(parser) -> None:
 
 def main(args) -> int:
     """Run ``neuro audit``; returns the exit status."""
-    from .. import load, run
-    from ..cli import _load_inputs
-    from ..io.paths import check_writable_dir
-    from .export import write_all
+    from neuro import load, run
+    from neuro.audit.export import write_all
+    from neuro.cli import _load_inputs
+    from neuro.io.paths import check_writable_dir
 
     check_writable_dir(args.out, "--out directory")  # before the run, not after it
     network = load(args.model)
@@ -68,7 +68,7 @@ def main(args) -> int:
     elif any(v is not None for v in (args.weight_bits, args.payload_bits, args.state_bits)):
         raise InputError("--weight-bits/--payload-bits/--state-bits need --hardware.")
     if args.scheduler:  # neuro.run splits the batch over the cluster (pip install neuro[dask])
-        from ..distributed import connect
+        from neuro.distributed import connect
 
         options["client"] = connect(args.scheduler)
     result = run(

@@ -97,7 +97,8 @@ def _print_report(row: dict) -> None:
 
 def main(args) -> int:
     """Run ``neuro eval-lm``."""
-    from ..data.ptb import load_ptb
+    from neuro.data.ptb import load_ptb
+
     from .evaluate import sparsity_table
 
     corpus = load_ptb(args.data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..exceptions import ParameterError
+from neuro.exceptions import ParameterError
 
 __all__ = ["TrainConfig"]
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..exceptions import ParameterError
+from neuro.exceptions import ParameterError
 
 __all__ = ["configure", "main"]
 
@@ -83,8 +83,9 @@ def configure(parser) -> None:
 
 def main(args) -> int:
     """Run ``neuro train-lm``."""
-    from ..data.ptb import load_ptb
-    from ..exceptions import require
+    from neuro.data.ptb import load_ptb
+    from neuro.exceptions import require
+
     from .config import TrainConfig
     from .train import read_state_config, train_lm
 

@@ -2,7 +2,7 @@
 
 Needs lava-nc (Python 3.10, numpy < 2), e.g. in ``.venv-lava``::
 
-    .venv-lava/bin/python -m pytest tests/lava_backend
+    .venv-lava/bin/python -m pytest tests/backends/lava
 """
 
 from __future__ import annotations

@@ -1,20 +1,14 @@
 """EGRU neuron model: numpy step, cpu kernel vs reference, event and synop counts."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from identity import assert_identical  # noqa: E402
 
 import neuro
 from neuro import Dense, Input, Network, Readout, Sparse
 from neuro.exceptions import ParameterError, ShapeError
 from neuro.models import MODELS
 from neuro.models.egru import EGRU
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-
-from identity import assert_identical  # noqa: E402
 
 
 def _independent_step(a, q, c, thr):

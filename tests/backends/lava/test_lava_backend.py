@@ -7,7 +7,6 @@ the convolution unrolling and the missing-dependency errors are checked everywhe
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +27,6 @@ except MissingDependencyError:
 
 needs_lava = pytest.mark.skipif(not HAVE_LAVA, reason="lava-nc 0.10 (Python 3.10) not available")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from netgen import LAVA_KINDS, assert_layers_fire, cases, random_case  # noqa: E402
 
 

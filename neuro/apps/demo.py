@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exceptions import require
+from neuro.exceptions import require
 
 __all__ = ["configure", "main", "load_digits_split", "build_model", "train", "run_demo"]
 
@@ -80,7 +80,7 @@ def build_model():
     require("torch", "torch", "the digits demo")
     from torch import nn
 
-    from .torch import FATReLU
+    from neuro.torch import FATReLU
 
     layers = [
         ("conv1", nn.Conv2d(1, 16, 3, padding=1)),
@@ -165,7 +165,7 @@ def run_demo(
     import neuro
     from converters import convert
     from converters.calibration import calibrate_thresholds
-    from converters.dense_forward import DenseForward
+    from neuro.apps.dense_forward import DenseForward
 
     torch.manual_seed(seed)
     data = load_digits_split(seed)
