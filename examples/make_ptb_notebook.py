@@ -43,7 +43,6 @@ import numpy as np
 import torch
 from IPython.display import Image, Markdown, display
 
-from neuro.data.ptb import batchify, load_ptb
 from neuro.apps.lm import (
     TrainConfig,
     event_perplexity,
@@ -55,6 +54,7 @@ from neuro.apps.lm import (
     train_lm,
     weight_sparsity,
 )
+from neuro.data.ptb import batchify, load_ptb
 
 TINY = os.environ.get("NEURO_NOTEBOOK_TINY", "0") == "1"
 torch.set_num_threads(1)
