@@ -4,7 +4,9 @@
 
 The notebook reads the PTB directory from ``NEURO_PTB_DIR``.  ``NEURO_NOTEBOOK_TINY=1``
 selects a tiny configuration (seconds, used by the test suite); ``NEURO_EGRU_CHECKPOINTS``
-names a directory of ``neuro train-lm`` checkpoints to load instead of training.
+names a directory of ``neuro train-lm`` checkpoints (``.pt`` or compact ``.npz``) to load
+instead of training; without it, compact checkpoints in ``examples/checkpoints/ptb_egru`` are
+loaded when present.
 """
 
 from __future__ import annotations
@@ -67,10 +69,14 @@ print(
     ("md", "## Train (or load) a small EGRU, then prune it to several weight sparsities"),
     (
         "code",
-        """ckpt_dir = os.environ.get("NEURO_EGRU_CHECKPOINTS")
+        """# trained checkpoints: $NEURO_EGRU_CHECKPOINTS, else the compact ones beside the notebook
+ckpt_dir = os.environ.get("NEURO_EGRU_CHECKPOINTS")
+for committed in (Path("checkpoints/ptb_egru"), Path("examples/checkpoints/ptb_egru")):
+    if not ckpt_dir and not TINY and any(committed.glob("egru_lm_s*.npz")):
+        ckpt_dir = committed
 if ckpt_dir:
     models = {}
-    for path in sorted(Path(ckpt_dir).glob("egru_lm_s*.pt")):
+    for path in sorted(Path(ckpt_dir).glob("egru_lm_s*.*[tz]")):
         model, info = load_checkpoint(path)
         models[info["sparsity"]] = model
     config = info["config"]

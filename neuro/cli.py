@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     ),
     "train-lm": ("neuro.apps.lm.cli", "train an EGRU language model on Penn Treebank"),
     "eval-lm": ("neuro.apps.lm.eval_cli", "evaluate an EGRU language model event-driven on PTB"),
+    "export-lm": ("neuro.apps.lm.export_cli", "write compact (.npz) copies of LM checkpoints"),
     "demo": ("neuro.apps.demo", "train, convert and run a FATReLU CNN on digits; print the audit"),
 }
 

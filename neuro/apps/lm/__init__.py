@@ -4,11 +4,13 @@ Needs the ``torch`` extra; ``import neuro`` never imports this package.
 
 * :func:`train_lm` -- bounded-time training plus iterative magnitude pruning;
 * :func:`save_checkpoint`, :func:`load_checkpoint` -- torch state_dict + config;
+* :func:`save_compact` -- float16 / bit-mask copies small enough for a repository;
 * :func:`torch_perplexity`, :func:`event_perplexity` -- torch vs event-driven;
 * :func:`lm_report` -- per-token counts per projection, activity per layer, reductions.
 """
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from .compact import save_compact
 from .config import TrainConfig
 from .evaluate import event_perplexity, sparsity_table, torch_nll, torch_perplexity
 from .pruning import apply_masks, magnitude_masks, prunable_weights, weight_sparsity
@@ -23,6 +25,7 @@ __all__ = [
     "build_model",
     "save_checkpoint",
     "load_checkpoint",
+    "save_compact",
     "torch_nll",
     "torch_perplexity",
     "event_perplexity",

@@ -93,7 +93,8 @@ def save_checkpoint(path, model, config: TrainConfig, sparsity=0.0, metrics=None
 
 
 def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint`.
+    """Read a checkpoint written by :func:`save_checkpoint` (``.pt``) or a compact one
+    written by :func:`neuro.apps.lm.compact.save_compact` (``.npz``).
 
     Returns
     -------
@@ -109,6 +110,10 @@ def load_checkpoint(path):
     """
     torch = require("torch", "torch", "loading EGRU checkpoints")
     path = Path(path)
+    if path.suffix == ".npz":
+        from .compact import load_compact
+
+        return load_compact(path)
     if not path.is_file():
         raise FileFormatError(f"{path}: no such checkpoint file.")
     try:

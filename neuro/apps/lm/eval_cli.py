@@ -13,7 +13,9 @@ __all__ = ["configure", "main", "evaluate_checkpoint"]
 
 def configure(parser) -> None:
     """Add the ``neuro eval-lm`` arguments to ``parser``."""
-    parser.add_argument("checkpoints", nargs="+", help="checkpoints (.pt) from neuro train-lm")
+    parser.add_argument(
+        "checkpoints", nargs="+", help="checkpoints (.pt, or compact .npz) from neuro train-lm"
+    )
     parser.add_argument("--data", default=None, help="PTB directory (default $NEURO_PTB_DIR)")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     parser.add_argument("--batch-size", type=int, default=10, help="parallel streams")
