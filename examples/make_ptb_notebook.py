@@ -3,7 +3,8 @@
     python examples/make_ptb_notebook.py          # writes the notebook (without outputs)
 
 The notebook reads the PTB directory from ``NEURO_PTB_DIR``.  ``NEURO_NOTEBOOK_TINY=1``
-selects a tiny configuration (seconds, used by the test suite); ``NEURO_EGRU_CHECKPOINTS``
+selects a tiny run (seconds, used by the test suite): a slice of the test set, and a tiny
+model trained in the notebook unless checkpoints are found; ``NEURO_EGRU_CHECKPOINTS``
 names a directory of ``neuro train-lm`` checkpoints (``.pt`` or compact ``.npz``) to load
 instead of training; without it, compact checkpoints in ``examples/checkpoints/ptb_egru`` are
 loaded when present.
@@ -72,7 +73,7 @@ print(
         """# trained checkpoints: $NEURO_EGRU_CHECKPOINTS, else the compact ones beside the notebook
 ckpt_dir = os.environ.get("NEURO_EGRU_CHECKPOINTS")
 for committed in (Path("checkpoints/ptb_egru"), Path("examples/checkpoints/ptb_egru")):
-    if not ckpt_dir and not TINY and any(committed.glob("egru_lm_s*.npz")):
+    if not ckpt_dir and any(committed.glob("egru_lm_s*.npz")):
         ckpt_dir = committed
 if ckpt_dir:
     models = {}
