@@ -1,0 +1,349 @@
+"""Backend conformance: every registered backend runs the same networks as ``reference``.
+
+The same seeded random networks of every kind (:data:`netgen.ALL_KINDS`: MLPs, CNNs with
+stride, padding and groups, depthwise convolutions, average and max pooling, feed-forward
+and feedback delays over 2, self-recurrent nets and recurrent CNNs, EGRU, token
+embeddings, k-WTA, SAS, complementary-sparse operators and mixed networks) run on every
+backend of :data:`neuro.BACKENDS` and must give
+
+* the reference backend's recorded outputs of every population and its final state,
+  within the backend's tolerance (:data:`CONFORMANCE`);
+* exactly the reference backend's counts: every field of every population and
+  projection (integers, compared exactly), whatever the counting definitions are;
+* the same run when it is cut in two and continued from ``final_state`` (on the backend
+  itself, and from a state the reference backend left);
+
+and the reference counts equal independent closed forms (synops of every dense, sparse,
+convolutional and complementary projection outside pooling; events of every population).
+
+A backend that does not run a model raises :class:`~neuro.exceptions.BackendError` whose
+first line names the population and the backend (:data:`REFUSES`); that is asserted, not
+skipped.  Lava runs only where lava-nc imports (the ``lava`` tox environment, Python
+3.10); elsewhere its cases skip with a reason naming lava, and with
+``NEURO_REQUIRE_LAVA=1`` such a skip is a failure (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+
+import numpy as np
+import pytest
+from netgen import (
+    ALL_KINDS,
+    POOL,
+    cases,
+    independent_projection_synops,
+    layers_fire,
+    random_case,
+)
+
+import neuro
+from neuro.backends.lava.dependency import require_lava
+from neuro.exceptions import BackendError, MissingDependencyError
+
+# backend → (run options, output tolerance, why that tolerance).  The tolerance is
+# relative to the largest |value| of the population in the reference run (at least 1):
+# |got − reference| <= rtol · max(1, max |reference|).
+CONFORMANCE = {
+    "reference": ({}, 0.0, "the reference itself, float64: a second run is bit-identical"),
+    "cpu": (
+        {"dtype": "float64"},
+        1e-12,
+        "float64 events; only the order of the additions into a port differs",
+    ),
+    "cores": (
+        {"dtype": "float64", "hardware": "loihi"},
+        1e-12,
+        "the cpu step semantics in float64 per core; the order of additions differs",
+    ),
+    "lava": (
+        {},
+        1e-12,
+        "float64 numpy in Lava's floating-point process models (Loihi2SimCfg "
+        "'floating_pt'); convolutions are unrolled, so additions come in another order",
+    ),
+}
+
+
+def _lava_refuses(pop) -> bool:
+    model = pop.model
+    if model.type == "fatrelu":
+        return model.clip is not None
+    return model.type in ("maxpool", "kwta", "sas")
+
+
+# backend → rule: the populations whose model the backend does not run (by design)
+REFUSES = {"lava": _lava_refuses}
+
+BACKEND_NAMES = tuple(neuro.BACKENDS.names())
+CASES = cases(ALL_KINDS, per_kind=2)
+LAVA_TIME_LIMIT_S = 180
+
+
+def _lava_missing() -> str | None:
+    try:
+        require_lava()
+    except MissingDependencyError as exc:
+        return str(exc)
+    return None
+
+
+LAVA_MISSING = _lava_missing()
+
+
+@functools.cache
+def _case(seed, kind):
+    return random_case(seed, kind)
+
+
+@functools.cache
+def _reference(seed, kind):
+    net, x, _ = _case(seed, kind)
+    return neuro.run(net, x, backend="reference", record=list(net.populations))
+
+
+@functools.cache
+def _chunk_case(kind):
+    """The first seed of ``kind`` with at least 3 steps: (seed, network, inputs, cut)."""
+    for seed in range(100, 200):
+        net, x, steps = _case(seed, kind)
+        if steps >= 3:
+            return seed, net, x, steps // 2 + (steps > 4)
+    raise AssertionError(f"no {kind} case with 3 steps or more")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _time_limit(backend):
+    """A hung Lava run (an exception inside a process model) becomes a failure."""
+    if backend != "lava" or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise TimeoutError(f"Lava run took longer than {LAVA_TIME_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.alarm(LAVA_TIME_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run(backend, net, x, **kwargs):
+    options = CONFORMANCE[backend][0]
+    with _time_limit(backend):
+        return neuro.run(net, x, backend=backend, **options, **kwargs)
+
+
+def _needs(backend):
+    if backend == "lava" and LAVA_MISSING:
+        pytest.skip(f"backend 'lava' cannot run here: {LAVA_MISSING}")
+
+
+def _refused(backend, net) -> list[str]:
+    rule = REFUSES.get(backend)
+    return [n for n, p in net.populations.items() if rule is not None and rule(p)]
+
+
+def _assert_refused(backend, net, x, refused):
+    """The backend refuses the network with a BackendError naming a population and itself."""
+    with pytest.raises(BackendError) as info:
+        _run(backend, net, x)
+    first = str(info.value).splitlines()[0]
+    assert f"'{backend}'" in first, first
+    assert any(f"{name!r}" in first for name in refused), (refused, first)
+
+
+def _close(got, expected, rtol, what):
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, (what, got.shape, expected.shape)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    if rtol == 0:
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def _assert_same_state(got, expected, rtol, pops):
+    for name in pops:
+        g, e = got[name], expected[name]
+        assert sorted(g["state"]) == sorted(e["state"]), name
+        for key in e["state"]:
+            _close(g["state"][key], e["state"][key], rtol, f"{name} state {key}")
+        assert len(g["history"]) == len(e["history"]), name
+        for k, (hg, he) in enumerate(zip(g["history"], e["history"])):
+            _close(hg, he, rtol, f"{name} history[{k}]")
+
+
+def _integers(tree, where="counts"):
+    """Every count in a ``Counts.to_dict()`` tree is an integer (reductions aside)."""
+    for key, value in tree.items():
+        if key == "reductions" or isinstance(value, str):
+            continue
+        if isinstance(value, dict):
+            _integers(value, f"{where}.{key}")
+        else:
+            assert isinstance(value, (int, np.integer)), f"{where}.{key} == {value!r}"
+
+
+def assert_same_counts(got, expected):
+    """Every count of every population and projection equal, field by field."""
+    g, e = got.to_dict(), expected.to_dict()
+    _integers(g)
+    for part in ("populations", "projections"):
+        assert sorted(g[part]) == sorted(e[part]), part
+        for name, row in e[part].items():
+            assert g[part][name] == row, f"{part[:-1]} {name!r}"
+    assert g["totals"] == e["totals"]
+    assert got == expected
+
+
+# -- the registry ------------------------------------------------------------------------
+
+
+def test_every_registered_backend_is_in_the_suite():
+    """A new backend must state its options and tolerance here to be registered."""
+    assert set(BACKEND_NAMES) == set(CONFORMANCE)
+    assert set(REFUSES) <= set(BACKEND_NAMES)
+
+
+# -- outputs, final state and counts equal the reference -------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize("seed, kind", CASES)
+def test_same_outputs_state_and_counts_as_reference(seed, kind, backend):
+    _needs(backend)
+    net, x, _ = _case(seed, kind)
+    refused = _refused(backend, net)
+    if refused:
+        _assert_refused(backend, net, x, refused)
+        return
+    pops = list(net.populations)
+    ref = _reference(seed, kind)
+    got = _run(backend, net, x, record=pops)
+    rtol = CONFORMANCE[backend][1]
+    assert layers_fire(net, got.recordings), f"{net.name}: a vacuous run"
+    for name in pops:
+        _close(got.recordings[name], ref.recordings[name], rtol, name)
+    _close(got.outputs, ref.outputs, rtol, "outputs")
+    _assert_same_state(got.final_state, ref.final_state, rtol, pops)
+    assert_same_counts(got.counts, ref.counts)
+
+
+# -- final_state round trip ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_two_chunks_equal_one_run(kind, backend):
+    """Cut inside the run: pending delayed events and model state carry across the cut,
+    from the backend's own final state and from the reference backend's."""
+    _needs(backend)
+    seed, net, x, cut = _chunk_case(kind)
+    refused = _refused(backend, net)
+    if refused:
+        _assert_refused(backend, net, x, refused)
+        return
+    pops = list(net.populations)
+    rtol = CONFORMANCE[backend][1]
+    whole = _run(backend, net, x, record=pops)
+    first = _run(backend, net, x[:cut], record=pops)
+    second = _run(backend, net, x[cut:], record=pops, initial_state=first.final_state)
+    for name in pops:
+        joined = np.concatenate([first.recordings[name], second.recordings[name]])
+        _close(joined, whole.recordings[name], rtol, name)
+    _assert_same_state(second.final_state, whole.final_state, rtol, pops)
+    assert_same_counts(first.counts + second.counts, whole.counts)
+
+    # the state is backend-neutral: continue a reference run on this backend
+    ref_first = neuro.run(net, x[:cut], backend="reference")
+    ref_whole = _reference(seed, kind)
+    moved = _run(backend, net, x[cut:], record=pops, initial_state=ref_first.final_state)
+    for name in pops:
+        _close(moved.recordings[name], ref_whole.recordings[name][cut:], rtol, name)
+    assert_same_counts(ref_first.counts + moved.counts, ref_whole.counts)
+
+
+# -- refusals ----------------------------------------------------------------------------
+
+
+def _single(model, shape, in_shape=None):
+    net = neuro.Network(name=f"one {model.type}")
+    in_shape = in_shape or shape
+    n_in = int(np.prod(in_shape))
+    net.add_population("x", in_shape, neuro.Input())
+    net.add_population("odd", shape, model)
+    net.add_population("y", (2,), neuro.Readout())
+    if model.type == "maxpool":
+        from neuro.models.maxpool import routing
+
+        net.connect("x", "odd", routing(model))
+    else:
+        net.connect(
+            "x", "odd", neuro.Dense(np.eye(n_in, model.ports(int(np.prod(shape)))["input"]))
+        )
+    net.connect("odd", "y", neuro.Dense(np.ones((int(np.prod(shape)), 2))))
+    return net
+
+
+def _one_of_each():
+    from neuro.models.kwta import KWTA
+    from neuro.models.maxpool import MaxPool
+    from neuro.models.sas import SAS
+
+    return [
+        _single(neuro.FATReLU(0.1, clip=1.0), (4,)),
+        _single(MaxPool((1, 4, 4), (2, 2), (2, 2)), (1, 2, 2), (1, 4, 4)),
+        _single(KWTA(2), (4,)),
+        _single(SAS(2), (8,), (4,)),
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize("index", range(4), ids=["clip", "maxpool", "kwta", "sas"])
+def test_a_model_is_run_or_refused_by_name(index, backend):
+    """Each backend runs a model like the reference, or refuses it naming the population."""
+    _needs(backend)
+    net = _one_of_each()[index]
+    x = np.linspace(-2, 2, 3 * net.populations["x"].size).reshape(3, -1)
+    x = x.reshape(3, *net.populations["x"].shape)
+    if _refused(backend, net):
+        assert _refused(backend, net) == ["odd"]
+        _assert_refused(backend, net, x, ["odd"])
+        return
+    ref = neuro.run(net, x, backend="reference", record=["odd", "y"])
+    got = _run(backend, net, x, record=["odd", "y"])
+    assert np.count_nonzero(ref.recordings["odd"]) > 0
+    for name in ("odd", "y"):
+        _close(got.recordings[name], ref.recordings[name], CONFORMANCE[backend][1], name)
+    assert_same_counts(got.counts, ref.counts)
+
+
+# -- counts against independent closed forms ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed, kind", CASES)
+def test_reference_counts_equal_closed_forms(seed, kind):
+    """Synops of every projection outside pooling (non-zero input × non-zero weight
+    pairs, computed from the recorded activity by sliding windows or masks) and the
+    events of every population (non-zero outputs)."""
+    net, x, steps = _case(seed, kind)
+    ref = _reference(seed, kind)
+    batch = x.shape[1]
+    activity = {n: np.asarray(ref.recordings[n]).reshape(steps, batch, -1) for n in net.populations}
+    synops = independent_projection_synops(net, activity, steps)
+    checked = 0
+    for name, p in net.projections.items():
+        if p.post == POOL:  # pooling: its counting is not a synaptic operation
+            continue
+        assert ref.counts.projections[name].synops == synops[name], name
+        checked += 1
+    assert checked and sum(synops.values()) > 0
+    for name in net.populations:
+        assert ref.counts.populations[name].events == np.count_nonzero(activity[name]), name
