@@ -170,11 +170,14 @@ def _close(got, expected, rtol, what):
 
 
 def _assert_same_state(got, expected, rtol, pops):
+    """Model state (float64 arrays) and recent outputs equal."""
     for name in pops:
         g, e = got[name], expected[name]
         assert sorted(g["state"]) == sorted(e["state"]), name
         for key in e["state"]:
-            _close(g["state"][key], e["state"][key], rtol, f"{name} state {key}")
+            value = np.asarray(g["state"][key])
+            assert value.dtype == np.float64, (name, key, value.dtype)
+            _close(value, e["state"][key], rtol, f"{name} state {key}")
         assert len(g["history"]) == len(e["history"]), name
         for k, (hg, he) in enumerate(zip(g["history"], e["history"])):
             _close(hg, he, rtol, f"{name} history[{k}]")
@@ -270,59 +273,83 @@ def test_two_chunks_equal_one_run(kind, backend):
     assert_same_counts(ref_first.counts + moved.counts, ref_whole.counts)
 
 
-# -- refusals ----------------------------------------------------------------------------
+# -- hand-worked cases: exact semantics, ties included ------------------------------------
 
 
-def _single(model, shape, in_shape=None):
+def _single(model, x, shape=None):
+    """``x`` (B, *in_shape) → one population ``odd`` of ``model`` (identity or routing)."""
+    from neuro.models.maxpool import routing
+
+    in_shape = x.shape[1:]
+    shape = shape or in_shape
     net = neuro.Network(name=f"one {model.type}")
-    in_shape = in_shape or shape
-    n_in = int(np.prod(in_shape))
     net.add_population("x", in_shape, neuro.Input())
     net.add_population("odd", shape, model)
-    net.add_population("y", (2,), neuro.Readout())
     if model.type == "maxpool":
-        from neuro.models.maxpool import routing
-
         net.connect("x", "odd", routing(model))
     else:
-        net.connect(
-            "x", "odd", neuro.Dense(np.eye(n_in, model.ports(int(np.prod(shape)))["input"]))
-        )
-    net.connect("odd", "y", neuro.Dense(np.ones((int(np.prod(shape)), 2))))
+        n_in = int(np.prod(in_shape))
+        net.connect("x", "odd", neuro.Dense(np.eye(n_in)))
     return net
 
 
-def _one_of_each():
+def _hand_cases():
+    """(id, network, inputs, expected outputs of ``odd``) worked out by hand."""
     from neuro.models.kwta import KWTA
     from neuro.models.maxpool import MaxPool
     from neuro.models.sas import SAS
 
-    return [
-        _single(neuro.FATReLU(0.1, clip=1.0), (4,)),
-        _single(MaxPool((1, 4, 4), (2, 2), (2, 2)), (1, 2, 2), (1, 4, 4)),
-        _single(KWTA(2), (4,)),
-        _single(SAS(2), (8,), (4,)),
+    row = np.array([[1.0, 3.0, 3.0, 3.0, 0.5, -2.0]])
+    kwta = [
+        ("kwta-index", KWTA(2), [0, 3, 3, 0, 0, 0]),  # exactly k: the lower index wins the tie
+        ("kwta-keep", KWTA(2, ties="keep"), [0, 3, 3, 3, 0, 0]),  # every unit >= the k-th
+        ("kwta-relu", KWTA(6, relu=True), [1, 3, 3, 3, 0.5, 0]),  # winners must be positive
+        ("kwta-negative", KWTA(6), [1, 3, 3, 3, 0.5, -2.0]),  # negative winners send values
+        # boost ranks only: unit 4 scores 0.5 * 10 = 5 and wins, sending 0.5
+        ("kwta-boost", KWTA(1, boost=np.array([1, 1, 1, 1, 10, 1.0])), [0, 0, 0, 0, 0.5, 0]),
     ]
+    out = [(name, _single(m, row), row, np.array([e], float)) for name, m, e in kwta]
+    # SAS M = 2: positive part to slot 0, |negative part| to slot 1; zero sends nothing
+    x = np.array([[1.5, -2.0, 0.0]])
+    out.append(("sas2", _single(SAS(2), x, (6,)), x, np.array([[1.5, 0, 0, 2.0, 0, 0]])))
+    # SAS M = 4: channels (0, 1) form a group, the slot is the sign pattern (+, -) -> 2,
+    # (-, -) -> 3; unit (channel, slot) sends |x|
+    x = np.array([[0.5, -1.0, -3.0, -4.0]])
+    e = np.zeros((4, 4))
+    e[0, 2], e[1, 2], e[2, 3], e[3, 3] = 0.5, 1.0, 3.0, 4.0
+    out.append(("sas4", _single(SAS(4), x, (16,)), x, e.reshape(1, 16)))
+    # FATReLU θ = 0.5 clipped at 1: min(x, 1) where x >= θ
+    x = np.array([[-1.0, 0.25, 0.5, 0.75, 1.0, 4.0]])
+    e = np.array([[0, 0, 0.5, 0.75, 1.0, 1.0]])
+    out.append(("clip", _single(neuro.FATReLU(0.5, clip=1.0), x), x, e))
+    # max pool 2x2, stride 2, on a signed 4x4 map: the window maxima, negative ones too
+    x = np.array([[3, -1, -5, -6], [0, 2, -7, -2], [1, 1, 0, 0], [1, 4, 0, 2.0]])
+    e = np.array([[[3.0, -2.0], [4.0, 2.0]]])
+    pool = MaxPool((1, 4, 4), (2, 2), (2, 2))
+    out.append(
+        ("maxpool", _single(pool, x.reshape(1, 1, 4, 4), (1, 2, 2)), x.reshape(1, 1, 4, 4), e)
+    )
+    return out
+
+
+HAND = {case[0]: case[1:] for case in _hand_cases()}
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
-@pytest.mark.parametrize("index", range(4), ids=["clip", "maxpool", "kwta", "sas"])
-def test_a_model_is_run_or_refused_by_name(index, backend):
-    """Each backend runs a model like the reference, or refuses it naming the population."""
+@pytest.mark.parametrize("case", sorted(HAND))
+def test_hand_worked_case(case, backend):
+    """Each backend gives the worked-out outputs and the reference's counts, or refuses
+    the model with a BackendError naming the population and the backend."""
     _needs(backend)
-    net = _one_of_each()[index]
-    x = np.linspace(-2, 2, 3 * net.populations["x"].size).reshape(3, -1)
-    x = x.reshape(3, *net.populations["x"].shape)
+    net, x, expected = HAND[case]
     if _refused(backend, net):
         assert _refused(backend, net) == ["odd"]
         _assert_refused(backend, net, x, ["odd"])
         return
-    ref = neuro.run(net, x, backend="reference", record=["odd", "y"])
-    got = _run(backend, net, x, record=["odd", "y"])
-    assert np.count_nonzero(ref.recordings["odd"]) > 0
-    for name in ("odd", "y"):
-        _close(got.recordings[name], ref.recordings[name], CONFORMANCE[backend][1], name)
-    assert_same_counts(got.counts, ref.counts)
+    got = _run(backend, net, x, record=["odd"])
+    np.testing.assert_array_equal(got.recordings["odd"].reshape(expected.shape), expected)
+    assert got.counts.populations["odd"].events == np.count_nonzero(expected)
+    assert_same_counts(got.counts, neuro.run(net, x, backend="reference").counts)
 
 
 # -- counts against independent closed forms ---------------------------------------------

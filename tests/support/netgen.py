@@ -266,13 +266,19 @@ def random_mixed(rng):
     return net
 
 
-def random_depthwise(rng):
-    """Depthwise convolutions (channel multiplier 1-2, stride, padding) and average pooling."""
+def _pick(rng, variant, p):
+    """The variant of a builder: ``variant == 1`` when given, else a draw of probability p."""
+    return bool(variant) if variant is not None else bool(rng.random() < p)
+
+
+def random_depthwise(rng, variant=None):
+    """Depthwise convolutions (channel multiplier 1 or 2 = ``variant`` + 1, stride,
+    padding) and average pooling."""
     net = Network(name="depthwise")
     c = int(rng.integers(2, 4))
     shape = (c, int(rng.integers(5, 10)), int(rng.integers(5, 10)))
     net.add_population("in", shape, Input())
-    mult = int(rng.integers(1, 3))
+    mult = 1 + int(_pick(rng, variant, 0.5))
     k = (int(rng.integers(1, 4)), int(rng.integers(2, 4)))
     pad = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
     stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
@@ -293,9 +299,9 @@ def random_depthwise(rng):
     return net
 
 
-def random_maxpool(rng):
-    """Max pooling of a FATReLU or a signed (readout) layer: stride, padding, dilation,
-    ceil_mode, or a global pool; then a readout."""
+def random_maxpool(rng, variant=None):
+    """Max pooling of a FATReLU or (``variant`` 1) a signed readout layer: stride, padding,
+    dilation, ceil_mode, or a global pool; then a readout."""
     from neuro.models.maxpool import MaxPool, routing
 
     net = Network(name="maxpool")
@@ -303,12 +309,12 @@ def random_maxpool(rng):
     shape = (c, int(rng.integers(5, 10)), int(rng.integers(5, 10)))
     net.add_population("in", shape, Input())
     op = _conv(rng, shape)
-    signed = rng.random() < 0.4  # negative values: padding must act as -inf
+    signed = _pick(rng, variant, 0.4)  # negative values: padding must act as -inf
     model = Readout() if signed else FATReLU(_threshold(rng, op.out_shape[0]))
     net.add_population("conv0", op.out_shape, model)
     net.connect("in", "conv0", op, bias=_bias(rng, op.out_shape[0]))
     shape = op.out_shape
-    if rng.random() < 0.25 or min(shape[1:]) < 3:  # global max pool
+    if min(shape[1:]) < 3 or (not signed and rng.random() < 0.3):  # global max pool
         pool = MaxPool(shape, shape[1:], shape[1:])
         pop_shape = (shape[0],)
     else:
@@ -329,13 +335,14 @@ def random_maxpool(rng):
     return net
 
 
-def random_egru(rng):
-    """EGRU stacks: feed-forward delays between layers, delayed feedback into the first."""
+def random_egru(rng, variant=None):
+    """EGRU stacks of 1 or (``variant`` 1) 2 layers: feed-forward delays between layers,
+    delayed feedback into the first."""
     net = Network(name="egru")
     n_in = int(rng.integers(3, 12))
     net.add_population("in", (n_in,), Input())
     prev, n_prev = "in", n_in
-    for i in range(int(rng.integers(1, 3))):
+    for i in range(1 + int(_pick(rng, variant, 0.5))):
         n = int(rng.integers(3, 15))
         delay = int(rng.integers(1, 4)) if i and rng.random() < 0.5 else 0  # feed-forward
         _egru(net, rng, f"e{i}", prev, n_prev, n, delay=delay)
@@ -350,13 +357,14 @@ def random_egru(rng):
     return net
 
 
-def random_tokens(rng):
-    """Token ids through an embedding (dense or sparse) into an EGRU or a FATReLU layer."""
+def random_tokens(rng, variant=None):
+    """Token ids through an embedding (dense or sparse) into a FATReLU or (``variant`` 1)
+    an EGRU layer."""
     net = Network(name="tokens")
     vocab = int(rng.integers(5, 30))
     net.add_population("in", (vocab,), TokenInput())
     n = int(rng.integers(3, 15))
-    if rng.random() < 0.5:
+    if _pick(rng, variant, 0.5):
         _egru(net, rng, "h", "in", vocab, n)
     else:
         _fatrelu(net, rng, "h", (n,))
@@ -365,10 +373,11 @@ def random_tokens(rng):
     return net
 
 
-def random_kwta(rng):
-    """Global k-WTA (ties, boost, relu) or local k-WTA over the channels of a conv layer."""
+def random_kwta(rng, variant=None):
+    """Global k-WTA (ties, boost, relu) on a flat layer, or (``variant`` 1) local or global
+    k-WTA on a conv layer; then a second global k-WTA."""
     net = Network(name="kwta")
-    if rng.random() < 0.5:
+    if _pick(rng, variant, 0.5):
         c = int(rng.integers(2, 4))
         shape = (c, int(rng.integers(3, 7)), int(rng.integers(3, 7)))
         net.add_population("in", shape, Input())
@@ -377,9 +386,13 @@ def random_kwta(rng):
             op = Conv2d(np.repeat(op.weight, 2, axis=0), shape, op.stride, op.padding, op.groups)
         c_out = op.out_shape[0]
         boost = rng.uniform(0.5, 2.0, size=c_out) if rng.random() < 0.5 else None
-        k = int(rng.integers(1, c_out))
         ties = str(rng.choice(["index", "keep"]))
-        net.add_population("kw", op.out_shape, KWTA(k, True, ties, False, boost, channels=c_out))
+        if rng.random() < 0.7:  # local: winners among the channels at each position
+            model = KWTA(int(rng.integers(1, c_out)), True, ties, False, boost, channels=c_out)
+        else:  # global over the whole (C, H, W) layer
+            k = int(rng.integers(max(1, op.n_out // 5), op.n_out))
+            model = KWTA(k, False, ties, bool(rng.random() < 0.5), boost, channels=c_out)
+        net.add_population("kw", op.out_shape, model)
         net.connect("in", "kw", op, bias=_bias(rng, c_out))
         n_prev = op.n_out
     else:
@@ -400,12 +413,15 @@ def random_kwta(rng):
     return net
 
 
-def random_sas(rng):
-    """SAS 1:M (M = 2 or 4) on a flat layer or on the channels of a conv layer."""
+def random_sas(rng, variant=None):
+    """SAS 1:M on a flat layer (M = 2 or 4), or (``variant`` 1) on the channels of a conv
+    layer (M = 4 or 2), possibly followed by a convolution."""
     net = Network(name="sas")
-    m = int(rng.choice([2, 4]))
+    prev = "sas"
+    conv = _pick(rng, variant, 0.5)
+    m = int(rng.choice([2, 4], p=[0.25, 0.75] if conv else [0.75, 0.25]))
     g = max(1, m.bit_length() - 1)  # channels per sign group
-    if rng.random() < 0.5:
+    if conv:
         c = int(rng.integers(1, 3))
         shape = (c, int(rng.integers(3, 7)), int(rng.integers(3, 7)))
         net.add_population("in", shape, Input())
@@ -416,6 +432,12 @@ def random_sas(rng):
         sas_shape = (c_out * m, *op.out_shape[1:])
         net.add_population("sas", sas_shape, SAS(m, channels=c_out))
         net.connect("in", "sas", op, bias=_bias(rng, c_out))
+        if rng.random() < 0.5:  # a convolution of the SAS layer (padding, stride)
+            op = _conv(rng, sas_shape)
+            net.add_population("c", op.out_shape, FATReLU(_threshold(rng, op.out_shape[0])))
+            net.connect("sas", "c", op, bias=_bias(rng, op.out_shape[0]))
+            sas_shape = op.out_shape
+            prev = "c"
     else:
         n_in = int(rng.integers(3, 15))
         net.add_population("in", (n_in,), Input())
@@ -426,7 +448,7 @@ def random_sas(rng):
     n_sas = int(np.prod(sas_shape))
     n_h = int(rng.integers(3, 20))
     _fatrelu(net, rng, "h", (n_h,))
-    net.connect("sas", "h", _weights(rng, n_sas, n_h), bias=_bias(rng, n_h))
+    net.connect(prev, "h", _weights(rng, n_sas, n_h), bias=_bias(rng, n_h))
     _readout(net, rng, "h", n_h)
     return net
 
@@ -442,9 +464,9 @@ def _complementary_dense(rng, n_pre, n_out, g, gain=1.5):
     return w * gain * np.sqrt(g / n_pre)
 
 
-def random_complementary(rng):
+def random_complementary(rng, variant=None):
     """Packed complementary-sparse operators: a conv (stride, padding) and a dense layer,
-    into k-WTA (local) or FATReLU layers."""
+    into FATReLU or (``variant`` 1) local k-WTA layers."""
     from neuro.ir.complementary import complementary_masks, pack
 
     net = Network(name="complementary")
@@ -462,7 +484,7 @@ def random_complementary(rng):
         Conv2d(w, shape, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, k // 2 + 1))),
         g,
     )
-    if rng.random() < 0.5 and c_out > 1:
+    if _pick(rng, variant, 0.5) and c_out > 1:
         model = KWTA(int(rng.integers(1, c_out)), local=True, channels=c_out)
     else:
         model = FATReLU(_threshold(rng, c_out))
@@ -495,7 +517,10 @@ _BUILDERS = {
 
 def _draw(seed, kind, attempt):
     rng = np.random.default_rng([seed, ALL_KINDS.index(kind), attempt])
-    net = _BUILDERS[kind](rng)
+    if kind in MORE_KINDS:  # the seed's parity chooses the variant: two seeds cover both
+        net = _BUILDERS[kind](rng, variant=seed % 2)
+    else:
+        net = _BUILDERS[kind](rng)
     batch = int(rng.integers(1, 5))
     pop = net.populations["in"]
     shape = pop.model.sample_shape(pop.shape)
