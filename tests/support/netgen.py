@@ -48,7 +48,6 @@ POOL = "pool"  # the pooling population of the "depthwise" and "maxpool" kinds
 MORE_KINDS = ("depthwise", "maxpool", "egru", "tokens", "kwta", "sas", "complementary")
 ALL_KINDS = KINDS + MORE_KINDS
 COMPILED_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # built-in kernels of the compiled cpu engine
-LAVA_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # FATReLU, EGRU and readout populations only
 
 
 def _weights(rng, n_pre, n_out, sparse_ok=True, gain=1.5):
