@@ -146,18 +146,10 @@ def test_cpu_matches_reference_and_counts(seed):
     assert sum(events[n] for n in net.populations if n.startswith("e")) > 0
 
 
-@pytest.mark.parametrize("backend", ["reference", "cpu"])
-def test_state_carries_across_runs(backend):
+def test_final_state_holds_c_per_sample():
+    """The state a chunked run carries (chunks on every backend: test_conformance.py)."""
     net, x = random_egru_network(3)
-    opts = {"dtype": "float64"} if backend == "cpu" else {}
-    whole = neuro.run(net, x, backend=backend, **opts)
-    cut = x.shape[0] // 2
-    first = neuro.run(net, x[:cut], backend=backend, **opts)
-    second = neuro.run(net, x[cut:], backend=backend, initial_state=first.final_state, **opts)
-    np.testing.assert_allclose(
-        np.concatenate([first.outputs, second.outputs]), whole.outputs, atol=1e-12
-    )
-    assert first.counts + second.counts == whole.counts
+    first = neuro.run(net, x[: x.shape[0] // 2], backend="reference")
     c = first.final_state["e0"]["state"]["c"]
     assert c.dtype == np.float64 and c.shape == (x.shape[1], net.populations["e0"].size)
 

@@ -10,6 +10,18 @@ The kind of network is chosen by the caller, never by the seed:
   feedback from the readout into a convolutional layer;
 * ``"mixed"``: SAS, k-WTA (global and local), EGRU and FATReLU layers in one network.
 
+Further kinds (:data:`MORE_KINDS`, for the backend conformance suite):
+
+* ``"depthwise"``: depthwise convolutions (groups = channels, stride, padding) and average
+  pooling (a depthwise Conv2d of weights 1 / (kh kw));
+* ``"maxpool"``: max pooling (stride, padding, dilation, ceil_mode, global) of FATReLU or
+  signed (readout) layers;
+* ``"egru"``: EGRU stacks with feed-forward delays and delayed feedback from the readout;
+* ``"tokens"``: token inputs through an embedding (a lookup) into EGRU or FATReLU layers;
+* ``"kwta"``: global k-WTA (ties, boost, relu) and local k-WTA over channels;
+* ``"sas"``: SAS 1:M (M = 2, 4) on flat and convolutional layers;
+* ``"complementary"``: packed complementary-sparse dense and conv operators.
+
 Weights are scaled so that each layer's drive has unit-order spread and thresholds sit
 inside it: :func:`assert_layers_fire` checks that every layer fires on a reasonable share
 of its units, so no run is vacuous.
@@ -17,11 +29,25 @@ of its units, so no run is vacuous.
 
 import numpy as np
 
-from neuro import EGRU, KWTA, SAS, Conv2d, Dense, FATReLU, Input, Network, Readout, Sparse
+from neuro import (
+    EGRU,
+    KWTA,
+    SAS,
+    Conv2d,
+    Dense,
+    FATReLU,
+    Input,
+    Network,
+    Readout,
+    Sparse,
+    TokenInput,
+)
 
 KINDS = ("mlp", "cnn", "rnn", "rcnn", "mixed")
+POOL = "pool"  # the pooling population of the "depthwise" and "maxpool" kinds
+MORE_KINDS = ("depthwise", "maxpool", "egru", "tokens", "kwta", "sas", "complementary")
+ALL_KINDS = KINDS + MORE_KINDS
 COMPILED_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # built-in kernels of the compiled cpu engine
-LAVA_KINDS = ("mlp", "cnn", "rnn", "rcnn")  # FATReLU, EGRU and readout populations only
 
 
 def _weights(rng, n_pre, n_out, sparse_ok=True, gain=1.5):
@@ -141,9 +167,10 @@ def random_cnn(rng, recurrent=False):
     return net
 
 
-def _egru(net, rng, name, pre, n_pre, n):
+def _egru(net, rng, name, pre, n_pre, n, delay=0):
     net.add_population(name, (n,), EGRU(rng.uniform(0, 0.15, size=n)))
-    net.connect(pre, name, _weights(rng, n_pre, 3 * n, gain=2.5), bias=rng.normal(size=3 * n) * 0.3)
+    w, b = _weights(rng, n_pre, 3 * n, gain=2.5), rng.normal(size=3 * n) * 0.3
+    net.connect(pre, name, w, bias=b, delay=delay)
     net.connect(
         name,
         name,
@@ -238,32 +265,279 @@ def random_mixed(rng):
     return net
 
 
+def _pick(rng, variant, p):
+    """The variant of a builder: ``variant == 1`` when given, else a draw of probability p."""
+    return bool(variant) if variant is not None else bool(rng.random() < p)
+
+
+def random_depthwise(rng, variant=None):
+    """Depthwise convolutions (channel multiplier 1 or 2 = ``variant`` + 1, stride,
+    padding) and average pooling."""
+    net = Network(name="depthwise")
+    c = int(rng.integers(2, 4))
+    shape = (c, int(rng.integers(5, 10)), int(rng.integers(5, 10)))
+    net.add_population("in", shape, Input())
+    mult = 1 + int(_pick(rng, variant, 0.5))
+    k = (int(rng.integers(1, 4)), int(rng.integers(2, 4)))
+    pad = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    w = rng.normal(size=(c * mult, 1, *k)) * 2.0 / np.sqrt(k[0] * k[1])
+    w[rng.random(w.shape) > rng.uniform(0.6, 1.0)] = 0
+    dw = Conv2d(w, shape, stride=stride, padding=pad, groups=c)
+    net.add_population("dw", dw.out_shape, FATReLU(_threshold(rng, dw.out_shape[0])))
+    net.connect("in", "dw", dw, bias=_bias(rng, dw.out_shape[0]))
+    shape = dw.out_shape
+    kp = int(rng.integers(2, 4)) if min(shape[1:]) >= 3 else int(min(shape[1:]))
+    kp = max(1, min(kp, *shape[1:]))
+    sp = int(rng.choice([1, kp]))
+    pp = int(rng.integers(0, kp // 2 + 1))
+    pool = Conv2d(np.full((shape[0], 1, kp, kp), 1.0 / kp**2), shape, sp, pp, groups=shape[0])
+    net.add_population(POOL, pool.out_shape, FATReLU(rng.uniform(0, 0.1)))
+    net.connect("dw", POOL, pool)
+    _readout(net, rng, POOL, pool.n_out)
+    return net
+
+
+def random_maxpool(rng, variant=None):
+    """Max pooling of a FATReLU or (``variant`` 1) a signed readout layer: stride, padding,
+    dilation, ceil_mode, or a global pool; then a readout."""
+    from neuro.models.maxpool import MaxPool, routing
+
+    net = Network(name="maxpool")
+    c = int(rng.integers(1, 4))
+    shape = (c, int(rng.integers(5, 10)), int(rng.integers(5, 10)))
+    net.add_population("in", shape, Input())
+    op = _conv(rng, shape)
+    signed = _pick(rng, variant, 0.4)  # negative values: padding must act as -inf
+    model = Readout() if signed else FATReLU(_threshold(rng, op.out_shape[0]))
+    net.add_population("conv0", op.out_shape, model)
+    net.connect("in", "conv0", op, bias=_bias(rng, op.out_shape[0]))
+    shape = op.out_shape
+    if min(shape[1:]) < 3 or (not signed and rng.random() < 0.3):  # global max pool
+        pool = MaxPool(shape, shape[1:], shape[1:])
+        pop_shape = (shape[0],)
+    else:
+        k = int(rng.integers(2, 4))
+        dil = int(rng.choice([1, 2])) if min(shape[1:]) > 2 * k else 1
+        pool = MaxPool(
+            shape,
+            (k, k),
+            (int(rng.integers(1, 4)),) * 2,
+            (int(rng.integers(0, k // 2 + 1)),) * 2,
+            (dil, dil),
+            bool(rng.random() < 0.5),
+        )
+        pop_shape = pool.out_shape()
+    net.add_population(POOL, pop_shape, pool)
+    net.connect("conv0", POOL, routing(pool))
+    _readout(net, rng, POOL, int(np.prod(pop_shape)))
+    return net
+
+
+def random_egru(rng, variant=None):
+    """EGRU stacks of 1 or (``variant`` 1) 2 layers: feed-forward delays between layers,
+    delayed feedback into the first."""
+    net = Network(name="egru")
+    n_in = int(rng.integers(3, 12))
+    net.add_population("in", (n_in,), Input())
+    prev, n_prev = "in", n_in
+    for i in range(1 + int(_pick(rng, variant, 0.5))):
+        n = int(rng.integers(3, 15))
+        delay = int(rng.integers(1, 4)) if i and rng.random() < 0.5 else 0  # feed-forward
+        _egru(net, rng, f"e{i}", prev, n_prev, n, delay=delay)
+        prev, n_prev = f"e{i}", n
+    n_out = _readout(net, rng, prev, n_prev)
+    if rng.random() < 0.6:
+        n_t = net.populations["e0"].size
+        net.connect(
+            "out", "e0", _weights(rng, n_out, 3 * n_t, gain=0.5), delay=int(rng.integers(3, 6)),
+            name="feedback",
+        )  # fmt: skip
+    return net
+
+
+def random_tokens(rng, variant=None):
+    """Token ids through an embedding (dense or sparse) into a FATReLU or (``variant`` 1)
+    an EGRU layer."""
+    net = Network(name="tokens")
+    vocab = int(rng.integers(5, 30))
+    net.add_population("in", (vocab,), TokenInput())
+    n = int(rng.integers(3, 15))
+    if _pick(rng, variant, 0.5):
+        _egru(net, rng, "h", "in", vocab, n)
+    else:
+        _fatrelu(net, rng, "h", (n,))
+        net.connect("in", "h", _weights(rng, vocab, n, gain=2.5), bias=_bias(rng, n))
+    _readout(net, rng, "h", n)
+    return net
+
+
+def random_kwta(rng, variant=None):
+    """Global k-WTA (ties, boost, relu) on a flat layer, or (``variant`` 1) local or global
+    k-WTA on a conv layer; then a second global k-WTA."""
+    net = Network(name="kwta")
+    if _pick(rng, variant, 0.5):
+        c = int(rng.integers(2, 4))
+        shape = (c, int(rng.integers(3, 7)), int(rng.integers(3, 7)))
+        net.add_population("in", shape, Input())
+        op = _conv(rng, shape)
+        if op.out_shape[0] < 2:
+            op = Conv2d(np.repeat(op.weight, 2, axis=0), shape, op.stride, op.padding, op.groups)
+        c_out = op.out_shape[0]
+        boost = rng.uniform(0.5, 2.0, size=c_out) if rng.random() < 0.5 else None
+        ties = str(rng.choice(["index", "keep"]))
+        if rng.random() < 0.7:  # local: winners among the channels at each position
+            model = KWTA(int(rng.integers(1, c_out)), True, ties, False, boost, channels=c_out)
+        else:  # global over the whole (C, H, W) layer
+            k = int(rng.integers(max(1, op.n_out // 5), op.n_out))
+            model = KWTA(k, False, ties, bool(rng.random() < 0.5), boost, channels=c_out)
+        net.add_population("kw", op.out_shape, model)
+        net.connect("in", "kw", op, bias=_bias(rng, c_out))
+        n_prev = op.n_out
+    else:
+        n_in = int(rng.integers(3, 20))
+        net.add_population("in", (n_in,), Input())
+        n_prev = int(rng.integers(4, 30))
+        k = int(rng.integers(max(1, n_prev // 5), n_prev))
+        boost = rng.uniform(0.5, 2.0, size=n_prev) if rng.random() < 0.5 else None
+        ties = str(rng.choice(["index", "keep"]))
+        net.add_population("kw", (n_prev,), KWTA(k, False, ties, bool(rng.random() < 0.5), boost))
+        net.connect("in", "kw", _weights(rng, n_in, n_prev), bias=_bias(rng, n_prev))
+    n = int(rng.integers(4, 20))
+    net.add_population("kw2", (n,), KWTA(int(rng.integers(1, n)), relu=bool(rng.random() < 0.5)))
+    net.connect("kw", "kw2", _weights(rng, n_prev, n), bias=_bias(rng, n))
+    n_out = _readout(net, rng, "kw2", n)
+    if rng.random() < 0.5:
+        net.connect("out", "kw2", _weights(rng, n_out, n, gain=0.5), delay=3, name="feedback")
+    return net
+
+
+def random_sas(rng, variant=None):
+    """SAS 1:M on a flat layer (M = 2 or 4), or (``variant`` 1) on the channels of a conv
+    layer (M = 4 or 2), possibly followed by a convolution."""
+    net = Network(name="sas")
+    prev = "sas"
+    conv = _pick(rng, variant, 0.5)
+    m = int(rng.choice([2, 4], p=[0.25, 0.75] if conv else [0.75, 0.25]))
+    g = max(1, m.bit_length() - 1)  # channels per sign group
+    if conv:
+        c = int(rng.integers(1, 3))
+        shape = (c, int(rng.integers(3, 7)), int(rng.integers(3, 7)))
+        net.add_population("in", shape, Input())
+        op = _conv(rng, shape)
+        if op.out_shape[0] % g:
+            op = Conv2d(np.repeat(op.weight, g, axis=0), shape, op.stride, op.padding, op.groups)
+        c_out = op.out_shape[0]
+        sas_shape = (c_out * m, *op.out_shape[1:])
+        net.add_population("sas", sas_shape, SAS(m, channels=c_out))
+        net.connect("in", "sas", op, bias=_bias(rng, c_out))
+        if rng.random() < 0.5:  # a convolution of the SAS layer (padding, stride)
+            op = _conv(rng, sas_shape)
+            net.add_population("c", op.out_shape, FATReLU(_threshold(rng, op.out_shape[0])))
+            net.connect("sas", "c", op, bias=_bias(rng, op.out_shape[0]))
+            sas_shape = op.out_shape
+            prev = "c"
+    else:
+        n_in = int(rng.integers(3, 15))
+        net.add_population("in", (n_in,), Input())
+        n = g * int(rng.integers(2, 10))
+        sas_shape = (n * m,)
+        net.add_population("sas", sas_shape, SAS(m))
+        net.connect("in", "sas", _weights(rng, n_in, n), bias=_bias(rng, n))
+    n_sas = int(np.prod(sas_shape))
+    n_h = int(rng.integers(3, 20))
+    _fatrelu(net, rng, "h", (n_h,))
+    net.connect(prev, "h", _weights(rng, n_sas, n_h), bias=_bias(rng, n_h))
+    _readout(net, rng, "h", n_h)
+    return net
+
+
+def _complementary_dense(rng, n_pre, n_out, g, gain=1.5):
+    from neuro.ir.complementary import complementary_masks
+
+    w = np.zeros((n_pre, n_out))
+    for start in range(0, n_out, g):
+        stop = min(n_out, start + g)
+        masks = complementary_masks(g, (n_pre,), seed=rng)[: stop - start]
+        w[:, start:stop] = (rng.normal(size=masks.shape) * masks).T
+    return w * gain * np.sqrt(g / n_pre)
+
+
+def random_complementary(rng, variant=None):
+    """Packed complementary-sparse operators: a conv (stride, padding) and a dense layer,
+    into FATReLU or (``variant`` 1) local k-WTA layers."""
+    from neuro.ir.complementary import complementary_masks, pack
+
+    net = Network(name="complementary")
+    c = int(rng.integers(2, 5))
+    shape = (c, int(rng.integers(4, 8)), int(rng.integers(4, 8)))
+    net.add_population("in", shape, Input())
+    g = int(rng.integers(2, 4))
+    c_out = g * int(rng.integers(1, 3))
+    k = int(rng.choice([1, 3]))
+    w = np.zeros((c_out, c, k, k))
+    for start in range(0, c_out, g):
+        masks = complementary_masks(g, (c, k, k), seed=rng)
+        w[start : start + g] = rng.normal(size=masks.shape) * masks * 2.0 * np.sqrt(g / (c * k * k))
+    conv = pack(
+        Conv2d(w, shape, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, k // 2 + 1))),
+        g,
+    )
+    if _pick(rng, variant, 0.5) and c_out > 1:
+        model = KWTA(int(rng.integers(1, c_out)), local=True, channels=c_out)
+    else:
+        model = FATReLU(_threshold(rng, c_out))
+    net.add_population("h", conv.out_shape, model)
+    net.connect("in", "h", conv, bias=_bias(rng, c_out))
+    n_h = int(np.prod(conv.out_shape))
+    n = int(rng.integers(4, 16))
+    g2 = int(rng.integers(2, 5))
+    _fatrelu(net, rng, "h2", (n,))
+    net.connect("h", "h2", pack(_complementary_dense(rng, n_h, n, g2), g2), bias=_bias(rng, n))
+    _readout(net, rng, "h2", n)
+    return net
+
+
 _BUILDERS = {
     "mlp": random_mlp,
     "cnn": random_cnn,
     "rnn": random_rnn,
     "rcnn": lambda rng: random_cnn(rng, recurrent=True),
     "mixed": random_mixed,
+    "depthwise": random_depthwise,
+    "maxpool": random_maxpool,
+    "egru": random_egru,
+    "tokens": random_tokens,
+    "kwta": random_kwta,
+    "sas": random_sas,
+    "complementary": random_complementary,
 }
 
 
 def _draw(seed, kind, attempt):
-    rng = np.random.default_rng([seed, KINDS.index(kind), attempt])
-    net = _BUILDERS[kind](rng)
+    rng = np.random.default_rng([seed, ALL_KINDS.index(kind), attempt])
+    if kind in MORE_KINDS:  # the seed's parity chooses the variant: two seeds cover both
+        net = _BUILDERS[kind](rng, variant=seed % 2)
+    else:
+        net = _BUILDERS[kind](rng)
     batch = int(rng.integers(1, 5))
-    shape = net.populations["in"].shape
+    pop = net.populations["in"]
+    shape = pop.model.sample_shape(pop.shape)
     max_delay = max((p.delay for p in net.projections.values()), default=0)
     if max_delay:
         steps = max_delay + int(rng.integers(2, 5))
     else:
         steps = int(rng.integers(2, 5)) if rng.random() < 0.3 else 1
+    if pop.model.type == "token":  # a token stream: at least two steps
+        steps = max(steps, 2)
+        return net, rng.integers(0, pop.size, size=(steps, batch)), steps
     x = rng.normal(size=(steps, batch, *shape))
     x[rng.random(x.shape) < rng.uniform(0.2, 0.7)] = 0
     return net, x, steps
 
 
 def random_case(seed, kind="mlp"):
-    """A (network, inputs, steps) triple of ``kind`` (one of :data:`KINDS`) for ``seed``.
+    """A (network, inputs, steps) triple of ``kind`` (one of :data:`ALL_KINDS`) for ``seed``.
 
     Draws are repeated (deterministically) until every layer fires on a reasonable share
     of its units in the reference run (:func:`assert_layers_fire`), so no case is vacuous.
@@ -375,3 +649,22 @@ def independent_static_macs(net, batch, steps):
         dense += _pairs(p.weights, ones, True)
         sparse += _pairs(p.weights, ones, False)
     return dense * batch * steps, sparse * batch * steps
+
+
+def independent_projection_synops(net, activity, steps):
+    """Per projection: Σ over delivered events of non-zero-input × non-zero-weight pairs.
+
+    ``activity[name]`` is the (T, B, n) output of each population.  Complementary
+    operators are counted on their unpacked Dense / Conv2d form.
+
+    Returns
+    -------
+    dict of str → int
+    """
+    out = {}
+    for name, p in net.projections.items():
+        op = p.weights.unpack() if hasattr(p.weights, "unpack") else p.weights
+        out[name] = sum(
+            _pairs(op, activity[p.pre][t - p.delay] != 0, False) for t in range(p.delay, steps)
+        )
+    return out

@@ -80,6 +80,12 @@ class LavaGraph:
             if pop.model.is_input:
                 self.populations[name] = self._source(name, encoded[name])
                 continue
+            if pop.model.type not in LAVA_NEURONS:
+                raise BackendError(
+                    f"population {name!r}: backend 'lava' has no process for neuron model "
+                    f"{pop.model.type!r} (it runs {', '.join(LAVA_NEURONS.names())}); run it "
+                    "on 'cpu', 'cores' or 'reference'."
+                )
             builder = LAVA_NEURONS.get(pop.model.type)(pop, batch)
             biases = {port: np.zeros(width) for port, width in pop.ports.items()}
             for proj in network.incoming(name):

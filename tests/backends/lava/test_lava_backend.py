@@ -2,6 +2,7 @@
 
 The runs need lava-nc (Python 3.10, numpy < 2) and skip without it; the schedule,
 the convolution unrolling and the missing-dependency errors are checked everywhere.
+Random networks of every kind run on Lava in ``tests/backends/test_conformance.py``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ except MissingDependencyError:
     HAVE_LAVA = False
 
 needs_lava = pytest.mark.skipif(not HAVE_LAVA, reason="lava-nc 0.10 (Python 3.10) not available")
-
-from netgen import LAVA_KINDS, assert_layers_fire, cases, random_case  # noqa: E402
 
 
 def _sparse_normal(rng, shape, density, scale=1.0):
@@ -104,18 +103,6 @@ def _assert_same_run(lava, cpu, names):
     for name, pop in cpu.counts.populations.items():
         assert lava.counts.populations[name] == pop, name
     assert lava.counts == cpu.counts
-
-
-@needs_lava
-@pytest.mark.parametrize("seed, kind", cases(LAVA_KINDS, per_kind=2, start=50))
-def test_random_networks_match_cpu(seed, kind):
-    """A sample of the random suite: MLPs, CNNs, recurrent nets and recurrent CNNs."""
-    net, x, _ = random_case(seed, kind)
-    names = list(net.populations)
-    lava = neuro.run(net, x, backend="lava", record=names)
-    cpu = neuro.run(net, x, backend="cpu", dtype="float64", record=names)
-    assert_layers_fire(net, lava.recordings)
-    _assert_same_run(lava, cpu, names)
 
 
 # -- no lava needed ------------------------------------------------------------------
