@@ -24,6 +24,7 @@ import numpy as np
 from .._registry import Registry
 from .._validate import as_int_pair, as_int_param, check_finite
 from ..exceptions import ParameterError, ShapeError, ValidationError
+from .conv_geometry import ConvGeometry
 
 WEIGHTS = Registry("weight operator", ValidationError)
 WEIGHTS.register_lazy("complementary", "neuro.ir.complementary:Complementary")
@@ -32,9 +33,26 @@ __all__ = ["WEIGHTS", "WeightOperator", "Dense", "Sparse", "Conv2d"]
 
 
 class WeightOperator:
-    """Interface shared by all weight operators."""
+    """Interface shared by all weight operators: the facts every backend and converter asks.
+
+    Logical shape: ``(n_pre, n_out)`` whatever the storage.  Views: :meth:`dense`,
+    :meth:`csr`, :meth:`matrix`, :meth:`synapses`.  Counts: :meth:`fanout_nnz`,
+    :meth:`fanout_total` (cached, see below).  Rewrites: :meth:`scale_outputs`,
+    :meth:`scale_inputs`, :meth:`with_stored_weights`, :meth:`compact`.
+
+    Facts are cached while every array field is read-only and owns its memory (as a
+    compiled program leaves them, see :class:`neuro.backends.program.NetworkGuard`): the
+    cache key holds each array by identity and every other field by value, so replacing
+    an array or a field recomputes, and a writeable array is never cached.  Cached
+    arrays are returned read-only.
+    """
 
     type: ClassVar[str]
+    #: Every connection is kept in a full array (a dense matrix, a dense kernel), zero
+    #: weights included; False when only listed connections are stored (CSR).
+    dense_storage: ClassVar[bool] = False
+    #: Name of the field holding the stored weight values (None: not exposed).
+    values_field: ClassVar[str | None] = None
 
     @property
     def n_pre(self) -> int:  # pragma: no cover - interface
@@ -44,18 +62,145 @@ class WeightOperator:
     def n_out(self) -> int:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def fanout_nnz(self) -> np.ndarray:  # pragma: no cover - interface
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Logical shape (n_pre, n_out), independent of the storage."""
+        return (self.n_pre, self.n_out)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        """Per-sample shape the operator reads its pre-synaptic units in (a convolution's
+        (C_in, H, W)), or None when any arrangement of ``n_pre`` units will do."""
+        return None
+
+    # -- cache ------------------------------------------------------------------------
+    def _cache_key(self):
+        key = []
+        for name, value in self.to_dict().items():
+            if isinstance(value, np.ndarray):
+                if value.flags.writeable or value.base is not None:
+                    return None  # contents may change unseen: never cache
+                key.append((name, id(value), value))
+            else:
+                key.append((name, value, None))
+        return tuple(key)
+
+    def _cached(self, what: str, compute):
+        """``compute()`` once per state of the operator's fields (see class notes)."""
+        key = self._cache_key()
+        cache = self.__dict__.setdefault("_facts", {})
+        if key is None:
+            cache.clear()
+            return compute()
+        hit = cache.get(what)
+        if hit is not None and _same_key(hit[0], key):
+            return hit[1]
+        value = compute()
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        cache[what] = (key, value)
+        return value
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_facts", None)
+        return state
+
+    # -- counts -----------------------------------------------------------------------
+    def _fanout_nnz(self) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _fanout_total(self) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fanout_nnz(self) -> np.ndarray:
         """Non-zero weights per pre-synaptic unit, int64 array of shape (n_pre,)."""
-        raise NotImplementedError
+        return self._cached("fanout_nnz", self._fanout_nnz)
 
-    def fanout_total(self) -> np.ndarray:  # pragma: no cover - interface
-        """All connections per pre-synaptic unit, int64 array of shape (n_pre,)."""
-        raise NotImplementedError
+    def fanout_total(self) -> np.ndarray:
+        """All connections per pre-synaptic unit (zero weights included), int64 array of
+        shape (n_pre,)."""
+        return self._cached("fanout_total", self._fanout_total)
 
+    def nnz(self) -> int:
+        """Stored non-zero weights (synaptic memory in weights)."""
+        return int(self.fanout_nnz().sum())
+
+    # -- views ------------------------------------------------------------------------
     def apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         """Dense reference product: x of shape (B, n_pre) → (B, n_out), float64."""
         raise NotImplementedError
 
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        """The weights as a dense (n_pre, n_out) array of ``dtype`` (a new array)."""
+        return self.csr(dtype).toarray()
+
+    def csr(self, dtype=np.float64):
+        """The weights as a ``scipy.sparse.csr_matrix`` of shape (n_pre, n_out).
+
+        Operators that store a connection list (Sparse, Conv2d) keep every stored
+        connection, zero weights included (explicit zeros); Dense keeps its non-zeros.
+        The default unrolls :meth:`apply` on blocks of unit vectors.
+        """
+        import scipy.sparse as sp
+
+        blocks = [sp.csr_matrix(self.apply(eye)) for eye in _unit_blocks(self.n_pre)]
+        if not blocks:
+            return sp.csr_matrix((self.n_pre, self.n_out), dtype=dtype)
+        return sp.vstack(blocks, format="csr").astype(dtype)
+
+    def matrix(self, dtype=np.float64):
+        """(n_pre, n_out) weights in the operator's own form: an ndarray when it is a
+        full matrix (Dense), else :meth:`csr`."""
+        return self.csr(dtype)
+
+    def synapses(self, zeros: bool = False):
+        """Stored synapses: 1 where unit ``i`` reaches port entry ``j``.
+
+        Parameters
+        ----------
+        zeros : bool
+            Also count connections whose weight is zero (row sums then equal
+            :meth:`fanout_total`; else :meth:`fanout_nnz`).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of int64, shape (n_pre, n_out)
+
+        Notes
+        -----
+        The default applies a copy of the operator whose float arrays are replaced by
+        ``|w| != 0`` (or all ones) to blocks of unit vectors.
+        """
+        import scipy.sparse as sp
+
+        fields = {
+            k: (
+                (np.ones_like(v, np.float64) if zeros else np.asarray(v != 0, np.float64))
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+                else v
+            )
+            for k, v in self.to_dict().items()
+        }
+        mask = type(self).from_dict(fields)
+        blocks = [sp.csr_matrix(mask.apply(eye) > 0) for eye in _unit_blocks(self.n_pre, 512)]
+        if not blocks:
+            return sp.csr_matrix((self.n_pre, self.n_out), dtype=np.int64)
+        return sp.vstack(blocks, format="csr").astype(np.int64)
+
+    def forward(self, dtype=np.float32):
+        """A fast dense product in ``dtype``: a function (B, n_pre) → (B, n_out).
+
+        Weights are converted once; every input, zero or not, is multiplied (the
+        dense engine's arithmetic, not the event-driven one).
+        """
+        m = self.matrix(dtype)
+        if isinstance(m, np.ndarray):
+            return lambda x: x @ m
+        mt = m.T.tocsr()
+        return lambda x: (mt @ x.T).T
+
+    # -- rewrites ---------------------------------------------------------------------
     def expand_bias(self, bias: np.ndarray) -> np.ndarray:
         """Expand a bias to one value per port entry, shape (n_out,)."""
         bias = np.asarray(bias, dtype=np.float64).ravel()
@@ -63,10 +208,41 @@ class WeightOperator:
             raise ShapeError(f"bias has {bias.size} values, the port has {self.n_out} entries.")
         return bias
 
-    def nnz(self) -> int:
-        """Stored non-zero weights (synaptic memory in weights)."""
-        return int(self.fanout_nnz().sum())
+    def compact_bias(self, bias: np.ndarray) -> np.ndarray:
+        """The shortest bias that :meth:`expand_bias` maps back to ``bias`` (n_out,)."""
+        return np.asarray(bias, dtype=np.float64).ravel()
 
+    def scale_outputs(self, scale: np.ndarray) -> WeightOperator | None:
+        """The operator with port entry ``j`` multiplied by ``scale[j]`` (n_out,), or None
+        when it has no exact form of its own kind."""
+        return None
+
+    def scale_inputs(self, scale: np.ndarray) -> WeightOperator | None:
+        """The operator applied after a per-unit input scale, ``op(scale * x)``, or None
+        when it has no exact form of its own kind."""
+        return None
+
+    def diagonal(self) -> np.ndarray | None:
+        """The per-unit scale this operator is (unit ``i`` → entry ``i`` only), as its
+        (n_pre,) values, or None when it is not such a diagonal map."""
+        return None
+
+    def stored_weights(self) -> np.ndarray | None:
+        """The stored weight values (the array itself), or None if not exposed."""
+        return None if self.values_field is None else getattr(self, self.values_field)
+
+    def with_stored_weights(self, values: np.ndarray) -> WeightOperator:
+        """A new operator of the same kind and structure holding ``values`` instead."""
+        if self.values_field is None:
+            raise ValidationError(f"{self.type} weights do not expose their stored values.")
+        return dataclasses.replace(self, **{self.values_field: values})
+
+    def compact(self, sparse_below: float) -> WeightOperator:
+        """The same weights stored as CSR when a full matrix has a fraction of non-zero
+        weights below ``sparse_below``; otherwise the operator itself."""
+        return self
+
+    # -- files ------------------------------------------------------------------------
     def validate(self, where: str) -> None:
         """Raise a :class:`ValidationError` naming ``where`` if the weights are invalid."""
         for name, value in self.to_dict().items():
@@ -81,6 +257,36 @@ class WeightOperator:
     def from_dict(cls, data: dict) -> WeightOperator:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+
+def _same_key(a, b) -> bool:
+    if len(a) != len(b):
+        return False
+    for (na, va, arr_a), (nb, vb, arr_b) in zip(a, b):
+        if na != nb:
+            return False
+        if arr_a is not None or arr_b is not None:
+            if arr_a is not arr_b:
+                return False
+        elif not _equal(va, vb):
+            return False
+    return True
+
+
+def _equal(a, b) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _unit_blocks(n: int, chunk: int = 1024):
+    """Blocks of the (n, n) identity, float64 rows ``start .. stop``."""
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        eye = np.zeros((stop - start, n))
+        eye[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        yield eye
 
 
 def _as_index_array(value, what: str) -> np.ndarray:
@@ -120,6 +326,8 @@ class Dense(WeightOperator):
     """
 
     type: ClassVar[str] = "dense"
+    dense_storage: ClassVar[bool] = True
+    values_field: ClassVar[str] = "weight"
     weight: np.ndarray
 
     def __post_init__(self):
@@ -133,14 +341,44 @@ class Dense(WeightOperator):
     def n_out(self) -> int:
         return self.weight.shape[1]
 
-    def fanout_nnz(self) -> np.ndarray:
+    def _fanout_nnz(self) -> np.ndarray:
         return np.count_nonzero(self.weight, axis=1).astype(np.int64)
 
-    def fanout_total(self) -> np.ndarray:
+    def _fanout_total(self) -> np.ndarray:
         return np.full(self.n_pre, self.n_out, dtype=np.int64)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, np.float64) @ self.weight.astype(np.float64)
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        return self.weight.astype(dtype)
+
+    def csr(self, dtype=np.float64):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(np.asarray(self.weight, dtype=dtype))
+
+    def matrix(self, dtype=np.float64):
+        return self.dense(dtype)
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        w = self.weight
+        return sp.csr_matrix(np.ones(w.shape, bool) if zeros else w != 0).astype(np.int64).tocsr()
+
+    def scale_outputs(self, scale: np.ndarray) -> Dense:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Dense(self.weight.astype(np.float64) * scale[None, :])
+
+    def scale_inputs(self, scale: np.ndarray) -> Dense:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Dense(self.weight.astype(np.float64) * scale[:, None])
+
+    def compact(self, sparse_below: float) -> WeightOperator:
+        if self.weight.size and np.count_nonzero(self.weight) / self.weight.size < sparse_below:
+            return Sparse.from_matrix(self.weight)
+        return self
 
 
 @WEIGHTS.register("sparse")
@@ -162,6 +400,7 @@ class Sparse(WeightOperator):
     """
 
     type: ClassVar[str] = "sparse"
+    values_field: ClassVar[str] = "data"
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
@@ -224,15 +463,55 @@ class Sparse(WeightOperator):
     def n_out(self) -> int:
         return self.width
 
-    def fanout_nnz(self) -> np.ndarray:
-        rows = np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+    def _rows(self) -> np.ndarray:
+        """Pre-synaptic unit of each stored weight, shape (nnz,)."""
+        return np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+
+    def _fanout_nnz(self) -> np.ndarray:
+        rows = self._rows()
         return np.bincount(rows, weights=self.data != 0, minlength=self.n_pre).astype(np.int64)
 
-    def fanout_total(self) -> np.ndarray:
+    def _fanout_total(self) -> np.ndarray:
         return np.diff(self.indptr).astype(np.int64)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.to_scipy().T.astype(np.float64) @ np.asarray(x, np.float64).T).T
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        return self.to_scipy().toarray().astype(dtype, copy=False)
+
+    def csr(self, dtype=np.float64):
+        return self.to_scipy().tocsr().astype(dtype)
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        values = np.ones(self.indices.size) if zeros else (self.data != 0).astype(np.float64)
+        m = sp.csr_matrix((values, self.indices, self.indptr), shape=self.shape)
+        m.eliminate_zeros()
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        return m.astype(np.int64).tocsr()
+
+    def scale_outputs(self, scale: np.ndarray) -> Sparse:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Sparse(self.indptr, self.indices, self.data * scale[self.indices], self.width)
+
+    def scale_inputs(self, scale: np.ndarray) -> Sparse:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Sparse(self.indptr, self.indices, self.data * scale[self._rows()], self.width)
+
+    def diagonal(self) -> np.ndarray | None:
+        """The values of a square one-weight-per-row identity pattern (a per-unit
+        scale), else None."""
+        n = self.n_pre
+        if (
+            self.width == n
+            and np.array_equal(self.indptr, np.arange(n + 1))
+            and np.array_equal(self.indices, np.arange(n))
+        ):
+            return np.asarray(self.data, dtype=np.float64)
+        return None
 
 
 @WEIGHTS.register("conv2d")
@@ -256,6 +535,8 @@ class Conv2d(WeightOperator):
     """
 
     type: ClassVar[str] = "conv2d"
+    dense_storage: ClassVar[bool] = True
+    values_field: ClassVar[str] = "weight"
     weight: np.ndarray
     in_shape: tuple
     stride: tuple = (1, 1)
@@ -300,15 +581,23 @@ class Conv2d(WeightOperator):
             )
 
     @property
+    def geometry(self) -> ConvGeometry:
+        """The convolution's :class:`~neuro.ir.conv_geometry.ConvGeometry` (no weights)."""
+        c_out, _, kh, kw = self.weight.shape
+        return ConvGeometry(self.in_shape, c_out, (kh, kw), self.stride, self.padding, self.groups)
+
+    def geometry_array(self) -> np.ndarray:
+        """``[H, W, H_out, W_out, s_h, s_w, p_h, p_w]`` (int64) for the cpu event kernels."""
+        return self.geometry.as_array()
+
+    @property
     def out_shape(self) -> tuple[int, int, int]:
         """(C_out, H_out, W_out)."""
-        c_out, _, kh, kw = self.weight.shape
-        _, h, w = self.in_shape
-        return (
-            c_out,
-            (h + 2 * self.padding[0] - kh) // self.stride[0] + 1,
-            (w + 2 * self.padding[1] - kw) // self.stride[1] + 1,
-        )
+        return self.geometry.out_shape
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.in_shape
 
     @property
     def n_pre(self) -> int:
@@ -325,52 +614,87 @@ class Conv2d(WeightOperator):
             return np.repeat(bias, h_out * w_out)
         return super().expand_bias(bias)
 
-    def _valid_taps(self, axis: int) -> np.ndarray:
-        """valid[k, y] = 1 if tap k of input row/column y lands on an output position."""
-        k = self.weight.shape[2 + axis]
-        n_in = self.in_shape[1 + axis]
-        n_out = self.out_shape[1 + axis]
-        s, p = self.stride[axis], self.padding[axis]
-        t = np.arange(n_in)[None, :] + p - np.arange(k)[:, None]
-        return ((t % s == 0) & (t >= 0) & (t // s < n_out)).astype(np.int64)
+    def compact_bias(self, bias: np.ndarray) -> np.ndarray:
+        bias = np.asarray(bias, dtype=np.float64).ravel()
+        per_channel = bias.reshape(self.out_shape[0], -1)
+        if np.all(per_channel == per_channel[:, :1]):
+            return per_channel[:, 0].copy()
+        return bias
 
-    def _fanout(self, per_tap: np.ndarray) -> np.ndarray:
-        """Sum per-(c_in, ky, kx) connection counts over valid taps → (n_pre,)."""
-        vy, vx = self._valid_taps(0), self._valid_taps(1)
-        return np.einsum("ckl,ky,lx->cyx", per_tap, vy, vx).astype(np.int64).ravel()
+    def _fanout_nnz(self) -> np.ndarray:
+        return self.geometry.fanout(self.weight != 0)
 
-    def _per_input_channel(self, mask: np.ndarray) -> np.ndarray:
-        """(C_out, C_in/g, kh, kw) mask → (C_in, kh, kw) counts over the group's outputs."""
-        c_out = self.weight.shape[0]
-        g = self.groups
-        per_group = mask.reshape(g, c_out // g, *mask.shape[1:]).sum(axis=1)
-        return per_group.reshape(-1, *mask.shape[2:]).astype(np.int64)
+    def _fanout_total(self) -> np.ndarray:
+        return self.geometry.fanout(np.ones(self.weight.shape, bool))
 
-    def fanout_nnz(self) -> np.ndarray:
-        return self._fanout(self._per_input_channel(self.weight != 0))
-
-    def fanout_total(self) -> np.ndarray:
-        return self._fanout(self._per_input_channel(np.ones(self.weight.shape, bool)))
+    def connections(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, flat kernel index) of every connection (cached), see
+        :meth:`ConvGeometry.connections`."""
+        return self._cached("connections", self.geometry.connections)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        c_in, h, w = self.in_shape
+        geo = self.geometry
         c_out, cg, kh, kw = self.weight.shape
-        _, h_out, w_out = self.out_shape
-        (sh, sw), (ph, pw) = self.stride, self.padding
-        x = np.asarray(x, np.float64).reshape(-1, c_in, h, w)
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        out = np.zeros((x.shape[0], c_out, h_out, w_out))
+        _, h_out, w_out = geo.out_shape
+        xp = geo.pad(np.asarray(x, np.float64))
+        out = np.zeros((xp.shape[0], c_out, h_out, w_out))
         og = c_out // self.groups
         wt = self.weight.astype(np.float64)
         for ky in range(kh):
             for kx in range(kw):
-                patch = xp[
-                    :, :, ky : ky + sh * (h_out - 1) + 1 : sh, kx : kx + sw * (w_out - 1) + 1 : sw
-                ]
+                patch = geo.tap_patch(xp, ky, kx)
                 for gi in range(self.groups):
                     out[:, gi * og : (gi + 1) * og] += np.einsum(
                         "bchw,oc->bohw",
                         patch[:, gi * cg : (gi + 1) * cg],
                         wt[gi * og : (gi + 1) * og, :, ky, kx],
                     )
-        return out.reshape(x.shape[0], -1)
+        return out.reshape(xp.shape[0], -1)
+
+    def csr(self, dtype=np.float64):
+        import scipy.sparse as sp
+
+        pre, post, widx = self.connections()
+        values = self.weight.reshape(-1)[widx].astype(dtype)
+        return sp.coo_matrix((values, (pre, post)), shape=self.shape).tocsr()
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        pre, post, widx = self.connections()
+        out = np.zeros(self.shape, dtype=dtype)
+        out[pre, post] = self.weight.reshape(-1)[widx]
+        return out
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        pre, post, widx = self.connections()
+        if not zeros:
+            keep = self.weight.reshape(-1)[widx] != 0
+            pre, post = pre[keep], post[keep]
+        m = sp.csr_matrix((np.ones(pre.size, np.int64), (pre, post)), shape=self.shape)
+        m.sum_duplicates()
+        return m
+
+    def forward(self, dtype=np.float32):
+        weight = self.weight.astype(dtype)
+        geo = self.geometry
+        return lambda x: geo.correlate(x, weight)
+
+    def _replace(self, weight: np.ndarray) -> Conv2d:
+        return Conv2d(weight, self.in_shape, self.stride, self.padding, self.groups)
+
+    def scale_outputs(self, scale: np.ndarray) -> Conv2d | None:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        per_channel = scale.reshape(self.out_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            return None
+        return self._replace(self.weight.astype(np.float64) * per_channel[:, 0, None, None, None])
+
+    def scale_inputs(self, scale: np.ndarray) -> Conv2d | None:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        per_channel = scale.reshape(self.in_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            return None
+        s = per_channel[:, 0]
+        channel = self.geometry.input_channel()
+        return self._replace(self.weight.astype(np.float64) * s[channel][:, :, None, None])
