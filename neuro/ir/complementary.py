@@ -29,7 +29,8 @@ import numpy as np
 from .._validate import as_int_pair, as_int_param
 from ..exceptions import ParameterError, ShapeError, ValidationError
 from .conv_geometry import ConvGeometry
-from .weights import WEIGHTS, Conv2d, Dense, WeightOperator, _as_index_array
+from .operator import WeightOperator, _as_index_array
+from .weights import WEIGHTS, Conv2d, Dense
 
 __all__ = [
     "Complementary",
@@ -315,6 +316,9 @@ class Complementary(WeightOperator):
 
     def _fanout_total(self) -> np.ndarray:
         return self.unpack().fanout_total()
+
+    def _fanout_dense(self) -> np.ndarray:
+        return self.unpack().fanout_dense()
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return self.unpack().apply(x)
