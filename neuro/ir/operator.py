@@ -31,8 +31,9 @@ class WeightOperator:
     Facts are cached while every array field is read-only and owns its memory (as a
     compiled program leaves them, see :class:`neuro.backends.program.NetworkGuard`): the
     cache key holds each array by identity and every other field by value, so replacing
-    an array or a field recomputes, and a writeable array is never cached.  Cached
-    arrays are returned read-only.
+    an array or a field recomputes, and a writeable array is never cached.  Count
+    arrays come back as fresh writeable copies (the cache cannot be edited through them,
+    and kernels see the same array types as without a cache).
     """
 
     type: ClassVar[str]
@@ -103,12 +104,12 @@ class WeightOperator:
 
     def fanout_nnz(self) -> np.ndarray:
         """Non-zero weights per pre-synaptic unit, int64 array of shape (n_pre,)."""
-        return self._cached("fanout_nnz", self._fanout_nnz)
+        return np.array(self._cached("fanout_nnz", self._fanout_nnz))
 
     def fanout_total(self) -> np.ndarray:
-        """All connections per pre-synaptic unit (zero weights included), int64 array of
-        shape (n_pre,)."""
-        return self._cached("fanout_total", self._fanout_total)
+        """All stored connections per pre-synaptic unit (zero weights included), int64
+        array of shape (n_pre,)."""
+        return np.array(self._cached("fanout_total", self._fanout_total))
 
     def _fanout_dense(self) -> np.ndarray:
         return np.full(self.n_pre, self.n_out, dtype=np.int64)
@@ -118,7 +119,7 @@ class WeightOperator:
         storage: ``n_out`` for a matrix (Dense or Sparse alike, as NeuroBench counts a
         Linear layer), the in-bounds taps for a convolution (= :meth:`fanout_total`).
         int64 array of shape (n_pre,)."""
-        return self._cached("fanout_dense", self._fanout_dense)
+        return np.array(self._cached("fanout_dense", self._fanout_dense))
 
     def nnz(self) -> int:
         """Stored non-zero weights (synaptic memory in weights)."""
