@@ -38,7 +38,9 @@ def operator_matrix(op: WeightOperator | None, n_pre: int) -> sp.csr_matrix:
     """The (n_pre, n_out) matrix of a weight operator (None: the identity)."""
     if op is None:
         return sp.identity(n_pre, format="csr", dtype=np.float64)
-    return op.csr(np.float64)
+    m = op.csr(np.float64)
+    m.eliminate_zeros()  # placed weights: zero weights are no connections
+    return m
 
 
 def _operator(m: sp.csr_matrix) -> WeightOperator:

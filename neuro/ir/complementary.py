@@ -290,7 +290,7 @@ class Complementary(WeightOperator):
     def geometry(self) -> ConvGeometry:
         """The unpacked convolution's geometry (C_out == n_outputs); convolutions only."""
         if not self.is_conv:
-            raise ShapeError("complementary: a fully connected operator has no conv geometry.")
+            raise AttributeError("a fully connected complementary operator has no conv geometry")
         _, _, kh, kw = self.packed.shape
         return ConvGeometry(self.in_shape, self.n_outputs, (kh, kw), self.stride, self.padding)
 
