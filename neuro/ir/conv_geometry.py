@@ -148,9 +148,9 @@ class ConvGeometry:
         return np.array([h, w, h_out, w_out, *self.stride, *self.padding], dtype=np.int64)
 
     # -- taps ---------------------------------------------------------------------------
-    def tap_outputs(self, axis: int) -> np.ndarray:
-        """:func:`tap_outputs` along ``axis`` (0: rows, 1: columns), shape (k, n)."""
-        return tap_outputs(
+    def _axis(self, axis: int) -> tuple[int, int, int, int, int, int]:
+        """(n, k, stride, padding, n_out, dilation) along ``axis`` (0: rows, 1: columns)."""
+        return (
             self.in_shape[1 + axis],
             self.kernel[axis],
             self.stride[axis],
@@ -159,16 +159,13 @@ class ConvGeometry:
             self.dilation[axis],
         )
 
+    def tap_outputs(self, axis: int) -> np.ndarray:
+        """:func:`tap_outputs` along ``axis`` (0: rows, 1: columns), shape (k, n)."""
+        return tap_outputs(*self._axis(axis))
+
     def window_inputs(self, axis: int) -> np.ndarray:
         """:func:`window_inputs` along ``axis``, shape (n_out, k)."""
-        return window_inputs(
-            self.in_shape[1 + axis],
-            self.kernel[axis],
-            self.stride[axis],
-            self.padding[axis],
-            self.out_shape[1 + axis],
-            self.dilation[axis],
-        )
+        return window_inputs(*self._axis(axis))
 
     def input_channel(self) -> np.ndarray:
         """Global input channel read by kernel slice [o, i], int64 of shape (C_out, C_in/g)."""

@@ -323,11 +323,11 @@ class Conv2d(WeightOperator):
 
     @property
     def n_pre(self) -> int:
-        return int(np.prod(self.in_shape))
+        return self.geometry.n_pre
 
     @property
     def n_out(self) -> int:
-        return int(np.prod(self.out_shape))
+        return self.geometry.n_out
 
     def expand_bias(self, bias: np.ndarray) -> np.ndarray:
         bias = np.asarray(bias, dtype=np.float64).ravel()
