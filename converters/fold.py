@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuro.exceptions import ConversionError
-from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
+from neuro.ir.weights import Sparse, WeightOperator
 
 __all__ = ["batchnorm_scale_shift", "scale_operator", "identity", "diagonal"]
 
@@ -73,43 +73,22 @@ def scale_operator(op: WeightOperator, scale: np.ndarray) -> WeightOperator | No
     -------
     WeightOperator or None
         None when ``op`` has no exact scaled form of its own kind (a convolution whose
-        scale varies within a channel, or an operator kind this module does not know);
+        scale varies within a channel, or an operator without a scaled form);
         the caller then materialises a population first.
     """
     scale = np.asarray(scale, dtype=np.float64).ravel()
     if op is None:
         return diagonal(scale)
-    if isinstance(op, Dense):
-        return Dense(op.weight.astype(np.float64) * scale[None, :])
-    if isinstance(op, Sparse):
-        return Sparse(op.indptr, op.indices, op.data * scale[op.indices], op.width)
-    if isinstance(op, Conv2d):
-        per_channel = scale.reshape(op.out_shape[0], -1)
-        if not np.all(per_channel == per_channel[:, :1]):
-            return None
-        return Conv2d(
-            op.weight.astype(np.float64) * per_channel[:, 0, None, None, None],
-            op.in_shape,
-            op.stride,
-            op.padding,
-            op.groups,
-        )
-    return None
+    return op.scale_outputs(scale)
 
 
 def diagonal_values(op: WeightOperator | None, n: int) -> np.ndarray | None:
     """The diagonal of ``op`` when it is a per-unit scale on ``n`` units, else None."""
     if op is None:
         return np.ones(n)
-    if (
-        isinstance(op, Sparse)
-        and op.n_pre == n
-        and op.n_out == n
-        and np.array_equal(op.indptr, np.arange(n + 1))
-        and np.array_equal(op.indices, np.arange(n))
-    ):
-        return np.asarray(op.data, dtype=np.float64)
-    return None
+    if op.n_pre != n or op.n_out != n:
+        return None
+    return op.diagonal()
 
 
 def scale_input(op: WeightOperator, scale: np.ndarray) -> WeightOperator | None:
@@ -119,22 +98,4 @@ def scale_input(op: WeightOperator, scale: np.ndarray) -> WeightOperator | None:
     next layer): folded here into the next layer's weights, exactly.  Returns None when
     the scale has no exact form (a convolution whose scale varies within a channel).
     """
-    scale = np.asarray(scale, dtype=np.float64).ravel()
-    if isinstance(op, Dense):
-        return Dense(op.weight.astype(np.float64) * scale[:, None])
-    if isinstance(op, Sparse):
-        rows = np.repeat(np.arange(op.n_pre), np.diff(op.indptr))
-        return Sparse(op.indptr, op.indices, op.data * scale[rows], op.width)
-    if isinstance(op, Conv2d):
-        c_in = op.in_shape[0]
-        per_channel = scale.reshape(c_in, -1)
-        if not np.all(per_channel == per_channel[:, :1]):
-            return None
-        s = per_channel[:, 0]
-        c_out, cg = op.weight.shape[:2]
-        og = c_out // op.groups
-        # weight[o, i] reads input channel (o // og) * cg + i
-        channel = (np.arange(c_out)[:, None] // og) * cg + np.arange(cg)[None, :]
-        weight = op.weight.astype(np.float64) * s[channel][:, :, None, None]
-        return Conv2d(weight, op.in_shape, op.stride, op.padding, op.groups)
-    return None
+    return op.scale_inputs(scale)

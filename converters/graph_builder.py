@@ -26,7 +26,7 @@ import numpy as np
 
 from neuro.exceptions import ConversionError
 from neuro.ir.network import Network
-from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
+from neuro.ir.weights import WeightOperator
 from neuro.models import Input, Readout
 from neuro.models.base import NeuronModel
 
@@ -225,7 +225,7 @@ class GraphBuilder:
         folded = self._fold_input_affine(x, op, bias, out_shape, name)
         if folded is not None:
             return folded
-        x = self.as_population(x, exact_shape=isinstance(op, Conv2d))
+        x = self.as_population(x, exact_shape=op.input_shape is not None)
         if op.n_pre != x.size or op.n_out != int(np.prod(out_shape)):
             raise ConversionError(
                 f"{name!r}: operator maps {op.n_pre} -> {op.n_out} units, the value has "
@@ -248,7 +248,8 @@ class GraphBuilder:
         s = diagonal_values(x.terms[0].op, x.size)
         if s is None or pop.size != x.size:
             return None
-        if isinstance(op, Conv2d) and len(pop.shape) == 3 and tuple(pop.shape) != op.in_shape:
+        shape = op.input_shape
+        if shape is not None and len(pop.shape) == len(shape) and tuple(pop.shape) != shape:
             return None
         scaled = scale_input(op, s)
         if scaled is None:
@@ -317,17 +318,9 @@ class GraphBuilder:
 
 def _compact(op: WeightOperator) -> WeightOperator:
     """Store a mostly-zero Dense operator as CSR."""
-    if isinstance(op, Dense) and op.weight.size:
-        density = np.count_nonzero(op.weight) / op.weight.size
-        if density < SPARSE_BELOW:
-            return Sparse.from_matrix(op.weight)
-    return op
+    return op.compact(SPARSE_BELOW)
 
 
 def _compact_bias(op: WeightOperator, bias: np.ndarray) -> np.ndarray:
     """A convolution's bias as one value per channel when it is constant per channel."""
-    if isinstance(op, Conv2d):
-        per_channel = bias.reshape(op.out_shape[0], -1)
-        if np.all(per_channel == per_channel[:, :1]):
-            return per_channel[:, 0].copy()
-    return bias
+    return op.compact_bias(bias)

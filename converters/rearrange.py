@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuro.exceptions import ConversionError
-from neuro.ir.weights import Conv2d, Dense, Sparse, WeightOperator
+from neuro.ir.weights import Dense, Sparse, WeightOperator
 
 from .graph_builder import GraphBuilder, Term, Value
 from .registry import register_function_converter, register_module_converter
@@ -38,19 +38,9 @@ def operator_matrix(op: WeightOperator | None, n_pre: int) -> sp.csr_matrix:
     """The (n_pre, n_out) matrix of a weight operator (None: the identity)."""
     if op is None:
         return sp.identity(n_pre, format="csr", dtype=np.float64)
-    if isinstance(op, Dense):
-        return sp.csr_matrix(np.asarray(op.weight, dtype=np.float64))
-    if isinstance(op, Sparse):
-        return op.to_scipy().tocsr().astype(np.float64)
-    if isinstance(op, Conv2d):  # rows of the unit basis, in blocks
-        rows = []
-        for start in range(0, n_pre, 1024):
-            stop = min(n_pre, start + 1024)
-            basis = np.zeros((stop - start, n_pre))
-            basis[np.arange(stop - start), np.arange(start, stop)] = 1.0
-            rows.append(sp.csr_matrix(op.apply(basis)))
-        return sp.vstack(rows, format="csr")
-    raise ConversionError(f"cannot rearrange the outputs of a {type(op).__name__} operator.")
+    m = op.csr(np.float64)
+    m.eliminate_zeros()  # placed weights: zero weights are no connections
+    return m
 
 
 def _operator(m: sp.csr_matrix) -> WeightOperator:

@@ -26,7 +26,6 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from neuro.exceptions import ConversionError
 from neuro.ir.network import Network
-from neuro.ir.weights import Conv2d, Dense
 
 from . import (  # noqa: F401  (register the mappings)
     activations,
@@ -225,7 +224,7 @@ def _shared(builder: GraphBuilder, node, value):
     so its weights run once instead of once per consumer."""
     if not isinstance(value, Value) or len(node.users) < 2 or value.is_population:
         return value
-    if any(isinstance(t.op, (Conv2d, Dense)) for t in value.terms):
+    if any(t.op is not None and t.op.dense_storage for t in value.terms):
         shared = builder.as_population(value, exact_shape=True)
         out = Value(value.shape, shared.terms, None, value.origin, value.materialised)
         out.parts = getattr(value, "parts", None)

@@ -1,42 +1,21 @@
 """Dense numpy forward pass of a converted feed-forward network: the timing baseline.
 
 What a dense engine does with the same network: every projection multiplies all
-inputs, zero or not (BLAS matrix products; convolutions as im2col products).  The
+inputs, zero or not (BLAS matrix products; convolutions as one product over the
+window view), through :meth:`neuro.ir.weights.WeightOperator.forward`.  The
 event-driven ``cpu`` backend is compared against it in the demo and benchmarks.
-Only single-step feed-forward networks of FATReLU and Readout populations with
-Dense, Sparse and Conv2d projections are supported.
+Only single-step feed-forward networks of FATReLU and Readout populations are
+supported.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from neuro.exceptions import BackendError
-from neuro.ir.weights import Conv2d, Dense, Sparse
 from neuro.models.fatrelu import unit_values
 
 __all__ = ["DenseForward"]
-
-
-def _conv(x: np.ndarray, op: Conv2d, weight: np.ndarray) -> np.ndarray:
-    """(B, C_in*H*W) → (B, C_out*H_out*W_out) by an im2col product."""
-    c_in, h, w = op.in_shape
-    c_out, cg, kh, kw = weight.shape
-    (sh, sw), (ph, pw) = op.stride, op.padding
-    _, h_out, w_out = op.out_shape
-    b = x.shape[0]
-    xp = np.pad(x.reshape(b, c_in, h, w), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :h_out, :w_out]
-    g = op.groups
-    if g == 1:
-        out = np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3]))  # (B, Ho, Wo, C_out)
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2)).reshape(b, -1)
-    og = c_out // g
-    win = win.reshape(b, g, cg, h_out, w_out, kh, kw)
-    wg = weight.reshape(g, og, cg, kh, kw)
-    out = np.einsum("bgchwkl,gockl->bgohw", win, wg, optimize=True)
-    return out.reshape(b, -1)
 
 
 class DenseForward:
@@ -57,15 +36,7 @@ class DenseForward:
         for name, proj in network.projections.items():
             if proj.delay:
                 raise BackendError(f"projection {name!r} has a delay; dense forward is one step.")
-            w = proj.weights
-            if isinstance(w, Dense):
-                self.ops[name] = ("dense", w.weight.astype(self.dtype))
-            elif isinstance(w, Sparse):
-                self.ops[name] = ("sparse", w.to_scipy().T.tocsr().astype(self.dtype))
-            elif isinstance(w, Conv2d):
-                self.ops[name] = ("conv", w.weight.astype(self.dtype))
-            else:
-                raise BackendError(f"projection {name!r}: dense forward has no {w.type!r} weights.")
+            self.ops[name] = proj.weights.forward(self.dtype)
         self.bias = {}
         self.theta = {}
         for name in self.order:
@@ -97,14 +68,7 @@ class DenseForward:
                 continue
             total = np.broadcast_to(self.bias[name], (b, pop.size)).copy()
             for proj in net.incoming(name):
-                kind, w = self.ops[proj.name]
-                src = acts[proj.pre]
-                if kind == "dense":
-                    total += src @ w
-                elif kind == "sparse":
-                    total += (w @ src.T).T
-                else:
-                    total += _conv(src, proj.weights, w)
+                total += self.ops[proj.name](acts[proj.pre])
             if name in self.theta:
                 total = np.where(total >= self.theta[name], total, 0).astype(self.dtype)
             acts[name] = total

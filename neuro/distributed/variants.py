@@ -11,7 +11,6 @@ import dataclasses
 import numpy as np
 
 from ..exceptions import ParameterError
-from ..ir.weights import Conv2d, Dense, Sparse
 from ..models.fatrelu import FATReLU
 
 __all__ = ["prune_weights", "set_thresholds", "weight_sparsity"]
@@ -79,8 +78,7 @@ def prune_weights(network, sparsity: float, projections=None):
     """
     if not 0.0 <= float(sparsity) < 1.0:
         raise ParameterError(f"weight sparsity == {sparsity!r}, must lie in [0, 1).")
-    kinds = (Dense, Sparse, Conv2d)
-    names = [n for n, p in network.projections.items() if isinstance(p.weights, kinds)]
+    names = [n for n, p in network.projections.items() if p.weights.stored_weights() is not None]
     if projections is not None:
         unknown = sorted(set(projections) - set(names))
         if unknown:
@@ -93,11 +91,9 @@ def prune_weights(network, sparsity: float, projections=None):
         return network
     out = copy.deepcopy(network)
     for name in names:
-        w = out.projections[name].weights
-        if isinstance(w, Sparse):
-            w.data = _magnitude_prune(w.data, sparsity)
-        else:
-            w.weight = np.ascontiguousarray(_magnitude_prune(w.weight, sparsity))
+        proj = out.projections[name]
+        pruned = _magnitude_prune(proj.weights.stored_weights(), sparsity)
+        proj.weights = proj.weights.with_stored_weights(np.ascontiguousarray(pruned))
     return out.validate()
 
 
@@ -105,9 +101,8 @@ def weight_sparsity(network) -> float:
     """Fraction of zero weights over all ``Dense``, ``Sparse`` and ``Conv2d`` projections."""
     zeros = total = 0
     for p in network.projections.values():
-        w = p.weights
-        values = w.data if isinstance(w, Sparse) else getattr(w, "weight", None)
-        if values is None or not isinstance(w, (Dense, Sparse, Conv2d)):
+        values = p.weights.stored_weights()
+        if values is None:
             continue
         zeros += int(values.size - np.count_nonzero(values))
         total += int(values.size)

@@ -315,8 +315,7 @@ def _edge_lines(network, mapping, proj) -> list[str]:
 def _unit_weights(proj, post_size, port_units) -> np.ndarray:
     """Weight from each pre unit to each post unit (n_pre, post_size); one port entry each."""
     op = proj.weights
-    eye = np.eye(op.n_pre)
-    full = op.apply(eye)  # (n_pre, n_out)
+    full = op.dense()  # (n_pre, n_out)
     units = port_units(full.shape[1], post_size)
     if full.shape[1] != post_size or not np.array_equal(units, np.arange(post_size)):
         raise ParameterError(

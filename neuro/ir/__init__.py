@@ -1,5 +1,6 @@
 """The event-network intermediate representation."""
 
+from .conv_geometry import ConvGeometry
 from .network import Network
 from .population import Population
 from .projection import Projection
@@ -14,4 +15,5 @@ __all__ = [
     "Dense",
     "Sparse",
     "Conv2d",
+    "ConvGeometry",
 ]

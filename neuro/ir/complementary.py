@@ -28,7 +28,9 @@ import numpy as np
 
 from .._validate import as_int_pair, as_int_param
 from ..exceptions import ParameterError, ShapeError, ValidationError
-from .weights import WEIGHTS, Conv2d, Dense, WeightOperator, _as_index_array
+from .conv_geometry import ConvGeometry
+from .operator import WeightOperator, _as_index_array
+from .weights import WEIGHTS, Conv2d, Dense
 
 __all__ = [
     "Complementary",
@@ -182,6 +184,7 @@ class Complementary(WeightOperator):
     """
 
     type: ClassVar[str] = "complementary"
+    dense_storage: ClassVar[bool] = True
     packed: np.ndarray
     kernel_ids: np.ndarray
     n_kernels: int
@@ -245,8 +248,6 @@ class Complementary(WeightOperator):
                 f"complementary packed kernels have {self.packed.shape[1]} input channels, "
                 f"in_shape {self.in_shape} has {self.in_shape[0]}."
             )
-        self._unpacked = None
-        self._fan_nnz = self._fan_total = None  # caches: the operator is not mutated
 
     # -- structure ------------------------------------------------------------------
     @property
@@ -266,52 +267,80 @@ class Complementary(WeightOperator):
         return p * self.n_kernels + self.kernel_ids
 
     def unpack(self) -> WeightOperator:
-        """The equivalent Dense (n_pre, n_out) or Conv2d operator (cached)."""
-        if self._unpacked is None:
-            target = self._targets()
-            nz = self.packed != 0
-            if self.is_conv:
-                _, c_in, kh, kw = self.packed.shape
-                w = np.zeros((self.n_outputs, c_in, kh, kw), dtype=self.packed.dtype)
-                pi, ci, yi, xi = np.nonzero(nz)
-                w[target[nz], ci, yi, xi] = self.packed[nz]
-                self._unpacked = Conv2d(w, self.in_shape, self.stride, self.padding)
-            else:
-                w = np.zeros((self.packed.shape[0], self.n_outputs), dtype=self.packed.dtype)
-                rows, _ = np.nonzero(nz)
-                w[rows, target[nz]] = self.packed[nz]
-                self._unpacked = Dense(w)
-        return self._unpacked
+        """The equivalent Dense (n_pre, n_out) or Conv2d operator (cached while the
+        arrays are read-only, see :class:`~neuro.ir.weights.WeightOperator`)."""
+        return self._cached("unpack", self._unpack)
+
+    def _unpack(self) -> WeightOperator:
+        target = self._targets()
+        nz = self.packed != 0
+        if self.is_conv:
+            _, c_in, kh, kw = self.packed.shape
+            w = np.zeros((self.n_outputs, c_in, kh, kw), dtype=self.packed.dtype)
+            pi, ci, yi, xi = np.nonzero(nz)
+            w[target[nz], ci, yi, xi] = self.packed[nz]
+            return Conv2d(w, self.in_shape, self.stride, self.padding)
+        w = np.zeros((self.packed.shape[0], self.n_outputs), dtype=self.packed.dtype)
+        rows, _ = np.nonzero(nz)
+        w[rows, target[nz]] = self.packed[nz]
+        return Dense(w)
 
     # -- operator interface ------------------------------------------------------------
+    @property
+    def geometry(self) -> ConvGeometry:
+        """The unpacked convolution's geometry (C_out == n_outputs); convolutions only."""
+        if not self.is_conv:
+            raise AttributeError("a fully connected complementary operator has no conv geometry")
+        _, _, kh, kw = self.packed.shape
+        return ConvGeometry(self.in_shape, self.n_outputs, (kh, kw), self.stride, self.padding)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        return self.in_shape
+
     @property
     def n_pre(self) -> int:
         return int(np.prod(self.in_shape)) if self.is_conv else self.packed.shape[0]
 
     @property
     def n_out(self) -> int:
-        return self.unpack().n_out
+        return self.geometry.n_out if self.is_conv else self.n_outputs
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
         """(C_out, H_out, W_out) of a packed convolution."""
-        return self.unpack().out_shape
+        return self.geometry.out_shape
 
-    def fanout_nnz(self) -> np.ndarray:
-        if self._fan_nnz is None:
-            self._fan_nnz = self.unpack().fanout_nnz()
-        return self._fan_nnz
+    def _fanout_nnz(self) -> np.ndarray:
+        return self.unpack().fanout_nnz()
 
-    def fanout_total(self) -> np.ndarray:
-        if self._fan_total is None:
-            self._fan_total = self.unpack().fanout_total()
-        return self._fan_total
+    def _fanout_total(self) -> np.ndarray:
+        return self.unpack().fanout_total()
+
+    def _fanout_dense(self) -> np.ndarray:
+        return self.unpack().fanout_dense()
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return self.unpack().apply(x)
 
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        return self.unpack().dense(dtype)
+
+    def csr(self, dtype=np.float64):
+        import scipy.sparse as sp
+
+        m = self.unpack().csr(dtype)
+        m.eliminate_zeros()
+        return sp.csr_matrix(m)
+
+    def forward(self, dtype=np.float32):
+        return self.unpack().forward(dtype)
+
     def expand_bias(self, bias: np.ndarray) -> np.ndarray:
         return self.unpack().expand_bias(bias)
+
+    def compact_bias(self, bias: np.ndarray) -> np.ndarray:
+        return self.unpack().compact_bias(bias)
 
     # -- memory -----------------------------------------------------------------------
     def packed_words(self) -> int:

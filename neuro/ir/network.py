@@ -11,7 +11,7 @@ from ..exceptions import CycleError, PortError, ShapeError, ValidationError
 from ..models.base import NeuronModel
 from .population import Population
 from .projection import Projection
-from .weights import Conv2d, WeightOperator
+from .weights import WeightOperator
 
 __all__ = ["Network"]
 
@@ -266,10 +266,11 @@ class Network:
                 f"{where}: weights expect {proj.weights.n_pre} pre-synaptic units, "
                 f"population {pre.name!r} has {pre.size} (shape {pre.shape}); they must be equal."
             )
-        if isinstance(proj.weights, Conv2d) and len(pre.shape) == 3:
-            if tuple(pre.shape) != proj.weights.in_shape:
+        in_shape = proj.weights.input_shape
+        if in_shape is not None and len(pre.shape) == len(in_shape):
+            if tuple(pre.shape) != in_shape:
                 raise ShapeError(
-                    f"{where}: conv2d in_shape {proj.weights.in_shape} != shape {pre.shape} of "
+                    f"{where}: {proj.weights.type} in_shape {in_shape} != shape {pre.shape} of "
                     f"population {pre.name!r}."
                 )
         if proj.weights.n_out != ports[proj.port]:

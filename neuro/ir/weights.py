@@ -8,104 +8,32 @@ event scheduler streams for each event.
 Counting vocabulary (per delivered event from unit ``i``):
 
 * ``fanout_nnz()[i]`` — non-zero weights in the fan-out of ``i`` (a synaptic op each);
-* ``fanout_total()[i]`` — all connections of ``i``, zero weights included (what a dense
-  layer multiplies).  For a convolution these are exact at the borders: a kernel tap
-  that falls on padding is not a connection.
+* ``fanout_total()[i]`` — all stored connections of ``i``, zero weights included (a
+  Sparse operator stores only its listed entries);
+* ``fanout_dense()[i]`` — connections of the equivalent dense layer, whatever the
+  storage (what a dense layer multiplies).
+
+For a convolution these are exact at the borders: a kernel tap that falls on padding is
+not a connection (the geometry lives in :mod:`neuro.ir.conv_geometry`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from .._registry import Registry
-from .._validate import as_int_pair, as_int_param, check_finite
+from .._validate import as_int_pair, as_int_param
 from ..exceptions import ParameterError, ShapeError, ValidationError
+from .conv_geometry import ConvGeometry
+from .operator import WeightOperator, _as_float_array, _as_index_array
 
 WEIGHTS = Registry("weight operator", ValidationError)
 WEIGHTS.register_lazy("complementary", "neuro.ir.complementary:Complementary")
 
 __all__ = ["WEIGHTS", "WeightOperator", "Dense", "Sparse", "Conv2d"]
-
-
-class WeightOperator:
-    """Interface shared by all weight operators."""
-
-    type: ClassVar[str]
-
-    @property
-    def n_pre(self) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    @property
-    def n_out(self) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def fanout_nnz(self) -> np.ndarray:  # pragma: no cover - interface
-        """Non-zero weights per pre-synaptic unit, int64 array of shape (n_pre,)."""
-        raise NotImplementedError
-
-    def fanout_total(self) -> np.ndarray:  # pragma: no cover - interface
-        """All connections per pre-synaptic unit, int64 array of shape (n_pre,)."""
-        raise NotImplementedError
-
-    def apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        """Dense reference product: x of shape (B, n_pre) → (B, n_out), float64."""
-        raise NotImplementedError
-
-    def expand_bias(self, bias: np.ndarray) -> np.ndarray:
-        """Expand a bias to one value per port entry, shape (n_out,)."""
-        bias = np.asarray(bias, dtype=np.float64).ravel()
-        if bias.shape != (self.n_out,):
-            raise ShapeError(f"bias has {bias.size} values, the port has {self.n_out} entries.")
-        return bias
-
-    def nnz(self) -> int:
-        """Stored non-zero weights (synaptic memory in weights)."""
-        return int(self.fanout_nnz().sum())
-
-    def validate(self, where: str) -> None:
-        """Raise a :class:`ValidationError` naming ``where`` if the weights are invalid."""
-        for name, value in self.to_dict().items():
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-                check_finite(value, f"{where}: {self.type} {name}")
-
-    def to_dict(self) -> dict:
-        """Fields as plain scalars, tuples and arrays (for files)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> WeightOperator:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
-
-
-def _as_index_array(value, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError):
-        arr = np.asarray([object()])
-    if arr.size and arr.dtype.kind not in "iu":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ParameterError(f"{what} has dtype {arr.dtype}, must hold integers.")
-    return np.ascontiguousarray(arr, dtype=np.int64)
-
-
-def _as_float_array(value, ndim: int, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError):
-        raise ParameterError(
-            f"{what} is a {type(value).__name__} numpy cannot turn into an array (ragged?)."
-        ) from None
-    if arr.dtype.kind not in "fiub":
-        raise ParameterError(f"{what} has dtype {arr.dtype}, must be numeric.")
-    if arr.ndim != ndim:
-        raise ShapeError(f"{what} has shape {arr.shape}, must have {ndim} dimensions.")
-    return arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
 
 
 @WEIGHTS.register("dense")
@@ -120,6 +48,8 @@ class Dense(WeightOperator):
     """
 
     type: ClassVar[str] = "dense"
+    dense_storage: ClassVar[bool] = True
+    values_field: ClassVar[str] = "weight"
     weight: np.ndarray
 
     def __post_init__(self):
@@ -133,14 +63,44 @@ class Dense(WeightOperator):
     def n_out(self) -> int:
         return self.weight.shape[1]
 
-    def fanout_nnz(self) -> np.ndarray:
+    def _fanout_nnz(self) -> np.ndarray:
         return np.count_nonzero(self.weight, axis=1).astype(np.int64)
 
-    def fanout_total(self) -> np.ndarray:
+    def _fanout_total(self) -> np.ndarray:
         return np.full(self.n_pre, self.n_out, dtype=np.int64)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, np.float64) @ self.weight.astype(np.float64)
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        return self.weight.astype(dtype)
+
+    def csr(self, dtype=np.float64):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(np.asarray(self.weight, dtype=dtype))
+
+    def matrix(self, dtype=np.float64):
+        return self.dense(dtype)
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        w = self.weight
+        return sp.csr_matrix(np.ones(w.shape, bool) if zeros else w != 0).astype(np.int64).tocsr()
+
+    def scale_outputs(self, scale: np.ndarray) -> Dense:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Dense(self.weight.astype(np.float64) * scale[None, :])
+
+    def scale_inputs(self, scale: np.ndarray) -> Dense:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Dense(self.weight.astype(np.float64) * scale[:, None])
+
+    def compact(self, sparse_below: float) -> WeightOperator:
+        if self.weight.size and np.count_nonzero(self.weight) / self.weight.size < sparse_below:
+            return Sparse.from_matrix(self.weight)
+        return self
 
 
 @WEIGHTS.register("sparse")
@@ -162,6 +122,7 @@ class Sparse(WeightOperator):
     """
 
     type: ClassVar[str] = "sparse"
+    values_field: ClassVar[str] = "data"
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
@@ -224,15 +185,55 @@ class Sparse(WeightOperator):
     def n_out(self) -> int:
         return self.width
 
-    def fanout_nnz(self) -> np.ndarray:
-        rows = np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+    def _rows(self) -> np.ndarray:
+        """Pre-synaptic unit of each stored weight, shape (nnz,)."""
+        return np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+
+    def _fanout_nnz(self) -> np.ndarray:
+        rows = self._rows()
         return np.bincount(rows, weights=self.data != 0, minlength=self.n_pre).astype(np.int64)
 
-    def fanout_total(self) -> np.ndarray:
+    def _fanout_total(self) -> np.ndarray:
         return np.diff(self.indptr).astype(np.int64)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.to_scipy().T.astype(np.float64) @ np.asarray(x, np.float64).T).T
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        return self.to_scipy().toarray().astype(dtype, copy=False)
+
+    def csr(self, dtype=np.float64):
+        return self.to_scipy().tocsr().astype(dtype)
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        values = np.ones(self.indices.size) if zeros else (self.data != 0).astype(np.float64)
+        m = sp.csr_matrix((values, self.indices, self.indptr), shape=self.shape)
+        m.eliminate_zeros()
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        return m.astype(np.int64).tocsr()
+
+    def scale_outputs(self, scale: np.ndarray) -> Sparse:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Sparse(self.indptr, self.indices, self.data * scale[self.indices], self.width)
+
+    def scale_inputs(self, scale: np.ndarray) -> Sparse:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        return Sparse(self.indptr, self.indices, self.data * scale[self._rows()], self.width)
+
+    def diagonal(self) -> np.ndarray | None:
+        """The values of a square one-weight-per-row identity pattern (a per-unit
+        scale), else None."""
+        n = self.n_pre
+        if (
+            self.width == n
+            and np.array_equal(self.indptr, np.arange(n + 1))
+            and np.array_equal(self.indices, np.arange(n))
+        ):
+            return np.asarray(self.data, dtype=np.float64)
+        return None
 
 
 @WEIGHTS.register("conv2d")
@@ -256,6 +257,8 @@ class Conv2d(WeightOperator):
     """
 
     type: ClassVar[str] = "conv2d"
+    dense_storage: ClassVar[bool] = True
+    values_field: ClassVar[str] = "weight"
     weight: np.ndarray
     in_shape: tuple
     stride: tuple = (1, 1)
@@ -300,23 +303,31 @@ class Conv2d(WeightOperator):
             )
 
     @property
+    def geometry(self) -> ConvGeometry:
+        """The convolution's :class:`~neuro.ir.conv_geometry.ConvGeometry` (no weights)."""
+        c_out, _, kh, kw = self.weight.shape
+        return ConvGeometry(self.in_shape, c_out, (kh, kw), self.stride, self.padding, self.groups)
+
+    def geometry_array(self) -> np.ndarray:
+        """``[H, W, H_out, W_out, s_h, s_w, p_h, p_w]`` (int64) for the cpu event kernels."""
+        return self.geometry.as_array()
+
+    @property
     def out_shape(self) -> tuple[int, int, int]:
         """(C_out, H_out, W_out)."""
-        c_out, _, kh, kw = self.weight.shape
-        _, h, w = self.in_shape
-        return (
-            c_out,
-            (h + 2 * self.padding[0] - kh) // self.stride[0] + 1,
-            (w + 2 * self.padding[1] - kw) // self.stride[1] + 1,
-        )
+        return self.geometry.out_shape
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.in_shape
 
     @property
     def n_pre(self) -> int:
-        return int(np.prod(self.in_shape))
+        return self.geometry.n_pre
 
     @property
     def n_out(self) -> int:
-        return int(np.prod(self.out_shape))
+        return self.geometry.n_out
 
     def expand_bias(self, bias: np.ndarray) -> np.ndarray:
         bias = np.asarray(bias, dtype=np.float64).ravel()
@@ -325,52 +336,90 @@ class Conv2d(WeightOperator):
             return np.repeat(bias, h_out * w_out)
         return super().expand_bias(bias)
 
-    def _valid_taps(self, axis: int) -> np.ndarray:
-        """valid[k, y] = 1 if tap k of input row/column y lands on an output position."""
-        k = self.weight.shape[2 + axis]
-        n_in = self.in_shape[1 + axis]
-        n_out = self.out_shape[1 + axis]
-        s, p = self.stride[axis], self.padding[axis]
-        t = np.arange(n_in)[None, :] + p - np.arange(k)[:, None]
-        return ((t % s == 0) & (t >= 0) & (t // s < n_out)).astype(np.int64)
+    def compact_bias(self, bias: np.ndarray) -> np.ndarray:
+        bias = np.asarray(bias, dtype=np.float64).ravel()
+        per_channel = bias.reshape(self.out_shape[0], -1)
+        if np.all(per_channel == per_channel[:, :1]):
+            return per_channel[:, 0].copy()
+        return bias
 
-    def _fanout(self, per_tap: np.ndarray) -> np.ndarray:
-        """Sum per-(c_in, ky, kx) connection counts over valid taps → (n_pre,)."""
-        vy, vx = self._valid_taps(0), self._valid_taps(1)
-        return np.einsum("ckl,ky,lx->cyx", per_tap, vy, vx).astype(np.int64).ravel()
+    def _fanout_nnz(self) -> np.ndarray:
+        return self.geometry.fanout(self.weight != 0)
 
-    def _per_input_channel(self, mask: np.ndarray) -> np.ndarray:
-        """(C_out, C_in/g, kh, kw) mask → (C_in, kh, kw) counts over the group's outputs."""
-        c_out = self.weight.shape[0]
-        g = self.groups
-        per_group = mask.reshape(g, c_out // g, *mask.shape[1:]).sum(axis=1)
-        return per_group.reshape(-1, *mask.shape[2:]).astype(np.int64)
+    def _fanout_total(self) -> np.ndarray:
+        return self.geometry.fanout(np.ones(self.weight.shape, bool))
 
-    def fanout_nnz(self) -> np.ndarray:
-        return self._fanout(self._per_input_channel(self.weight != 0))
+    def _fanout_dense(self) -> np.ndarray:
+        return self.fanout_total()
 
-    def fanout_total(self) -> np.ndarray:
-        return self._fanout(self._per_input_channel(np.ones(self.weight.shape, bool)))
+    def connections(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, flat kernel index) of every connection (cached), see
+        :meth:`ConvGeometry.connections`."""
+        return self._cached("connections", self.geometry.connections)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        c_in, h, w = self.in_shape
+        geo = self.geometry
         c_out, cg, kh, kw = self.weight.shape
-        _, h_out, w_out = self.out_shape
-        (sh, sw), (ph, pw) = self.stride, self.padding
-        x = np.asarray(x, np.float64).reshape(-1, c_in, h, w)
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        out = np.zeros((x.shape[0], c_out, h_out, w_out))
+        _, h_out, w_out = geo.out_shape
+        xp = geo.pad(np.asarray(x, np.float64))
+        out = np.zeros((xp.shape[0], c_out, h_out, w_out))
         og = c_out // self.groups
         wt = self.weight.astype(np.float64)
         for ky in range(kh):
             for kx in range(kw):
-                patch = xp[
-                    :, :, ky : ky + sh * (h_out - 1) + 1 : sh, kx : kx + sw * (w_out - 1) + 1 : sw
-                ]
+                patch = geo.tap_patch(xp, ky, kx)
                 for gi in range(self.groups):
                     out[:, gi * og : (gi + 1) * og] += np.einsum(
                         "bchw,oc->bohw",
                         patch[:, gi * cg : (gi + 1) * cg],
                         wt[gi * og : (gi + 1) * og, :, ky, kx],
                     )
-        return out.reshape(x.shape[0], -1)
+        return out.reshape(xp.shape[0], -1)
+
+    def csr(self, dtype=np.float64):
+        import scipy.sparse as sp
+
+        pre, post, widx = self.connections()
+        values = self.weight.reshape(-1)[widx].astype(dtype)
+        return sp.coo_matrix((values, (pre, post)), shape=self.shape).tocsr()
+
+    def dense(self, dtype=np.float64) -> np.ndarray:
+        pre, post, widx = self.connections()
+        out = np.zeros(self.shape, dtype=dtype)
+        out[pre, post] = self.weight.reshape(-1)[widx]
+        return out
+
+    def synapses(self, zeros: bool = False):
+        import scipy.sparse as sp
+
+        pre, post, widx = self.connections()
+        if not zeros:
+            keep = self.weight.reshape(-1)[widx] != 0
+            pre, post = pre[keep], post[keep]
+        m = sp.csr_matrix((np.ones(pre.size, np.int64), (pre, post)), shape=self.shape)
+        m.sum_duplicates()
+        return m
+
+    def forward(self, dtype=np.float32):
+        weight = self.weight.astype(dtype)
+        geo = self.geometry
+        return lambda x: geo.correlate(x, weight)
+
+    def _replace(self, weight: np.ndarray) -> Conv2d:
+        return Conv2d(weight, self.in_shape, self.stride, self.padding, self.groups)
+
+    def scale_outputs(self, scale: np.ndarray) -> Conv2d | None:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        per_channel = scale.reshape(self.out_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            return None
+        return self._replace(self.weight.astype(np.float64) * per_channel[:, 0, None, None, None])
+
+    def scale_inputs(self, scale: np.ndarray) -> Conv2d | None:
+        scale = np.asarray(scale, dtype=np.float64).ravel()
+        per_channel = scale.reshape(self.in_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            return None
+        s = per_channel[:, 0]
+        channel = self.geometry.input_channel()
+        return self._replace(self.weight.astype(np.float64) * s[channel][:, :, None, None])

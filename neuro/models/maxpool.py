@@ -23,6 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ParameterError, ShapeError
+from ..ir.conv_geometry import output_size, window_inputs
 from .base import MODELS, NeuronModel
 
 __all__ = ["MaxPool", "pool_output_size", "routing"]
@@ -30,11 +31,7 @@ __all__ = ["MaxPool", "pool_output_size", "routing"]
 
 def pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """Output length of a max pool along one axis (PyTorch's rule)."""
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
-        out -= 1
-    return out
+    return output_size(n, k, s, p, d, ceil_mode)
 
 
 def _tuple(v, n: int, what: str) -> tuple:
@@ -121,8 +118,7 @@ class MaxPool(NeuronModel):
         for n, o, k, s, p, d in zip(
             spatial_in, out, self.kernel, self.stride, self.padding, self.dilation
         ):
-            pos = np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d  # (o, k)
-            axes.append(np.where((pos >= 0) & (pos < n), pos, -1))
+            axes.append(window_inputs(n, k, s, p, o, d))  # (o, k)
         if len(axes) == 1:
             idx = axes[0]  # (L_out, K)
         else:

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...exceptions import BackendError
-from ...ir.weights import Conv2d, Dense
+from ...ir.weights import WeightOperator
 
 __all__ = ["conv_matrix", "fold_weights", "pre_major_matrix"]
 
@@ -23,40 +23,13 @@ __all__ = ["conv_matrix", "fold_weights", "pre_major_matrix"]
 _UNROLL_LIMIT = 4_000_000
 
 
-def conv_matrix(op: Conv2d) -> sp.csr_matrix:
+def conv_matrix(op) -> sp.csr_matrix:
     """The explicit connectivity of a convolution, shape (n_pre, n_out).
 
     Every kernel tap that lands inside the input is one stored entry (zero weights
-    included, so the stored pattern is the full connectivity; taps on padding are
-    not connections).  Index orders follow :class:`~neuro.ir.weights.Conv2d`:
-    (C, H, W) for inputs and (C_out, H_out, W_out) for outputs.
-
-    Parameters
-    ----------
-    op : Conv2d
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
+    included; taps on padding are not connections): :meth:`neuro.ir.weights.Conv2d.csr`.
     """
-    c_out, cg, kh, kw = op.weight.shape
-    c_in, h, w = op.in_shape
-    _, h_out, w_out = op.out_shape
-    (sh, sw), (ph, pw) = op.stride, op.padding
-    og = c_out // op.groups
-    co, ci, ky, kx = (a.ravel() for a in np.indices((c_out, cg, kh, kw)))
-    cin = (co // og) * cg + ci
-    oy, ox = (a.ravel() for a in np.indices((h_out, w_out)))
-    iy = oy[None, :] * sh - ph + ky[:, None]  # (taps, positions)
-    ix = ox[None, :] * sw - pw + kx[:, None]
-    valid = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-    pre = (cin[:, None] * h + iy) * w + ix
-    post = co[:, None] * (h_out * w_out) + oy[None, :] * w_out + ox[None, :]
-    val = np.broadcast_to(op.weight.reshape(-1)[:, None], valid.shape)
-    m = sp.coo_matrix(
-        (val[valid].astype(np.float64), (pre[valid], post[valid])), shape=(op.n_pre, op.n_out)
-    )
-    return m.tocsr()
+    return op.csr(np.float64)
 
 
 def pre_major_matrix(op, where: str):
@@ -68,18 +41,13 @@ def pre_major_matrix(op, where: str):
     where : str
         The projection, for error messages.
     """
-    if isinstance(op, Dense):
-        return op.weight.astype(np.float64)
-    if isinstance(op, Conv2d):
-        return conv_matrix(op)
-    if hasattr(op, "to_scipy"):
-        return sp.csr_matrix(op.to_scipy(), dtype=np.float64)
-    if op.n_pre * op.n_out > _UNROLL_LIMIT:
-        raise BackendError(
-            f"{where}: backend 'lava' has no synapse for weight type {op.type!r} and it is too "
-            f"large to unroll ({op.n_pre} x {op.n_out} > {_UNROLL_LIMIT} entries)."
-        )
-    return sp.csr_matrix(op.apply(np.eye(op.n_pre)))
+    if type(op).csr is WeightOperator.csr:  # no matrix form of its own: unrolled
+        if op.n_pre * op.n_out > _UNROLL_LIMIT:
+            raise BackendError(
+                f"{where}: backend 'lava' has no synapse for weight type {op.type!r} and it is "
+                f"too large to unroll ({op.n_pre} x {op.n_out} > {_UNROLL_LIMIT} entries)."
+            )
+    return op.matrix(np.float64)
 
 
 def fold_weights(matrix, batch: int, post_order: np.ndarray | None):
