@@ -34,11 +34,15 @@ import numpy as np
 
 from ..exceptions import InputError
 from ..ir.network import Network
+from ..limits import check_run_memory, delay_depths, run_memory_total, skips_budget_check
+from .base import input_layout, prepare_inputs
 
 __all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"]
 
 # Programs kept per network by neuro.run (one per backend and options).
 CACHE_SIZE = 4
+# Memory estimates a program keeps (one per batch size, steps and recording asked for).
+MEMORY_KEYS = 16
 
 
 def _fields(obj) -> dict:
@@ -215,9 +219,6 @@ class Program:
         self._compile()
 
     def _compile(self) -> None:
-        from ..limits import delay_depths
-        from .base import input_layout
-
         self.network.validate()
         # lock first: the tables are built from the arrays the guard keeps (views and
         # foreign memory are replaced by copies before anything reads them)
@@ -228,6 +229,7 @@ class Program:
         self._outputs = self.network.outputs
         self._layout = input_layout(self.network)
         self._depths = delay_depths(self.network)  # for the memory check of every run
+        self._memory = {}  # (batch, steps, record, record_steps) -> estimated bytes
         self.compiles += 1
 
     @property
@@ -254,9 +256,6 @@ class Program:
         RunResult
             With ``program`` set to this program.
         """
-        from ..limits import check_run_memory
-        from .base import prepare_inputs
-
         with self._lock:
             if self._runs and not self._guard.current():  # unguarded: compile every run
                 self._compile()
@@ -276,15 +275,18 @@ class Program:
             if record_steps not in ("all", "last"):
                 raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
             # before any allocation: delay buffers and recordings must fit the budget
-            check_run_memory(
-                network,
-                prepared.batch,
-                prepared.steps,
-                record,
-                record_steps,
-                memory_budget,
-                self._depths,
-            )
+            # (the estimate depends on the shapes only: kept per batch, steps, recording)
+            key = (prepared.batch, prepared.steps, tuple(record), record_steps)
+            total = self._memory.get(key)
+            if total is None:
+                total = run_memory_total(network, *key[:2], record, record_steps, self._depths)
+                if len(self._memory) >= MEMORY_KEYS:
+                    self._memory.clear()
+                self._memory[key] = total
+            if not skips_budget_check(total, memory_budget):
+                check_run_memory(
+                    network, *key[:2], record, record_steps, memory_budget, self._depths, total
+                )
             result = self._engine.run(
                 network, prepared, record, record_steps, initial_state, progress, self._outputs
             )

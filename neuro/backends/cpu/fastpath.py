@@ -33,6 +33,7 @@ from .kernels import all_finite, count_nonzero_rows, dense_row_events
 from .runloop import (
     KIND_CODES,
     WEIGHT_CODES,
+    data_address,
     run_batch_lockstep,
     run_batch_parallel,
     run_batch_serial,
@@ -182,6 +183,7 @@ class CompiledNetwork:
                 v_len += size
                 self.stateful.append((i, name, _STATE_NAMES[kind]))
         self.slot_off = np.asarray(slot_off, dtype=np.int64)
+        self.sizes = self.pop[:, 1].tolist()  # population sizes as Python ints
         self.theta = np.concatenate([np.zeros(0, dtype), *theta]).astype(dtype)
         self.bias = np.concatenate([np.zeros(0, dtype), *bias]).astype(dtype)
         self.port_len, self.v_len, self.ev_len = port_len, v_len, ev_len
@@ -339,13 +341,16 @@ class CompiledNetwork:
                 with np.errstate(over="ignore"):  # beyond the dtype's range: found in the run
                     x = np.ascontiguousarray(raw.reshape(-1, B, size), dtype=dtype)
             held.append(x)
-            pop[i, 4], pop[i, 5] = _address(x), 1 if inputs.static[name] else T
+            pop[i, 4] = data_address(x)
+            pop[i, 5] = 1 if inputs.static[name] else T
         kept = T if record_steps == "all" else 1
         recs = {}
         for name in record:
             i = self.index[name]
-            recs[name] = np.zeros((kept, B, int(pop[i, 1])), dtype=dtype)
-            pop[i, 10], pop[i, 11] = _address(recs[name]), kept
+            # every kept step of every sample is written in full by the loop
+            recs[name] = rec = np.empty((kept, B, self.sizes[i]), dtype=dtype)
+            pop[i, 10] = data_address(rec)
+            pop[i, 11] = kept
         tb.ev_cnt.fill(0)
         if tb.v.size:
             tb.v.fill(0)
@@ -354,17 +359,13 @@ class CompiledNetwork:
             for i, name in enumerate(self.order):
                 saved = initial_state.get(name, {}).get("state", {})
                 tb.load(self, i, histories[name], saved)
-        proj = tb.projections(self)
         tb.scratch.fill(0)
-        counters, ev_out = tb.counters, tb.ev_out
-        bad = tb.bad_off if self.nonfinite == "ignore" else tb.bad
+        net, buf, cnt = tb.arguments(self)
+        bad = cnt[4]
         schedule = _schedule(B, threads, self.weight_bytes)
-        runner = _RUNNERS[schedule]
         col_chunks = threads if (threads > 1 and B == 1) else 1
-        net = (pop, proj, self.inc_ptr, self.inc, self.theta, self.bias)
-        buf = (tb.ports, tb.v, tb.slot_off, tb.ev_cnt, tb.ev_idx, tb.ev_val)
-        cnt = (counters[0], counters[1], counters[2], ev_out, bad)
         all_steps = record_steps == "all"
+        runner = tb.runner(schedule, (0, T, T, net, buf, cnt, all_steps, col_chunks))
         if progress is False or (progress is None and T < PROGRESS_MIN_STEPS):
             runner(0, T, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
         else:
@@ -376,14 +377,12 @@ class CompiledNetwork:
                 bar.update(t1 - t0)
             bar.close()
         del held
-        if bad.size and bad.any():
+        if bad.size and np.count_nonzero(bad):
             self._nonfinite(bad)
-        k = counters.size
-        totals = tb.scratch[: k + ev_out.size].copy()  # the next call reuses the buffer
-        counts = _RunCounts(self, B, T, totals[:k].reshape(counters.shape), totals[k:])
-        final = {}
-        for name in self.order:
-            final[name] = {"state": {}, "history": []}
+        k = tb.counters.size
+        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
+        counts = _RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
             v0, size = tb.pop[i, 9], tb.pop[i, 1]
             state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
@@ -488,6 +487,8 @@ class _Buffers:
         self.recorded = None
         self._proj = None
         self._block_bytes = None
+        self._args = None
+        self._entries = {}
 
     def projections(self, net):
         """The projection table with the column blocks of this batch size."""
@@ -497,7 +498,44 @@ class _Buffers:
                 for k, n_pre, width in net.dense_shared:
                     proj[k, 14] = column_block("dense", n_pre, width, net.dtype.itemsize, True)
             self._proj, self._block_bytes = proj, COLUMN_BLOCK_BYTES
+            self._args = None
+            self._entries = {}
         return self._proj
+
+    def arguments(self, net):
+        """The runners' ``net``, ``buf`` and ``cnt`` tuples (see :mod:`.runloop`), built
+        once per batch size: only table entries (addresses) change from call to call."""
+        proj = self.projections(net)
+        if self._args is None or self._args[3] is not net.nonfinite:
+            bad = self.bad_off if net.nonfinite == "ignore" else self.bad
+            c = self.counters
+            self._args = (
+                (self.pop, proj, net.inc_ptr, net.inc, net.theta, net.bias),
+                (self.ports, self.v, self.slot_off, self.ev_cnt, self.ev_idx, self.ev_val),
+                (c[0], c[1], c[2], self.ev_out, bad),
+                net.nonfinite,
+            )
+        return self._args[:3]
+
+    def runner(self, schedule, args):
+        """The compiled runner of ``schedule`` for these buffers' argument types: the
+        machine-code entry point of its specialisation when numba exposes it (a call
+        then skips the dispatcher's type resolution of the 17 arrays, about 5 us),
+        else the dispatcher itself."""
+        entry = self._entries.get(schedule)
+        if entry is None:
+            dispatcher = _RUNNERS[schedule]
+            entry = dispatcher
+            try:
+                args = (*args, MIN_PARALLEL_CONNECTIONS)
+                key = tuple(dispatcher.typeof_pyval(a) for a in args)
+                if key not in dispatcher.overloads:
+                    dispatcher.compile(key)
+                entry = dispatcher.overloads[key].entry_point
+            except Exception:  # pragma: no cover - numba internals moved: dispatch normally
+                entry = dispatcher
+            self._entries[schedule] = entry
+        return entry
 
     def load(self, net, i, history, state):
         """Put saved recent outputs and model state of population ``i`` in place, as
@@ -525,11 +563,6 @@ class _Buffers:
             n = self.ev_cnt[slot, b]
             out[b, self.ev_idx[off : off + n]] = self.ev_val[off : off + n]
         return out
-
-
-def _address(array) -> int:
-    """Address of the data of a C-contiguous array (the caller keeps it alive)."""
-    return array.__array_interface__["data"][0]
 
 
 def _finite(a) -> bool:

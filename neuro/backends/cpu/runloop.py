@@ -72,6 +72,7 @@ __all__ = [
     "run_batch_parallel",
     "KIND_CODES",
     "WEIGHT_CODES",
+    "data_address",
 ]
 
 KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4, "egru": 5}
@@ -87,6 +88,12 @@ def _pointer_like(typingctx, address, like):
         return builder.inttoptr(args[0], context.get_value_type(ptr_type))
 
     return ptr_type(address, like), codegen
+
+
+@njit(cache=True, nogil=True)
+def data_address(a):
+    """Address of the data of the array ``a`` (faster than ``a.ctypes.data`` in Python)."""
+    return a.ctypes.data
 
 
 @njit(cache=True, nogil=True)
