@@ -28,16 +28,15 @@ from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
-from .egru import CpuEGRU
+from .egru import CpuEGRU  # noqa: F401 - registers the compiled EGRU branch
 from .kernels import all_finite, count_nonzero_rows, dense_row_events
 from .runloop import (
-    KIND_CODES,
-    WEIGHT_CODES,
     data_address,
     run_batch_lockstep,
     run_batch_parallel,
     run_batch_serial,
 )
+from .tables import COMPILED_NEURONS, Kind, Pop, Proj, WeightKind
 
 __all__ = [
     "supports",
@@ -50,12 +49,10 @@ __all__ = [
     "COLUMN_BLOCK_BYTES",
 ]
 
-_BUILTIN_NEURONS = {
-    "input": neurons.CpuInput,
-    "token": neurons.CpuTokenInput,
-    "fatrelu": neurons.CpuFATReLU,
-    "readout": neurons.CpuReadout,
-    "egru": CpuEGRU,
+_WEIGHT_KINDS = {
+    "dense": WeightKind.DENSE,
+    "sparse": WeightKind.SPARSE,
+    "conv2d": WeightKind.CONV2D,
 }
 _BUILTIN_SYNAPSES = {
     "dense": synapses._dense,
@@ -82,7 +79,7 @@ def supports(network) -> bool:
     """Whether every population and projection of ``network`` has a compiled kernel."""
     for pop in network.populations.values():
         t = pop.model.type
-        if t not in _BUILTIN_NEURONS or neurons.CPU_NEURONS.get(t) is not _BUILTIN_NEURONS[t]:
+        if t not in COMPILED_NEURONS or neurons.CPU_NEURONS.get(t) is not COMPILED_NEURONS[t].cls:
             return False
         if getattr(pop.model, "clip", None) is not None:  # clipped FATReLU: step by step
             return False
@@ -91,10 +88,6 @@ def supports(network) -> bool:
         if t not in _BUILTIN_SYNAPSES or synapses.CPU_SYNAPSES.get(t) is not _BUILTIN_SYNAPSES[t]:
             return False
     return True
-
-
-# Kinds with per-unit state in the tables' state array, and the state's name.
-_STATE_NAMES = {KIND_CODES["readout_acc"]: "v", KIND_CODES["egru"]: "c"}
 
 
 def column_block(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> int:
@@ -137,9 +130,10 @@ class CompiledNetwork:
         self.keep = []
         self.port_index = {}
         self.index = {name: i for i, name in enumerate(order)}
-        # columns 6 (ports), 9 (state) and the slot offsets are per sample here: a
-        # batch of B multiplies them by B (every block is B samples of the same size)
-        self.pop = np.zeros((len(order), 14), dtype=np.int64)
+        # columns PORTS, STATE and the slot offsets are per sample here: a batch of B
+        # multiplies them by B (every block is B samples of the same size)
+        self.pop = np.zeros((len(order), len(Pop)), dtype=np.int64)
+        self.state_names = [None] * len(order)  # name of each population's STATE column
         theta, bias, slot_off = [], [], []
         n_theta = n_bias = port_len = v_len = ev_len = 0
         self.inputs, self.stateful, self.delayed = [], [], []
@@ -147,10 +141,13 @@ class CompiledNetwork:
             pop = pops[name]
             size = pop.size
             mtype = pop.model.type
-            kind = KIND_CODES["readout_acc" if getattr(pop.model, "accumulate", False) else mtype]
+            compiled = COMPILED_NEURONS[mtype]
+            kind = compiled.kind_for(pop.model)
+            columns = compiled.columns_for(kind)
             depth = network.max_delay(name) + 1
             row = self.pop[i]
-            row[:4] = kind, size, depth, len(slot_off)
+            row[Pop.KIND], row[Pop.SIZE], row[Pop.DEPTH] = kind, size, depth
+            row[Pop.SLOT0] = len(slot_off)
             for _ in range(depth):
                 slot_off.append(ev_len)
                 ev_len += size
@@ -162,28 +159,31 @@ class CompiledNetwork:
                 widths = pop.ports
                 width = next(iter(widths.values()))
                 self.port_index[name] = {port: j for j, port in enumerate(widths)}
-                row[6], row[12], row[13] = port_len, width, len(widths)
+                row[Pop.PORTS], row[Pop.WIDTH], row[Pop.N_PORTS] = port_len, width, len(widths)
                 port_len += len(widths) * width
                 b = {port: np.zeros(width, dtype=dtype) for port in widths}
                 for proj in network.incoming(name):
                     if proj.bias is not None:
                         what = f"projection {proj.name!r}: bias"
                         b[proj.port] += self._cast(proj.port_bias(), what)
-                row[7] = n_bias
+                row[Pop.BIAS] = n_bias
                 n_bias += len(widths) * width
                 bias.extend(b.values())
-            if mtype in ("fatrelu", "egru"):
-                row[8] = n_theta
+            if Pop.THETA in columns:
+                row[Pop.THETA] = n_theta
                 n_theta += size
-                th = neurons.unit_values(pop.model.threshold, pop.shape)
-                self._cast(th, f"population {name!r}: {mtype} threshold")  # range check
-                theta.append(event_threshold(pop.model, pop.shape, dtype))
-            if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
-                row[9] = v_len
+                th = event_threshold(pop.model, pop.shape, dtype)
+                if self.nonfinite != "ignore" and not _finite(th):  # beyond the dtype's range
+                    values = neurons.unit_values(pop.model.threshold, pop.shape)
+                    self._cast(values, f"population {name!r}: {mtype} threshold")  # reports
+                theta.append(th)
+            if Pop.STATE in columns:
+                row[Pop.STATE] = v_len
                 v_len += size
-                self.stateful.append((i, name, _STATE_NAMES[kind]))
+                self.state_names[i] = compiled.state
+                self.stateful.append((i, name, compiled.state))
         self.slot_off = np.asarray(slot_off, dtype=np.int64)
-        self.sizes = self.pop[:, 1].tolist()  # population sizes as Python ints
+        self.sizes = self.pop[:, Pop.SIZE].tolist()  # population sizes as Python ints
         self.theta = np.concatenate([np.zeros(0, dtype), *theta]).astype(dtype)
         self.bias = np.concatenate([np.zeros(0, dtype), *bias]).astype(dtype)
         self.port_len, self.v_len, self.ev_len = port_len, v_len, ev_len
@@ -217,22 +217,29 @@ class CompiledNetwork:
         projs = list(network.projections.values())
         self.fan_nnz = {}  # projection name → non-zero weights per pre-synaptic unit
         self.fan_tot = {}  # projection name → all connections per pre-synaptic unit
-        self.proj = np.zeros((len(projs), 15), dtype=np.int64)
+        self.proj = np.zeros((len(projs), len(Proj)), dtype=np.int64)
         incoming = [[] for _ in self.order]
         self.dense_shared = []  # (k, n_pre, width) of dense projections whose rows a batch shares
         for k, p in enumerate(projs):
             op = p.weights
             row = self.proj[k]
-            row[:5] = WEIGHT_CODES[op.type], self.index[p.pre], p.delay, op.n_pre, op.n_out
+            row[Proj.KIND], row[Proj.PRE], row[Proj.DELAY] = (
+                _WEIGHT_KINDS[op.type],
+                self.index[p.pre],
+                p.delay,
+            )
+            row[Proj.N_PRE], row[Proj.WIDTH] = op.n_pre, op.n_out
             where = f"projection {p.name!r}: {op.type} weights"
             if op.type == "dense":
                 w = self._cast(op.weight, where)
-                row[5:7] = self._pair(w)
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(w)
                 fan_nnz = count_nonzero_rows(w)  # = op.fanout_nnz(), one pass, no temporaries
             elif op.type == "sparse":
-                row[5:7] = self._pair(self._cast(op.data, where))
-                row[7:9] = self._pair(np.ascontiguousarray(op.indptr, dtype=np.int64))
-                row[9:11] = self._pair(np.ascontiguousarray(op.indices, dtype=np.int64))
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
+                indptr = np.ascontiguousarray(op.indptr, dtype=np.int64)
+                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(indptr)
+                indices = np.ascontiguousarray(op.indices, dtype=np.int64)
+                row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(indices)
                 fan_nnz = op.fanout_nnz()
             else:
                 with np.errstate(over="ignore"):
@@ -242,23 +249,22 @@ class CompiledNetwork:
                 _, h, w_in = op.in_shape
                 _, h_out, w_out = op.out_shape
                 geom = [h, w_in, h_out, w_out, *op.stride, *op.padding, *wt.shape]
-                row[5:7] = self._pair(wt)
-                row[7:9] = self._pair(np.asarray(geom, dtype=np.int64))
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(wt)
+                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(np.asarray(geom, dtype=np.int64))
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
-            row[11] = self._address(self.fan_nnz[p.name])
+            row[Proj.FAN_NNZ] = self._address(self.fan_nnz[p.name])
             self.fan_tot[p.name] = np.ascontiguousarray(op.fanout_total(), dtype=np.int64)
-            row[12] = self._address(self.fan_tot[p.name])
-            row[13] = self.port_index[p.post][p.port]
-            row[14] = max(1, op.n_out)
-            lookup = self.pop[self.index[p.pre], 0] == KIND_CODES["token"]
+            row[Proj.FAN_TOT] = self._address(self.fan_tot[p.name])
+            row[Proj.PORT] = self.port_index[p.post][p.port]
+            row[Proj.BLOCK] = max(1, op.n_out)
+            lookup = self.pop[self.index[p.pre], Pop.KIND] == Kind.TOKEN
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
-        # table column 6: stored weight values of each projection
-        self.weight_bytes = int(self.proj[:, 6].sum()) * self.dtype.itemsize
+        self.weight_bytes = int(self.proj[:, Proj.WEIGHTS_LEN].sum()) * self.dtype.itemsize
 
     def _counting(self, network):
         """Per-run constants of the counts (sums of fan-outs), computed once."""
@@ -328,7 +334,7 @@ class CompiledNetwork:
         tb = self.buffers(B)
         pop = tb.pop  # this call's addresses go into the batch's own table
         if tb.recorded != record:
-            pop[:, 10:12] = 0
+            pop[:, Pop.RECORD] = pop[:, Pop.RECORD_STEPS] = 0
             tb.recorded = list(record)
         held = []  # inputs in the run's dtype, alive during the call
         for i, name, mtype, size in self.inputs:
@@ -341,16 +347,16 @@ class CompiledNetwork:
                 with np.errstate(over="ignore"):  # beyond the dtype's range: found in the run
                     x = np.ascontiguousarray(raw.reshape(-1, B, size), dtype=dtype)
             held.append(x)
-            pop[i, 4] = data_address(x)
-            pop[i, 5] = 1 if inputs.static[name] else T
+            pop[i, Pop.INPUT] = data_address(x)
+            pop[i, Pop.INPUT_STEPS] = 1 if inputs.static[name] else T
         kept = T if record_steps == "all" else 1
         recs = {}
         for name in record:
             i = self.index[name]
             # every kept step of every sample is written in full by the loop
             recs[name] = rec = np.empty((kept, B, self.sizes[i]), dtype=dtype)
-            pop[i, 10] = data_address(rec)
-            pop[i, 11] = kept
+            pop[i, Pop.RECORD] = data_address(rec)
+            pop[i, Pop.RECORD_STEPS] = kept
         tb.ev_cnt.fill(0)
         if tb.v.size:
             tb.v.fill(0)
@@ -384,7 +390,7 @@ class CompiledNetwork:
         counts = _RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
         final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
-            v0, size = tb.pop[i, 9], tb.pop[i, 1]
+            v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
             state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
             final[name]["state"] = {key: state}
         for i, name, d in self.delayed:
@@ -467,8 +473,8 @@ class _Buffers:
 
     def __init__(self, net: CompiledNetwork, batch):
         self.pop = net.pop.copy()
-        self.pop[:, 6] *= batch
-        self.pop[:, 9] *= batch
+        self.pop[:, Pop.PORTS] *= batch
+        self.pop[:, Pop.STATE] *= batch
         self.slot_off = net.slot_off * batch
         self.ports = np.zeros(net.port_len * batch, dtype=net.dtype)
         self.v = np.zeros(net.v_len * batch, dtype=net.dtype)
@@ -496,7 +502,8 @@ class _Buffers:
             proj = net.proj.copy()
             if self.batch > 1:
                 for k, n_pre, width in net.dense_shared:
-                    proj[k, 14] = column_block("dense", n_pre, width, net.dtype.itemsize, True)
+                    block = column_block("dense", n_pre, width, net.dtype.itemsize, True)
+                    proj[k, Proj.BLOCK] = block
             self._proj, self._block_bytes = proj, COLUMN_BLOCK_BYTES
             self._args = None
             self._entries = {}
@@ -540,7 +547,7 @@ class _Buffers:
     def load(self, net, i, history, state):
         """Put saved recent outputs and model state of population ``i`` in place, as
         the step-by-step scheduler does."""
-        size, depth, slot0 = self.pop[i, 1], self.pop[i, 2], self.pop[i, 3]
+        size, depth, slot0 = self.pop[i, Pop.SIZE], self.pop[i, Pop.DEPTH], self.pop[i, Pop.SLOT0]
         d = depth - 1
         for j, h in enumerate(history[-d:] if d else []):
             slot = slot0 + (j - d) % depth
@@ -548,14 +555,14 @@ class _Buffers:
             for b in range(h.shape[0]):
                 off = self.slot_off[slot] + b * size
                 self.ev_cnt[slot, b] = dense_row_events(h[b], self.ev_idx, self.ev_val, off)
-        key = _STATE_NAMES.get(int(self.pop[i, 0]))
-        if key in state:
-            v0 = self.pop[i, 9]
+        key = net.state_names[i]
+        if key is not None and key in state:
+            v0 = self.pop[i, Pop.STATE]
             self.v[v0 : v0 + size * self.ev_cnt.shape[1]] = np.asarray(state[key]).reshape(-1)
 
     def dense_slot(self, i, s, batch):
         """Outputs of population ``i`` of step ``s`` (still in its ring), dense (B, size)."""
-        size, depth, slot0 = self.pop[i, 1], self.pop[i, 2], self.pop[i, 3]
+        size, depth, slot0 = self.pop[i, Pop.SIZE], self.pop[i, Pop.DEPTH], self.pop[i, Pop.SLOT0]
         slot = slot0 + s % depth
         out = np.zeros((batch, size))
         for b in range(batch):
