@@ -257,7 +257,9 @@ class Program:
             With ``program`` set to this program.
         """
         with self._lock:
-            if self._runs and not self._guard.current():  # unguarded: compile every run
+            # guarded: compile again when the network changed, also before the first run
+            # (edits between compile and run); unguarded: compile every run after the first
+            if (self._runs or self._guarded) and not self._guard.current():
                 self._compile()
             self._runs += 1
             network = self.network
