@@ -35,6 +35,7 @@ from .runloop import (
     run_batch_lockstep,
     run_batch_parallel,
     run_batch_serial,
+    run_call_serial,
 )
 from .tables import COMPILED_NEURONS, Kind, Pop, Proj, WeightKind
 
@@ -332,6 +333,17 @@ class CompiledNetwork:
         B, T = inputs.batch, inputs.steps
         dtype = self.dtype
         tb = self.buffers(B)
+        if (
+            initial_state is None
+            and len(record) == 1
+            and len(self.inputs) == 1
+            and self.inputs[0][2] == "input"
+            and (threads == 1 or B == 1)
+            and (progress is False or (progress is None and T < PROGRESS_MIN_STEPS))
+        ):
+            x = inputs.arrays[self.inputs[0][1]]
+            if x.dtype == dtype and x.flags.c_contiguous:
+                return self._call(tb, x, record, record_steps, threads, B, T)
         pop = tb.pop  # this call's addresses go into the batch's own table
         if tb.recorded != record:
             pop[:, Pop.RECORD] = pop[:, Pop.RECORD_STEPS] = 0
@@ -402,6 +414,38 @@ class CompiledNetwork:
             "schedule": schedule,
         }
         return recs, counts, final, info
+
+    def _call(self, tb, x, record, record_steps, threads, B, T):
+        """:meth:`run` of the common call in one compiled entry (:func:`run_call_serial`):
+        one dense input already in the run's dtype, one recording, no initial state, the
+        serial schedule, no progress bar; same results as the general path."""
+        i_in, _, _, size = self.inputs[0]
+        if tb.recorded != record:
+            tb.pop[:, Pop.RECORD] = tb.pop[:, Pop.RECORD_STEPS] = 0
+            tb.recorded = list(record)
+        (name,) = record
+        i_rec = self.index[name]
+        kept = T if record_steps == "all" else 1
+        rec = np.empty((kept, B, self.sizes[i_rec]), dtype=self.dtype)  # written in full
+        x = x.reshape(-1, B, size)
+        net, buf, cnt = tb.arguments(self)
+        col_chunks = threads if (threads > 1 and B == 1) else 1
+        args = (x, i_in, rec, i_rec, T, net, buf, cnt, record_steps == "all", col_chunks)
+        if tb.runner("call", args)(*args, MIN_PARALLEL_CONNECTIONS):
+            self._nonfinite(cnt[4])
+        k = tb.counters.size
+        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
+        counts = _RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        final = {name: {"state": {}, "history": []} for name in self.order}
+        for i, name, key in self.stateful:
+            v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
+            state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
+            final[name]["state"] = {key: state}
+        for i, name, d in self.delayed:
+            final[name]["history"] = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
+        info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}
+        info["schedule"] = "serial"
+        return {record[0]: rec}, counts, final, info
 
     def _nonfinite(self, bad):
         first = np.where(bad[:, 0] > 0, bad[:, 0], np.iinfo(np.int64).max)
@@ -610,6 +654,7 @@ def run_compiled(
 
 
 _RUNNERS = {
+    "call": run_call_serial,
     "serial": run_batch_serial,
     "lockstep": run_batch_lockstep,
     "samples": run_batch_parallel,

@@ -67,6 +67,7 @@ __all__ = [
     "KIND_CODES",
     "WEIGHT_CODES",
     "data_address",
+    "run_call_serial",
 ]
 
 # codes by name (the tables' columns and codes are named in :mod:`.tables`)
@@ -285,3 +286,31 @@ def run_batch_parallel(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
                     for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
                 finish_population(t, i, b, steps, net, buf, cnt, record_all)
+
+
+@njit(cache=True, nogil=True)
+def run_call_serial(x, i_in, rec, i_rec, steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """A whole call of :func:`run_batch_serial` on one dense input population ``i_in``
+    (values ``x``, (T', B, size), the run's dtype, C-contiguous) recording one population
+    ``i_rec`` into ``rec`` ((T'', B, size)): puts their addresses into the table, resets
+    the event counts, state and counters, runs ``steps`` steps and returns the number of
+    samples that met a non-finite value (the work of several numpy calls, in one)."""
+    pop = net[0]
+    pop[i_in, Pop.INPUT] = x.ctypes.data
+    pop[i_in, Pop.INPUT_STEPS] = x.shape[0]
+    pop[i_rec, Pop.RECORD] = rec.ctypes.data
+    pop[i_rec, Pop.RECORD_STEPS] = rec.shape[0]
+    buf[1][:] = 0
+    buf[3][:, :] = 0
+    cnt[0][:, :] = 0
+    cnt[1][:, :] = 0
+    cnt[2][:, :] = 0
+    cnt[3][:, :] = 0
+    bad = cnt[4]
+    bad[:, :] = 0
+    run_batch_serial(0, steps, steps, net, buf, cnt, record_all, col_chunks, min_par)
+    n_bad = 0
+    for b in range(bad.shape[0]):
+        if bad.shape[1] > 0 and bad[b, 0] > 0:
+            n_bad += 1
+    return n_bad
