@@ -13,11 +13,12 @@ in-place edit (``w[0, 0] = 1``, ``w *= 2``) raises numpy's "assignment destinati
 read-only" instead of silently changing a compiled network.  To change a network,
 assign a new array or object (``proj.weights.weight = w2``, ``pop.model =
 FATReLU(0.2)``, ``net.connect(...)``), or make the array writeable again
-(``w.flags.writeable = True``) and edit it.  Before every run the guard compares the
-network's structure and the identity of every array with the compiled ones and checks
-that each array is still read-only (a few microseconds, whatever the weights' size);
-on any difference the program compiles again, so a run always uses the network as it
-is.  Arrays that do not own their memory (views of another array, arrays sharing
+(``w.flags.writeable = True``) and edit it.  Before every run (the first one too) the
+guard compares the network's structure and the identity of every array with the
+compiled ones and checks that each array is still read-only: one straight-line
+expression generated at compile time, tens of nanoseconds per kept attribute, whatever
+the weights' size; on any difference the program compiles again, so a run always uses
+the network as it is.  Arrays that do not own their memory (views of another array, arrays sharing
 memory with a torch tensor) are first replaced in the network by read-only copies, so
 nothing outside numpy's write protection can change them.  ``neuro.run(...,
 cache=False)`` compiles for the one call and leaves the network's arrays as they are.
@@ -191,7 +192,8 @@ class Program:
     -----
     What compiling does per backend: ``cpu`` validates, converts weights to the run's
     dtype and layout, builds the fan-out and counting tables and chooses the engine
-    (per call remain only the buffers sized by the batch, cached per batch size);
+    (per call remain only the buffers sized by the batch, cached per batch size, with
+    the runner's arguments; the memory estimate is kept per batch, steps and recording);
     ``cores`` maps the network onto cores once (routing and simulation run per call);
     ``reference`` counts fan-outs and sums biases once (its products stay dense);
     ``lava`` validates once and builds its processes per call (they are sized by the
