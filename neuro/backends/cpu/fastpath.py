@@ -29,7 +29,8 @@ from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
 from .egru import CpuEGRU  # noqa: F401 - registers the compiled EGRU branch
-from .kernels import all_finite, count_nonzero_rows, dense_row_events
+from .kernels import all_finite, count_nonzero_rows
+from .runbuffers import RunBuffers, RunCounts
 from .runloop import (
     data_address,
     run_batch_lockstep,
@@ -311,7 +312,7 @@ class CompiledNetwork:
         """Work buffers of a batch size, kept for the next call with that size."""
         buf = self._buffers.get(batch)
         if buf is None:
-            buf = _Buffers(self, batch)
+            buf = RunBuffers(self, batch)
             self._buffers[batch] = buf
             while len(self._buffers) > BUFFER_SIZES:
                 self._buffers.pop(next(iter(self._buffers)))
@@ -378,12 +379,14 @@ class CompiledNetwork:
                 saved = initial_state.get(name, {}).get("state", {})
                 tb.load(self, i, histories[name], saved)
         tb.scratch.fill(0)
-        net, buf, cnt = tb.arguments(self)
+        net, buf, cnt = tb.arguments(self, _projection_table(self, tb))
         bad = cnt[4]
         schedule = _schedule(B, threads, self.weight_bytes)
         col_chunks = threads if (threads > 1 and B == 1) else 1
         all_steps = record_steps == "all"
-        runner = tb.runner(schedule, (0, T, T, net, buf, cnt, all_steps, col_chunks))
+        runner = tb.runner(
+            schedule, _RUNNERS[schedule], (0, T, T, net, buf, cnt, all_steps, col_chunks)
+        )
         if progress is False or (progress is None and T < PROGRESS_MIN_STEPS):
             runner(0, T, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
         else:
@@ -399,7 +402,7 @@ class CompiledNetwork:
             self._nonfinite(bad)
         k = tb.counters.size
         totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
-        counts = _RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
         final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
             v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
@@ -428,14 +431,16 @@ class CompiledNetwork:
         kept = T if record_steps == "all" else 1
         rec = np.empty((kept, B, self.sizes[i_rec]), dtype=self.dtype)  # written in full
         x = x.reshape(-1, B, size)
-        net, buf, cnt = tb.arguments(self)
+        net, buf, cnt = tb.arguments(self, _projection_table(self, tb))
         col_chunks = threads if (threads > 1 and B == 1) else 1
         args = (x, i_in, rec, i_rec, T, net, buf, cnt, record_steps == "all", col_chunks)
-        if tb.runner("call", args)(*args, MIN_PARALLEL_CONNECTIONS):
+        if tb.runner("call", run_call_serial, (*args, MIN_PARALLEL_CONNECTIONS))(
+            *args, MIN_PARALLEL_CONNECTIONS
+        ):
             self._nonfinite(cnt[4])
         k = tb.counters.size
         totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
-        counts = _RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
         final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
             v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
@@ -470,150 +475,17 @@ class CompiledNetwork:
         _report(message, self.nonfinite)
 
 
-class _RunCounts(Counts):
-    """Counts of a compiled run whose per-layer records are built when first read
-    (a call that only wants the outputs does not pay for them)."""
-
-    def __init__(self, tables, batch, steps, counters, ev_out):
-        self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = frozenset()  # pooling populations run step by step, never here
-        self._source = (tables, counters, ev_out.reshape(batch, -1))
-        self._built = None
-
-    def _build(self):
-        if self._built is None:
-            tables, counters, ev_out = self._source
-            full = tables.counts(self.batch, self.steps, counters, ev_out)
-            self._built = [full.populations, full.projections]
-            self._source = None
-        return self._built
-
-    @property
-    def populations(self):
-        return self._build()[0]
-
-    @populations.setter
-    def populations(self, value):
-        self._build()[0] = value
-
-    @property
-    def projections(self):
-        return self._build()[1]
-
-    @projections.setter
-    def projections(self, value):
-        self._build()[1] = value
-
-    def __reduce__(self):  # copies and pickles are plain Counts
-        return (
-            Counts,
-            (self.batch, self.steps, self.populations, self.projections, self.lookups),
-        )
-
-
-class _Buffers:
-    """Work buffers of one batch size: the population table with its offsets scaled by
-    the batch, ports, model state, and the event rings."""
-
-    def __init__(self, net: CompiledNetwork, batch):
-        self.pop = net.pop.copy()
-        self.pop[:, Pop.PORTS] *= batch
-        self.pop[:, Pop.STATE] *= batch
-        self.slot_off = net.slot_off * batch
-        self.ports = np.zeros(net.port_len * batch, dtype=net.dtype)
-        self.v = np.zeros(net.v_len * batch, dtype=net.dtype)
-        self.ev_cnt = np.zeros((len(net.slot_off), batch), dtype=np.int64)
-        self.ev_idx = np.zeros(net.ev_len * batch, dtype=np.int64)
-        self.ev_val = np.zeros(net.ev_len * batch, dtype=net.dtype)
-        self.batch = batch
-        n_proj, n_pop = net.proj.shape[0], net.pop.shape[0]
-        # counters of a run, zeroed together: (3, B, n_proj), (B, n_pop), (B, 2)
-        self.scratch = np.zeros(batch * (3 * n_proj + n_pop + 2), dtype=np.int64)
-        k = 3 * batch * n_proj
-        self.counters = self.scratch[:k].reshape(3, batch, n_proj)
-        self.ev_out = self.scratch[k : k + batch * n_pop].reshape(batch, n_pop)
-        self.bad = self.scratch[k + batch * n_pop :].reshape(batch, 2)
-        self.bad_off = np.zeros((batch, 0), dtype=np.int64)  # nonfinite="ignore"
-        self.recorded = None
-        self._proj = None
-        self._block_bytes = None
-        self._args = None
-        self._entries = {}
-
-    def projections(self, net):
-        """The projection table with the column blocks of this batch size."""
-        if self._proj is None or self._block_bytes != COLUMN_BLOCK_BYTES:
-            proj = net.proj.copy()
-            if self.batch > 1:
-                for k, n_pre, width in net.dense_shared:
-                    block = column_block("dense", n_pre, width, net.dtype.itemsize, True)
-                    proj[k, Proj.BLOCK] = block
-            self._proj, self._block_bytes = proj, COLUMN_BLOCK_BYTES
-            self._args = None
-            self._entries = {}
-        return self._proj
-
-    def arguments(self, net):
-        """The runners' ``net``, ``buf`` and ``cnt`` tuples (see :mod:`.runloop`), built
-        once per batch size: only table entries (addresses) change from call to call."""
-        proj = self.projections(net)
-        if self._args is None or self._args[3] is not net.nonfinite:
-            bad = self.bad_off if net.nonfinite == "ignore" else self.bad
-            c = self.counters
-            self._args = (
-                (self.pop, proj, net.inc_ptr, net.inc, net.theta, net.bias),
-                (self.ports, self.v, self.slot_off, self.ev_cnt, self.ev_idx, self.ev_val),
-                (c[0], c[1], c[2], self.ev_out, bad),
-                net.nonfinite,
-            )
-        return self._args[:3]
-
-    def runner(self, schedule, args):
-        """The compiled runner of ``schedule`` for these buffers' argument types: the
-        machine-code entry point of its specialisation when numba exposes it (a call
-        then skips the dispatcher's type resolution of the 17 arrays, about 5 us),
-        else the dispatcher itself."""
-        entry = self._entries.get(schedule)
-        if entry is None:
-            dispatcher = _RUNNERS[schedule]
-            entry = dispatcher
-            try:
-                args = (*args, MIN_PARALLEL_CONNECTIONS)
-                key = tuple(dispatcher.typeof_pyval(a) for a in args)
-                if key not in dispatcher.overloads:
-                    dispatcher.compile(key)
-                entry = dispatcher.overloads[key].entry_point
-            except Exception:  # pragma: no cover - numba internals moved: dispatch normally
-                entry = dispatcher
-            self._entries[schedule] = entry
-        return entry
-
-    def load(self, net, i, history, state):
-        """Put saved recent outputs and model state of population ``i`` in place, as
-        the step-by-step scheduler does."""
-        size, depth, slot0 = self.pop[i, Pop.SIZE], self.pop[i, Pop.DEPTH], self.pop[i, Pop.SLOT0]
-        d = depth - 1
-        for j, h in enumerate(history[-d:] if d else []):
-            slot = slot0 + (j - d) % depth
-            h = np.ascontiguousarray(h, dtype=self.ev_val.dtype)
-            for b in range(h.shape[0]):
-                off = self.slot_off[slot] + b * size
-                self.ev_cnt[slot, b] = dense_row_events(h[b], self.ev_idx, self.ev_val, off)
-        key = net.state_names[i]
-        if key is not None and key in state:
-            v0 = self.pop[i, Pop.STATE]
-            self.v[v0 : v0 + size * self.ev_cnt.shape[1]] = np.asarray(state[key]).reshape(-1)
-
-    def dense_slot(self, i, s, batch):
-        """Outputs of population ``i`` of step ``s`` (still in its ring), dense (B, size)."""
-        size, depth, slot0 = self.pop[i, Pop.SIZE], self.pop[i, Pop.DEPTH], self.pop[i, Pop.SLOT0]
-        slot = slot0 + s % depth
-        out = np.zeros((batch, size))
-        for b in range(batch):
-            off = self.slot_off[slot] + b * size
-            n = self.ev_cnt[slot, b]
-            out[b, self.ev_idx[off : off + n]] = self.ev_val[off : off + n]
-        return out
+def _projection_table(net: CompiledNetwork, tb: RunBuffers):
+    """The projection table of the batch size of ``tb``, with its column blocks (kept
+    on ``tb`` while ``COLUMN_BLOCK_BYTES`` is unchanged)."""
+    if tb.proj is None or tb.block_bytes != COLUMN_BLOCK_BYTES:
+        proj = net.proj.copy()
+        if tb.batch > 1:
+            for k, n_pre, width in net.dense_shared:
+                block = column_block("dense", n_pre, width, net.dtype.itemsize, True)
+                proj[k, Proj.BLOCK] = block
+        tb.proj, tb.block_bytes = proj, COLUMN_BLOCK_BYTES
+    return tb.proj
 
 
 def _finite(a) -> bool:
