@@ -35,6 +35,8 @@ __all__ = [
     "memory_budget",
     "parse_bytes",
     "run_memory",
+    "run_memory_total",
+    "skips_budget_check",
 ]
 
 #: Environment variable holding the memory budget (bytes, or "4GB", "512MiB", ...).
@@ -198,21 +200,43 @@ def run_memory(network, batch: int, steps: int, record, record_steps: str, depth
     return parts
 
 
+def run_memory_total(
+    network, batch: int, steps: int, record, record_steps: str, depths=None
+) -> int:
+    """The sum of :func:`run_memory`'s parts in bytes, without their descriptions
+    (what a run checks; a compiled program keeps it per batch, steps and recording)."""
+    kept = steps if record_steps == "all" else 1
+    total = 0
+    for _, depth, size in delay_depths(network) if depths is None else depths:
+        total += (depth + 1) * (batch * size * _BYTES_PER_SLOT_UNIT + _SLOT_OVERHEAD)
+    for name in record:
+        total += kept * batch * network.populations[name].size * 8
+    return total
+
+
+def skips_budget_check(total: int, budget=None) -> bool:
+    """Whether a run of ``total`` estimated bytes is small enough not to be checked:
+    below 64 MiB, with no explicit budget (argument or ``$NEURO_MEMORY_BUDGET``)."""
+    return total <= _ALWAYS_FITS and budget is None and not os.environ.get(ENV_VAR)
+
+
 def check_run_memory(
-    network, batch: int, steps: int, record, record_steps, budget=None, depths=None
+    network, batch: int, steps: int, record, record_steps, budget=None, depths=None, total=None
 ):
     """Raise :class:`ResourceError` before a run whose arrays would exceed the budget.
 
     The message names the largest part, its size, the total, the budget and what to
-    change.  Returns the estimated total in bytes.
+    change.  Returns the estimated total in bytes (``total``: already computed by
+    :func:`run_memory_total`).
     """
-    parts = run_memory(network, batch, steps, record, record_steps, depths)
-    total = sum(n for n, _ in parts.values())
-    if total <= _ALWAYS_FITS and budget is None and not os.environ.get(ENV_VAR):
+    if total is None:
+        total = run_memory_total(network, batch, steps, record, record_steps, depths)
+    if skips_budget_check(total, budget):
         return total  # small runs skip reading the free memory (a per-call cost)
     limit = memory_budget(budget)
     if total <= limit:
         return total
+    parts = run_memory(network, batch, steps, record, record_steps, depths)
     key = max(parts, key=lambda k: parts[k][0])
     nbytes, desc = parts[key]
     if key.startswith("record"):

@@ -83,7 +83,10 @@ def prepare_inputs(
     if steps is None and len(layout) == 1 and not isinstance(inputs, dict):
         # the common call: one static batch for one input population
         name, pop, sample = layout[0]
-        x = pop.model.check(_as_input_array(inputs, name), name, pop.shape)
+        if type(inputs) is np.ndarray and _dense_and_finite(inputs, pop.model):
+            x = inputs  # checked in one compiled pass, as the model's check would
+        else:
+            x = pop.model.check(_as_input_array(inputs, name), name, pop.shape)
         if x.ndim == len(sample) + 1 and x.shape[1:] == sample and x.shape[0] > 0:
             return RunInputs({name: x}, {name: True}, 1, x.shape[0], False)
         inputs = {name: x}
@@ -138,6 +141,30 @@ def prepare_inputs(
         steps = t
     time_axis = not all(static.values()) or (steps or 1) > 1
     return RunInputs(arrays, static, int(steps or 1), batches.pop(), time_axis)
+
+
+def _dense_and_finite(x: np.ndarray, model) -> bool:
+    """Whether ``x`` passes the check of a dense :class:`~neuro.models.input.Input`
+    (a numeric array of finite values), tested in one compiled pass over contiguous
+    floats; False for anything else (the model's own check then decides and names
+    the problem)."""
+    global _INPUT_CHECK, _ALL_FINITE
+    if _INPUT_CHECK is None:
+        from ..models.input import Input
+        from .cpu.kernels import all_finite
+
+        _INPUT_CHECK, _ALL_FINITE = Input.check, all_finite
+    if type(model).check is not _INPUT_CHECK or not x.flags.c_contiguous:
+        return False
+    kind = x.dtype.kind
+    if kind in "iu":
+        return True
+    if kind != "f" or x.dtype.itemsize not in (4, 8):
+        return False
+    return bool(_ALL_FINITE(x.reshape(-1)))
+
+
+_INPUT_CHECK = _ALL_FINITE = None
 
 
 def _as_input_array(value, name: str) -> np.ndarray:

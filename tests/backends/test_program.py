@@ -320,3 +320,102 @@ def test_convert_and_run_result_runs_new_inputs():
     with torch.no_grad():
         np.testing.assert_allclose(again.outputs, model(x2).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(again.outputs, neuro.convert_and_run(model, x2).outputs)
+
+
+def test_the_guard_notices_each_kind_of_change_without_a_run():
+    net = mlp()
+    program = neuro.compile(net)
+    assert program.current
+    w = net.projections["x->h"].weights.weight
+    w.flags.writeable = True  # could now be edited in place: no longer vouched for
+    assert not program.current
+    program.run(np.ones((1, 12)))  # compiles again and locks
+    assert program.current and not w.flags.writeable and program.compiles == 2
+    edits = [
+        lambda: setattr(net.projections["x->h"].weights, "weight", w.copy()),
+        lambda: setattr(net.projections["h->y"], "bias", np.ones(4)),
+        lambda: setattr(net.projections["h->y"], "delay", 1),
+        lambda: setattr(net.projections["h->y"], "port", "input"),  # equal value: still current
+        lambda: setattr(net.populations["h"], "model", neuro.FATReLU(0.1)),
+        lambda: setattr(net, "outputs", ["h"]),
+        lambda: (
+            net.add_population("z", (2,), neuro.Readout()),
+            net.connect("h", "z", neuro.Dense(np.ones((9, 2)))),
+        ),
+        lambda: (net.projections.pop("h->z"), net.populations.pop("z")),
+    ]
+    for i, edit in enumerate(edits):
+        edit()
+        assert program.current == (i == 3), i
+        program.run(np.ones((1, 12)))
+        assert program.current, i
+
+
+def test_memory_estimates_are_kept_and_explicit_budgets_still_checked(monkeypatch):
+    from neuro.exceptions import ResourceError
+
+    net = mlp()
+    program = neuro.compile(net)
+    x = np.ones((2, 12))
+    program.run(x)
+    program.run(x)  # the kept estimate
+    with pytest.raises(ResourceError, match="recorded outputs of 'y'"):
+        program.run(x, memory_budget=16)
+    monkeypatch.setenv("NEURO_MEMORY_BUDGET", "16")
+    with pytest.raises(ResourceError, match="NEURO_MEMORY_BUDGET"):
+        program.run(x)
+    monkeypatch.delenv("NEURO_MEMORY_BUDGET")
+    for batch in range(1, 40):  # more shapes than estimates kept: older ones are dropped
+        program.run(np.ones((batch, 12)))
+    assert len(program._memory) <= 16
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.float16, bool])
+def test_inputs_checked_in_one_pass_match_the_models_check(dtype):
+    net = mlp(dtype=np.float32)
+    program = neuro.compile(net, dtype="float32")
+    x = np.random.default_rng(4).random((3, 12)) * 3
+    x = x.astype(dtype)
+    np.testing.assert_array_equal(program.run(x).outputs, fresh(net, x, dtype="float32").outputs)
+    strided = np.repeat(x, 2, axis=1)[:, ::2]  # not contiguous: the model's own check
+    np.testing.assert_array_equal(program.run(strided).outputs, program.run(x).outputs)
+    if np.dtype(dtype).kind == "f":
+        bad = x.copy()
+        bad[1, 5] = np.nan
+        with pytest.raises(InputError, match=r"input 'x'.*non-finite"):
+            program.run(bad)
+        bad[1, 5] = -np.inf
+        with pytest.raises(InputError, match=r"input 'x'.*non-finite"):
+            program.run(bad)
+
+
+def test_batch_sizes_alternating_on_one_program_match_fresh_runs():
+    net, x, _ = random_case(11)
+    pops = list(net.populations)
+    program = neuro.compile(net)
+    for size in (1, x.shape[1], 1, 2, x.shape[1], 1):
+        part = x[:, :size]
+        assert_identical(program.run(part, record=pops), fresh(net, part, record=pops), pops)
+        assert_identical(program.run(part), fresh(net, part), list(net.outputs))
+
+
+def test_an_edit_between_compile_and_the_first_run_is_run():
+    net = mlp()
+    x = np.random.default_rng(8).random((2, 12))
+    program = neuro.compile(net)
+    w = net.projections["x->h"].weights.weight
+    w.flags.writeable = True
+    w *= -1.0
+    np.testing.assert_array_equal(program.run(x).outputs, fresh(net, x).outputs)
+    assert program.compiles == 2
+
+
+def test_outputs_of_earlier_calls_are_not_overwritten():
+    net = mlp(dtype=np.float32)
+    program = neuro.compile(net, dtype="float32")
+    rng = np.random.default_rng(6)
+    xs = [rng.random((1, 12)).astype(np.float32) for _ in range(3)]
+    results = [program.run(x) for x in xs]
+    for x, result in zip(xs, results):
+        np.testing.assert_array_equal(result.outputs, fresh(net, x, dtype="float32").outputs)
+        assert result.counts == fresh(net, x, dtype="float32").counts

@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from .neurons import CPU_NEURONS, CpuNeurons
+from .tables import Kind, Pop, compiled_neuron
 
 __all__ = ["CpuEGRU", "egru_events", "egru_row_events"]
 
@@ -83,3 +84,7 @@ class CpuEGRU(CpuNeurons):
     def set_state(self, state):
         if "c" in state:
             self.c[:] = np.asarray(state["c"]).reshape(self.c.shape)
+
+
+# the compiled loop's branch of the model (:mod:`.runloop`)
+compiled_neuron("egru", Kind.EGRU, columns=(Pop.THETA, Pop.STATE), state="c")(CpuEGRU)

@@ -28,15 +28,17 @@ from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
-from .egru import CpuEGRU
-from .kernels import all_finite, count_nonzero_rows, dense_row_events
+from .egru import CpuEGRU  # noqa: F401 - registers the compiled EGRU branch
+from .kernels import all_finite, count_nonzero_rows
+from .runbuffers import RunBuffers, RunCounts
 from .runloop import (
-    KIND_CODES,
-    WEIGHT_CODES,
+    data_address,
     run_batch_lockstep,
     run_batch_parallel,
     run_batch_serial,
+    run_call_serial,
 )
+from .tables import COMPILED_NEURONS, Kind, Pop, Proj, WeightKind
 
 __all__ = [
     "supports",
@@ -49,12 +51,10 @@ __all__ = [
     "COLUMN_BLOCK_BYTES",
 ]
 
-_BUILTIN_NEURONS = {
-    "input": neurons.CpuInput,
-    "token": neurons.CpuTokenInput,
-    "fatrelu": neurons.CpuFATReLU,
-    "readout": neurons.CpuReadout,
-    "egru": CpuEGRU,
+_WEIGHT_KINDS = {
+    "dense": WeightKind.DENSE,
+    "sparse": WeightKind.SPARSE,
+    "conv2d": WeightKind.CONV2D,
 }
 _BUILTIN_SYNAPSES = {
     "dense": synapses._dense,
@@ -81,7 +81,7 @@ def supports(network) -> bool:
     """Whether every population and projection of ``network`` has a compiled kernel."""
     for pop in network.populations.values():
         t = pop.model.type
-        if t not in _BUILTIN_NEURONS or neurons.CPU_NEURONS.get(t) is not _BUILTIN_NEURONS[t]:
+        if t not in COMPILED_NEURONS or neurons.CPU_NEURONS.get(t) is not COMPILED_NEURONS[t].cls:
             return False
         if getattr(pop.model, "clip", None) is not None:  # clipped FATReLU: step by step
             return False
@@ -90,10 +90,6 @@ def supports(network) -> bool:
         if t not in _BUILTIN_SYNAPSES or synapses.CPU_SYNAPSES.get(t) is not _BUILTIN_SYNAPSES[t]:
             return False
     return True
-
-
-# Kinds with per-unit state in the tables' state array, and the state's name.
-_STATE_NAMES = {KIND_CODES["readout_acc"]: "v", KIND_CODES["egru"]: "c"}
 
 
 def column_block(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> int:
@@ -136,9 +132,10 @@ class CompiledNetwork:
         self.keep = []
         self.port_index = {}
         self.index = {name: i for i, name in enumerate(order)}
-        # columns 6 (ports), 9 (state) and the slot offsets are per sample here: a
-        # batch of B multiplies them by B (every block is B samples of the same size)
-        self.pop = np.zeros((len(order), 14), dtype=np.int64)
+        # columns PORTS, STATE and the slot offsets are per sample here: a batch of B
+        # multiplies them by B (every block is B samples of the same size)
+        self.pop = np.zeros((len(order), len(Pop)), dtype=np.int64)
+        self.state_names = [None] * len(order)  # name of each population's STATE column
         theta, bias, slot_off = [], [], []
         n_theta = n_bias = port_len = v_len = ev_len = 0
         self.inputs, self.stateful, self.delayed = [], [], []
@@ -146,10 +143,13 @@ class CompiledNetwork:
             pop = pops[name]
             size = pop.size
             mtype = pop.model.type
-            kind = KIND_CODES["readout_acc" if getattr(pop.model, "accumulate", False) else mtype]
+            compiled = COMPILED_NEURONS[mtype]
+            kind = compiled.kind_for(pop.model)
+            columns = compiled.columns_for(kind)
             depth = network.max_delay(name) + 1
             row = self.pop[i]
-            row[:4] = kind, size, depth, len(slot_off)
+            row[Pop.KIND], row[Pop.SIZE], row[Pop.DEPTH] = kind, size, depth
+            row[Pop.SLOT0] = len(slot_off)
             for _ in range(depth):
                 slot_off.append(ev_len)
                 ev_len += size
@@ -161,27 +161,31 @@ class CompiledNetwork:
                 widths = pop.ports
                 width = next(iter(widths.values()))
                 self.port_index[name] = {port: j for j, port in enumerate(widths)}
-                row[6], row[12], row[13] = port_len, width, len(widths)
+                row[Pop.PORTS], row[Pop.WIDTH], row[Pop.N_PORTS] = port_len, width, len(widths)
                 port_len += len(widths) * width
                 b = {port: np.zeros(width, dtype=dtype) for port in widths}
                 for proj in network.incoming(name):
                     if proj.bias is not None:
                         what = f"projection {proj.name!r}: bias"
                         b[proj.port] += self._cast(proj.port_bias(), what)
-                row[7] = n_bias
+                row[Pop.BIAS] = n_bias
                 n_bias += len(widths) * width
                 bias.extend(b.values())
-            if mtype in ("fatrelu", "egru"):
-                row[8] = n_theta
+            if Pop.THETA in columns:
+                row[Pop.THETA] = n_theta
                 n_theta += size
-                th = neurons.unit_values(pop.model.threshold, pop.shape)
-                self._cast(th, f"population {name!r}: {mtype} threshold")  # range check
-                theta.append(event_threshold(pop.model, pop.shape, dtype))
-            if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
-                row[9] = v_len
+                th = event_threshold(pop.model, pop.shape, dtype)
+                if self.nonfinite != "ignore" and not _finite(th):  # beyond the dtype's range
+                    values = neurons.unit_values(pop.model.threshold, pop.shape)
+                    self._cast(values, f"population {name!r}: {mtype} threshold")  # reports
+                theta.append(th)
+            if Pop.STATE in columns:
+                row[Pop.STATE] = v_len
                 v_len += size
-                self.stateful.append((i, name, _STATE_NAMES[kind]))
+                self.state_names[i] = compiled.state
+                self.stateful.append((i, name, compiled.state))
         self.slot_off = np.asarray(slot_off, dtype=np.int64)
+        self.sizes = self.pop[:, Pop.SIZE].tolist()  # population sizes as Python ints
         self.theta = np.concatenate([np.zeros(0, dtype), *theta]).astype(dtype)
         self.bias = np.concatenate([np.zeros(0, dtype), *bias]).astype(dtype)
         self.port_len, self.v_len, self.ev_len = port_len, v_len, ev_len
@@ -215,22 +219,29 @@ class CompiledNetwork:
         projs = list(network.projections.values())
         self.fan_nnz = {}  # projection name → non-zero weights per pre-synaptic unit
         self.fan_tot = {}  # projection name → all connections per pre-synaptic unit
-        self.proj = np.zeros((len(projs), 15), dtype=np.int64)
+        self.proj = np.zeros((len(projs), len(Proj)), dtype=np.int64)
         incoming = [[] for _ in self.order]
         self.dense_shared = []  # (k, n_pre, width) of dense projections whose rows a batch shares
         for k, p in enumerate(projs):
             op = p.weights
             row = self.proj[k]
-            row[:5] = WEIGHT_CODES[op.type], self.index[p.pre], p.delay, op.n_pre, op.n_out
+            row[Proj.KIND], row[Proj.PRE], row[Proj.DELAY] = (
+                _WEIGHT_KINDS[op.type],
+                self.index[p.pre],
+                p.delay,
+            )
+            row[Proj.N_PRE], row[Proj.WIDTH] = op.n_pre, op.n_out
             where = f"projection {p.name!r}: {op.type} weights"
             if op.type == "dense":
                 w = self._cast(op.weight, where)
-                row[5:7] = self._pair(w)
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(w)
                 fan_nnz = count_nonzero_rows(w)  # = op.fanout_nnz(), one pass, no temporaries
             elif op.type == "sparse":
-                row[5:7] = self._pair(self._cast(op.data, where))
-                row[7:9] = self._pair(np.ascontiguousarray(op.indptr, dtype=np.int64))
-                row[9:11] = self._pair(np.ascontiguousarray(op.indices, dtype=np.int64))
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
+                indptr = np.ascontiguousarray(op.indptr, dtype=np.int64)
+                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(indptr)
+                indices = np.ascontiguousarray(op.indices, dtype=np.int64)
+                row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(indices)
                 fan_nnz = op.fanout_nnz()
             else:
                 with np.errstate(over="ignore"):
@@ -240,23 +251,22 @@ class CompiledNetwork:
                 _, h, w_in = op.in_shape
                 _, h_out, w_out = op.out_shape
                 geom = [h, w_in, h_out, w_out, *op.stride, *op.padding, *wt.shape]
-                row[5:7] = self._pair(wt)
-                row[7:9] = self._pair(np.asarray(geom, dtype=np.int64))
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(wt)
+                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(np.asarray(geom, dtype=np.int64))
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
-            row[11] = self._address(self.fan_nnz[p.name])
+            row[Proj.FAN_NNZ] = self._address(self.fan_nnz[p.name])
             self.fan_tot[p.name] = np.ascontiguousarray(op.fanout_total(), dtype=np.int64)
-            row[12] = self._address(self.fan_tot[p.name])
-            row[13] = self.port_index[p.post][p.port]
-            row[14] = max(1, op.n_out)
-            lookup = self.pop[self.index[p.pre], 0] == KIND_CODES["token"]
+            row[Proj.FAN_TOT] = self._address(self.fan_tot[p.name])
+            row[Proj.PORT] = self.port_index[p.post][p.port]
+            row[Proj.BLOCK] = max(1, op.n_out)
+            lookup = self.pop[self.index[p.pre], Pop.KIND] == Kind.TOKEN
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))
             incoming[self.index[p.post]].append(k)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
-        # table column 6: stored weight values of each projection
-        self.weight_bytes = int(self.proj[:, 6].sum()) * self.dtype.itemsize
+        self.weight_bytes = int(self.proj[:, Proj.WEIGHTS_LEN].sum()) * self.dtype.itemsize
 
     def _counting(self, network):
         """Per-run constants of the counts (sums of fan-outs), computed once."""
@@ -302,7 +312,7 @@ class CompiledNetwork:
         """Work buffers of a batch size, kept for the next call with that size."""
         buf = self._buffers.get(batch)
         if buf is None:
-            buf = _Buffers(self, batch)
+            buf = RunBuffers(self, batch)
             self._buffers[batch] = buf
             while len(self._buffers) > BUFFER_SIZES:
                 self._buffers.pop(next(iter(self._buffers)))
@@ -324,9 +334,20 @@ class CompiledNetwork:
         B, T = inputs.batch, inputs.steps
         dtype = self.dtype
         tb = self.buffers(B)
+        if (
+            initial_state is None
+            and len(record) == 1
+            and len(self.inputs) == 1
+            and self.inputs[0][2] == "input"
+            and (threads == 1 or B == 1)
+            and (progress is False or (progress is None and T < PROGRESS_MIN_STEPS))
+        ):
+            x = inputs.arrays[self.inputs[0][1]]
+            if x.dtype == dtype and x.flags.c_contiguous:
+                return self._call(tb, x, record, record_steps, threads, B, T)
         pop = tb.pop  # this call's addresses go into the batch's own table
         if tb.recorded != record:
-            pop[:, 10:12] = 0
+            pop[:, Pop.RECORD] = pop[:, Pop.RECORD_STEPS] = 0
             tb.recorded = list(record)
         held = []  # inputs in the run's dtype, alive during the call
         for i, name, mtype, size in self.inputs:
@@ -339,13 +360,16 @@ class CompiledNetwork:
                 with np.errstate(over="ignore"):  # beyond the dtype's range: found in the run
                     x = np.ascontiguousarray(raw.reshape(-1, B, size), dtype=dtype)
             held.append(x)
-            pop[i, 4], pop[i, 5] = _address(x), 1 if inputs.static[name] else T
+            pop[i, Pop.INPUT] = data_address(x)
+            pop[i, Pop.INPUT_STEPS] = 1 if inputs.static[name] else T
         kept = T if record_steps == "all" else 1
         recs = {}
         for name in record:
             i = self.index[name]
-            recs[name] = np.zeros((kept, B, int(pop[i, 1])), dtype=dtype)
-            pop[i, 10], pop[i, 11] = _address(recs[name]), kept
+            # every kept step of every sample is written in full by the loop
+            recs[name] = rec = np.empty((kept, B, self.sizes[i]), dtype=dtype)
+            pop[i, Pop.RECORD] = data_address(rec)
+            pop[i, Pop.RECORD_STEPS] = kept
         tb.ev_cnt.fill(0)
         if tb.v.size:
             tb.v.fill(0)
@@ -354,17 +378,15 @@ class CompiledNetwork:
             for i, name in enumerate(self.order):
                 saved = initial_state.get(name, {}).get("state", {})
                 tb.load(self, i, histories[name], saved)
-        proj = tb.projections(self)
         tb.scratch.fill(0)
-        counters, ev_out = tb.counters, tb.ev_out
-        bad = tb.bad_off if self.nonfinite == "ignore" else tb.bad
+        net, buf, cnt = tb.arguments(self, _projection_table(self, tb))
+        bad = cnt[4]
         schedule = _schedule(B, threads, self.weight_bytes)
-        runner = _RUNNERS[schedule]
         col_chunks = threads if (threads > 1 and B == 1) else 1
-        net = (pop, proj, self.inc_ptr, self.inc, self.theta, self.bias)
-        buf = (tb.ports, tb.v, tb.slot_off, tb.ev_cnt, tb.ev_idx, tb.ev_val)
-        cnt = (counters[0], counters[1], counters[2], ev_out, bad)
         all_steps = record_steps == "all"
+        runner = tb.runner(
+            schedule, _RUNNERS[schedule], (0, T, T, net, buf, cnt, all_steps, col_chunks)
+        )
         if progress is False or (progress is None and T < PROGRESS_MIN_STEPS):
             runner(0, T, T, net, buf, cnt, all_steps, col_chunks, MIN_PARALLEL_CONNECTIONS)
         else:
@@ -376,16 +398,14 @@ class CompiledNetwork:
                 bar.update(t1 - t0)
             bar.close()
         del held
-        if bad.size and bad.any():
+        if bad.size and np.count_nonzero(bad):
             self._nonfinite(bad)
-        k = counters.size
-        totals = tb.scratch[: k + ev_out.size].copy()  # the next call reuses the buffer
-        counts = _RunCounts(self, B, T, totals[:k].reshape(counters.shape), totals[k:])
-        final = {}
-        for name in self.order:
-            final[name] = {"state": {}, "history": []}
+        k = tb.counters.size
+        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
+        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
-            v0, size = tb.pop[i, 9], tb.pop[i, 1]
+            v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
             state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
             final[name]["state"] = {key: state}
         for i, name, d in self.delayed:
@@ -397,6 +417,40 @@ class CompiledNetwork:
             "schedule": schedule,
         }
         return recs, counts, final, info
+
+    def _call(self, tb, x, record, record_steps, threads, B, T):
+        """:meth:`run` of the common call in one compiled entry (:func:`run_call_serial`):
+        one dense input already in the run's dtype, one recording, no initial state, the
+        serial schedule, no progress bar; same results as the general path."""
+        i_in, _, _, size = self.inputs[0]
+        if tb.recorded != record:
+            tb.pop[:, Pop.RECORD] = tb.pop[:, Pop.RECORD_STEPS] = 0
+            tb.recorded = list(record)
+        (name,) = record
+        i_rec = self.index[name]
+        kept = T if record_steps == "all" else 1
+        rec = np.empty((kept, B, self.sizes[i_rec]), dtype=self.dtype)  # written in full
+        x = x.reshape(-1, B, size)
+        net, buf, cnt = tb.arguments(self, _projection_table(self, tb))
+        col_chunks = threads if (threads > 1 and B == 1) else 1
+        args = (x, i_in, rec, i_rec, T, net, buf, cnt, record_steps == "all", col_chunks)
+        if tb.runner("call", run_call_serial, (*args, MIN_PARALLEL_CONNECTIONS))(
+            *args, MIN_PARALLEL_CONNECTIONS
+        ):
+            self._nonfinite(cnt[4])
+        k = tb.counters.size
+        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
+        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        final = {name: {"state": {}, "history": []} for name in self.order}
+        for i, name, key in self.stateful:
+            v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
+            state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
+            final[name]["state"] = {key: state}
+        for i, name, d in self.delayed:
+            final[name]["history"] = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
+        info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}
+        info["schedule"] = "serial"
+        return {record[0]: rec}, counts, final, info
 
     def _nonfinite(self, bad):
         first = np.where(bad[:, 0] > 0, bad[:, 0], np.iinfo(np.int64).max)
@@ -421,115 +475,17 @@ class CompiledNetwork:
         _report(message, self.nonfinite)
 
 
-class _RunCounts(Counts):
-    """Counts of a compiled run whose per-layer records are built when first read
-    (a call that only wants the outputs does not pay for them)."""
-
-    def __init__(self, tables, batch, steps, counters, ev_out):
-        self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = frozenset()  # pooling populations run step by step, never here
-        self._source = (tables, counters, ev_out.reshape(batch, -1))
-        self._built = None
-
-    def _build(self):
-        if self._built is None:
-            tables, counters, ev_out = self._source
-            full = tables.counts(self.batch, self.steps, counters, ev_out)
-            self._built = [full.populations, full.projections]
-            self._source = None
-        return self._built
-
-    @property
-    def populations(self):
-        return self._build()[0]
-
-    @populations.setter
-    def populations(self, value):
-        self._build()[0] = value
-
-    @property
-    def projections(self):
-        return self._build()[1]
-
-    @projections.setter
-    def projections(self, value):
-        self._build()[1] = value
-
-    def __reduce__(self):  # copies and pickles are plain Counts
-        return (
-            Counts,
-            (self.batch, self.steps, self.populations, self.projections, self.lookups),
-        )
-
-
-class _Buffers:
-    """Work buffers of one batch size: the population table with its offsets scaled by
-    the batch, ports, model state, and the event rings."""
-
-    def __init__(self, net: CompiledNetwork, batch):
-        self.pop = net.pop.copy()
-        self.pop[:, 6] *= batch
-        self.pop[:, 9] *= batch
-        self.slot_off = net.slot_off * batch
-        self.ports = np.zeros(net.port_len * batch, dtype=net.dtype)
-        self.v = np.zeros(net.v_len * batch, dtype=net.dtype)
-        self.ev_cnt = np.zeros((len(net.slot_off), batch), dtype=np.int64)
-        self.ev_idx = np.zeros(net.ev_len * batch, dtype=np.int64)
-        self.ev_val = np.zeros(net.ev_len * batch, dtype=net.dtype)
-        self.batch = batch
-        n_proj, n_pop = net.proj.shape[0], net.pop.shape[0]
-        # counters of a run, zeroed together: (3, B, n_proj), (B, n_pop), (B, 2)
-        self.scratch = np.zeros(batch * (3 * n_proj + n_pop + 2), dtype=np.int64)
-        k = 3 * batch * n_proj
-        self.counters = self.scratch[:k].reshape(3, batch, n_proj)
-        self.ev_out = self.scratch[k : k + batch * n_pop].reshape(batch, n_pop)
-        self.bad = self.scratch[k + batch * n_pop :].reshape(batch, 2)
-        self.bad_off = np.zeros((batch, 0), dtype=np.int64)  # nonfinite="ignore"
-        self.recorded = None
-        self._proj = None
-        self._block_bytes = None
-
-    def projections(self, net):
-        """The projection table with the column blocks of this batch size."""
-        if self._proj is None or self._block_bytes != COLUMN_BLOCK_BYTES:
-            proj = net.proj.copy()
-            if self.batch > 1:
-                for k, n_pre, width in net.dense_shared:
-                    proj[k, 14] = column_block("dense", n_pre, width, net.dtype.itemsize, True)
-            self._proj, self._block_bytes = proj, COLUMN_BLOCK_BYTES
-        return self._proj
-
-    def load(self, net, i, history, state):
-        """Put saved recent outputs and model state of population ``i`` in place, as
-        the step-by-step scheduler does."""
-        size, depth, slot0 = self.pop[i, 1], self.pop[i, 2], self.pop[i, 3]
-        d = depth - 1
-        for j, h in enumerate(history[-d:] if d else []):
-            slot = slot0 + (j - d) % depth
-            h = np.ascontiguousarray(h, dtype=self.ev_val.dtype)
-            for b in range(h.shape[0]):
-                off = self.slot_off[slot] + b * size
-                self.ev_cnt[slot, b] = dense_row_events(h[b], self.ev_idx, self.ev_val, off)
-        key = _STATE_NAMES.get(int(self.pop[i, 0]))
-        if key in state:
-            v0 = self.pop[i, 9]
-            self.v[v0 : v0 + size * self.ev_cnt.shape[1]] = np.asarray(state[key]).reshape(-1)
-
-    def dense_slot(self, i, s, batch):
-        """Outputs of population ``i`` of step ``s`` (still in its ring), dense (B, size)."""
-        size, depth, slot0 = self.pop[i, 1], self.pop[i, 2], self.pop[i, 3]
-        slot = slot0 + s % depth
-        out = np.zeros((batch, size))
-        for b in range(batch):
-            off = self.slot_off[slot] + b * size
-            n = self.ev_cnt[slot, b]
-            out[b, self.ev_idx[off : off + n]] = self.ev_val[off : off + n]
-        return out
-
-
-def _address(array) -> int:
-    """Address of the data of a C-contiguous array (the caller keeps it alive)."""
-    return array.__array_interface__["data"][0]
+def _projection_table(net: CompiledNetwork, tb: RunBuffers):
+    """The projection table of the batch size of ``tb``, with its column blocks (kept
+    on ``tb`` while ``COLUMN_BLOCK_BYTES`` is unchanged)."""
+    if tb.proj is None or tb.block_bytes != COLUMN_BLOCK_BYTES:
+        proj = net.proj.copy()
+        if tb.batch > 1:
+            for k, n_pre, width in net.dense_shared:
+                block = column_block("dense", n_pre, width, net.dtype.itemsize, True)
+                proj[k, Proj.BLOCK] = block
+        tb.proj, tb.block_bytes = proj, COLUMN_BLOCK_BYTES
+    return tb.proj
 
 
 def _finite(a) -> bool:
@@ -570,6 +526,7 @@ def run_compiled(
 
 
 _RUNNERS = {
+    "call": run_call_serial,
     "serial": run_batch_serial,
     "lockstep": run_batch_lockstep,
     "samples": run_batch_parallel,

@@ -13,6 +13,7 @@ from ..._registry import Registry
 from ...exceptions import BackendError
 from ...models.fatrelu import event_threshold, unit_values
 from .kernels import dense_to_events, threshold_events
+from .tables import Kind, Pop, compiled_neuron
 
 CPU_NEURONS = Registry("neuron model on backend 'cpu'", BackendError)
 CPU_NEURONS.register_lazy("egru", "neuro.backends.cpu.egru:CpuEGRU")
@@ -54,6 +55,7 @@ class CpuNeurons:
         """Load model state saved by any backend."""
 
 
+@compiled_neuron("input", Kind.INPUT)
 @CPU_NEURONS.register("input")
 class CpuInput(CpuNeurons):
     """Dense input: one event per non-zero value."""
@@ -62,6 +64,7 @@ class CpuInput(CpuNeurons):
         events.from_dense(np.asarray(x).reshape(self.batch, self.pop.size))
 
 
+@compiled_neuron("token", Kind.TOKEN)
 @CPU_NEURONS.register("token")
 class CpuTokenInput(CpuNeurons):
     """Token ids: one event of value 1 per sample."""
@@ -73,6 +76,7 @@ class CpuTokenInput(CpuNeurons):
         events.val[: self.batch] = 1.0
 
 
+@compiled_neuron("fatrelu", Kind.FATRELU, columns=(Pop.THETA,))
 @CPU_NEURONS.register("fatrelu")
 class CpuFATReLU(CpuNeurons):
     """out = x if x >= θ (x > θ when strict) else 0, clipped to the upper ``clip``."""
@@ -89,6 +93,13 @@ class CpuFATReLU(CpuNeurons):
             np.minimum(events.val[:n], self.clip[events.idx[:n]], out=events.val[:n])
 
 
+@compiled_neuron(
+    "readout",
+    Kind.READOUT,
+    columns={Kind.READOUT_ACC: (Pop.STATE,)},
+    state="v",
+    kind_of=lambda model: Kind.READOUT_ACC if model.accumulate else Kind.READOUT,
+)
 @CPU_NEURONS.register("readout")
 class CpuReadout(CpuNeurons):
     """Linear readout, optionally accumulating over steps."""

@@ -14,23 +14,16 @@ network arrives flattened into int64 tables (built by :mod:`.fastpath`); arrays
 that differ in number and shape from network to network (weights, inputs,
 recordings) are passed as addresses, so one compiled loop serves every network:
 
-Populations ``i`` (topological order), ``pop[i, :]``
-    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout, 5 egru),
-    1 size, 2 ring depth (largest outgoing delay + 1), 3 first ring slot,
-    4 input address ((T', B, size) values or (T', B) int64 tokens), 5 input steps T'
-    (1: the same input at every step), 6 port offset, 7 bias offset, 8 threshold
-    offset, 9 state offset (accumulator or EGRU ``c``, ``size`` per sample),
-    10 recording address ((T'', B, size)), 11 recorded steps T'' (0: not recorded),
-    12 port width P, 13 number of ports.  Port ``p`` of sample ``b`` starts at
-    offset + ``(p * B + b) * P``, its bias at bias offset + ``p * P``.
-Projections ``k`` (insertion order), ``proj[k, :]``
-    0 kind (0 dense, 1 sparse, 2 conv2d), 1 pre population, 2 delay, 3 n_pre, 4 width,
-    5 weight address, 6 weight length, 7/8 address/length of the first int array
-    (sparse indptr; conv geometry), 9/10 of the second (sparse indices),
-    11/12 addresses of fan-out non-zeros / totals (n_pre int64 each), 13 target port,
-    14 column block: dense deliveries run block by block (every sample's events for
-    columns ``c0 : c0 + block``, then the next block), so the rows' segments one
-    block reads stay cached while every sample reads them (``width``: one block).
+Populations ``i`` (topological order), ``pop[i, :]``, columns named by
+:class:`~.tables.Pop` (kind, size, ring depth and first slot, input and recording
+addresses, port, bias, threshold and state offsets, port width and count); port ``p``
+of sample ``b`` starts at ``pop[i, Pop.PORTS] + (p * B + b) * pop[i, Pop.WIDTH]``.
+Projections ``k`` (insertion order), ``proj[k, :]``, columns named by
+:class:`~.tables.Proj` (weight kind, pre population, delay, shape, addresses of the
+weights, of the int arrays and of the fan-out counts, target port, column block):
+dense deliveries run block by block (every sample's events for columns
+``c0 : c0 + block``, then the next block), so the rows' segments one block reads stay
+cached while every sample reads them.
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
@@ -62,6 +55,7 @@ from .kernels import (
     sparse_rows_into,
     threshold_row_events,
 )
+from .tables import Kind, Pop, Proj, WeightKind
 
 __all__ = [
     "begin_population",
@@ -72,10 +66,13 @@ __all__ = [
     "run_batch_parallel",
     "KIND_CODES",
     "WEIGHT_CODES",
+    "data_address",
+    "run_call_serial",
 ]
 
-KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4, "egru": 5}
-WEIGHT_CODES = {"dense": 0, "sparse": 1, "conv2d": 2}
+# codes by name (the tables' columns and codes are named in :mod:`.tables`)
+KIND_CODES = {kind.name.lower(): int(kind) for kind in Kind}
+WEIGHT_CODES = {kind.name.lower(): int(kind) for kind in WeightKind}
 
 
 @intrinsic
@@ -90,6 +87,12 @@ def _pointer_like(typingctx, address, like):
 
 
 @njit(cache=True, nogil=True)
+def data_address(a):
+    """Address of the data of the array ``a`` (faster than ``a.ctypes.data`` in Python)."""
+    return a.ctypes.data
+
+
+@njit(cache=True, nogil=True)
 def _view(address, n, like):
     """1-D array of ``n`` items at ``address``, dtype of ``like``; the caller keeps it alive."""
     return carray(_pointer_like(address, like), n)
@@ -101,20 +104,20 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
 
     Dense projections write the columns ``c0:c1`` only (other kinds always all columns).
     """
-    kind, n_pre, width = pk[0], pk[3], pk[4]
-    w = _view(pk[5], pk[6], val_like)
-    if kind == 0:
+    kind, n_pre, width = pk[Proj.KIND], pk[Proj.N_PRE], pk[Proj.WIDTH]
+    w = _view(pk[Proj.WEIGHTS], pk[Proj.WEIGHTS_LEN], val_like)
+    if kind == WeightKind.DENSE:
         w2 = w.reshape((n_pre, width))
         if col_chunks > 1 and c1 - c0 == width and (k1 - k0) * width >= min_par:
             scatter_dense_columns(o, w2, idx, val, k0, k1, col_chunks)
         else:
             dense_rows_into(o, w2, idx, val, k0, k1, c0, c1)
-    elif kind == 1:
-        indptr = _view(pk[7], pk[8], int_like)
-        indices = _view(pk[9], pk[10], int_like)
+    elif kind == WeightKind.SPARSE:
+        indptr = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
+        indices = _view(pk[Proj.INTS2], pk[Proj.INTS2_LEN], int_like)
         sparse_rows_into(o, indptr, indices, w, idx, val, k0, k1)
     else:
-        geom = _view(pk[7], pk[8], int_like)
+        geom = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
         wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
         conv2d_into(o, wt, geom, idx, val, k0, k1)
 
@@ -125,24 +128,24 @@ def begin_population(t, i, b, net, buf):
     pop, bias = net[0], net[5]
     ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
     batch = ev_cnt.shape[1]
-    kind, size = pop[i, 0], pop[i, 1]
-    if kind >= 2:
-        width = pop[i, 12]
-        for port in range(pop[i, 13]):
-            p0 = pop[i, 6] + (port * batch + b) * width
-            b0 = pop[i, 7] + port * width
+    kind, size = pop[i, Pop.KIND], pop[i, Pop.SIZE]
+    if kind >= Kind.FATRELU:
+        width = pop[i, Pop.WIDTH]
+        for port in range(pop[i, Pop.N_PORTS]):
+            p0 = pop[i, Pop.PORTS] + (port * batch + b) * width
+            b0 = pop[i, Pop.BIAS] + port * width
             for j in range(width):  # an explicit loop: numba's slice copy is slower
                 ports[p0 + j] = bias[b0 + j]
         return
-    slot = pop[i, 3] + t % pop[i, 2]
+    slot = pop[i, Pop.SLOT0] + t % pop[i, Pop.DEPTH]
     off = slot_off[slot] + b * size
-    t_in = t if pop[i, 5] > 1 else 0
-    if kind == 0:
-        x = _view(pop[i, 4], pop[i, 5] * batch * size, ev_val)
+    t_in = t if pop[i, Pop.INPUT_STEPS] > 1 else 0
+    if kind == Kind.INPUT:
+        x = _view(pop[i, Pop.INPUT], pop[i, Pop.INPUT_STEPS] * batch * size, ev_val)
         row0 = (t_in * batch + b) * size
         ev_cnt[slot, b] = dense_row_events(x[row0 : row0 + size], ev_idx, ev_val, off)
     else:
-        tok = _view(pop[i, 4], pop[i, 5] * batch, ev_idx)
+        tok = _view(pop[i, Pop.INPUT], pop[i, Pop.INPUT_STEPS] * batch, ev_idx)
         ev_idx[off] = tok[t_in * batch + b]
         ev_val[off] = 1.0
         ev_cnt[slot, b] = 1
@@ -152,23 +155,23 @@ def begin_population(t, i, b, net, buf):
 def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     """Projection ``k`` into population ``i``: the pre-synaptic events of step
     ``t - delay`` of sample ``b`` into its port, columns ``c0 : c0 + block``
-    (``proj[k, 14]``); the block at ``c0 == 0`` increments the counters."""
+    (``proj[k, Proj.BLOCK]``); the block at ``c0 == 0`` increments the counters."""
     pop, proj = net[0], net[1]
     ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
     batch = ev_cnt.shape[1]
-    width = pop[i, 12]
-    pre = proj[k, 1]
-    pdepth = pop[pre, 2]
-    src = pop[pre, 3] + (t - proj[k, 2] + pdepth) % pdepth
-    k0 = slot_off[src] + b * pop[pre, 1]
+    width = pop[i, Pop.WIDTH]
+    pre = proj[k, Proj.PRE]
+    pdepth = pop[pre, Pop.DEPTH]
+    src = pop[pre, Pop.SLOT0] + (t - proj[k, Proj.DELAY] + pdepth) % pdepth
+    k0 = slot_off[src] + b * pop[pre, Pop.SIZE]
     k1 = k0 + ev_cnt[src, b]
-    p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
+    p0 = pop[i, Pop.PORTS] + (proj[k, Proj.PORT] * batch + b) * width
     o = ports[p0 : p0 + width]
-    c1 = min(width, c0 + proj[k, 14])
+    c1 = min(width, c0 + proj[k, Proj.BLOCK])
     _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par)
     if c0 == 0:
-        fan_nnz = _view(proj[k, 11], proj[k, 3], ev_idx)
-        fan_tot = _view(proj[k, 12], proj[k, 3], ev_idx)
+        fan_nnz = _view(proj[k, Proj.FAN_NNZ], proj[k, Proj.N_PRE], ev_idx)
+        fan_tot = _view(proj[k, Proj.FAN_TOT], proj[k, Proj.N_PRE], ev_idx)
         s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
         cnt[0][b, k] += s
         cnt[1][b, k] += a
@@ -185,45 +188,45 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
     pop, theta = net[0], net[4]
     ports, state, slot_off, ev_cnt, ev_idx, ev_val = buf
     batch = ev_cnt.shape[1]
-    kind, size = pop[i, 0], pop[i, 1]
-    slot = pop[i, 3] + t % pop[i, 2]
+    kind, size = pop[i, Pop.KIND], pop[i, Pop.SIZE]
+    slot = pop[i, Pop.SLOT0] + t % pop[i, Pop.DEPTH]
     off = slot_off[slot] + b * size
     bad = cnt[4]
     check = bad.shape[1] > 0 and bad[b, 0] == 0
-    if kind >= 2:
-        width = pop[i, 12]
-        p0 = pop[i, 6] + b * width
+    if kind >= Kind.FATRELU:
+        width = pop[i, Pop.WIDTH]
+        p0 = pop[i, Pop.PORTS] + b * width
         o = ports[p0 : p0 + width]
-        s0 = pop[i, 9] + b * size
+        s0 = pop[i, Pop.STATE] + b * size
         if check:
-            for port in range(pop[i, 13]):
-                q0 = pop[i, 6] + (port * batch + b) * width
+            for port in range(pop[i, Pop.N_PORTS]):
+                q0 = pop[i, Pop.PORTS] + (port * batch + b) * width
                 if not all_finite(ports[q0 : q0 + width]):
                     bad[b, 0], bad[b, 1] = t + 1, i
                     check = False
-        if kind == 2:
-            th = theta[pop[i, 8] : pop[i, 8] + size]
+        if kind == Kind.FATRELU:
+            th = theta[pop[i, Pop.THETA] : pop[i, Pop.THETA] + size]
             n = threshold_row_events(o, th, ev_idx, ev_val, off)
-        elif kind == 3:
+        elif kind == Kind.READOUT:
             n = dense_row_events(o, ev_idx, ev_val, off)
-        elif kind == 4:
+        elif kind == Kind.READOUT_ACC:
             acc = state[s0 : s0 + size]
             for j in range(size):
                 acc[j] += o[j]
             n = dense_row_events(acc, ev_idx, ev_val, off)
         else:
-            p1 = pop[i, 6] + (batch + b) * width
+            p1 = pop[i, Pop.PORTS] + (batch + b) * width
             q_port = ports[p1 : p1 + width]
-            thr = theta[pop[i, 8] : pop[i, 8] + size]
+            thr = theta[pop[i, Pop.THETA] : pop[i, Pop.THETA] + size]
             n = egru_row_events(o, q_port, state[s0 : s0 + size], thr, ev_idx, ev_val, off)
         ev_cnt[slot, b] = n
     n = ev_cnt[slot, b]
     cnt[3][b, i] += n
     if check and not all_finite(ev_val[off : off + n]):
         bad[b, 0], bad[b, 1] = t + 1, i
-    kept = pop[i, 11]
+    kept = pop[i, Pop.RECORD_STEPS]
     if kept > 0 and (record_all or t == steps - 1):
-        rec = _view(pop[i, 10], kept * batch * size, ev_val)
+        rec = _view(pop[i, Pop.RECORD], kept * batch * size, ev_val)
         r0 = ((t if record_all else 0) * batch + b) * size
         dst = rec[r0 : r0 + size]
         for j in range(size):
@@ -244,7 +247,7 @@ def run_batch_serial(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_p
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
-                for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in range(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par)
             for b in range(batch):
@@ -263,7 +266,7 @@ def run_batch_lockstep(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
-                for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in prange(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
             for b in prange(batch):
@@ -280,6 +283,34 @@ def run_batch_parallel(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
                 begin_population(t, i, b, net, buf)
                 for q in range(inc_ptr[i], inc_ptr[i + 1]):
                     k = inc[q]
-                    for c0 in range(0, net[1][k, 4], net[1][k, 14]):
+                    for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
                 finish_population(t, i, b, steps, net, buf, cnt, record_all)
+
+
+@njit(cache=True, nogil=True)
+def run_call_serial(x, i_in, rec, i_rec, steps, net, buf, cnt, record_all, col_chunks, min_par):
+    """A whole call of :func:`run_batch_serial` on one dense input population ``i_in``
+    (values ``x``, (T', B, size), the run's dtype, C-contiguous) recording one population
+    ``i_rec`` into ``rec`` ((T'', B, size)): puts their addresses into the table, resets
+    the event counts, state and counters, runs ``steps`` steps and returns the number of
+    samples that met a non-finite value (the work of several numpy calls, in one)."""
+    pop = net[0]
+    pop[i_in, Pop.INPUT] = x.ctypes.data
+    pop[i_in, Pop.INPUT_STEPS] = x.shape[0]
+    pop[i_rec, Pop.RECORD] = rec.ctypes.data
+    pop[i_rec, Pop.RECORD_STEPS] = rec.shape[0]
+    buf[1][:] = 0
+    buf[3][:, :] = 0
+    cnt[0][:, :] = 0
+    cnt[1][:, :] = 0
+    cnt[2][:, :] = 0
+    cnt[3][:, :] = 0
+    bad = cnt[4]
+    bad[:, :] = 0
+    run_batch_serial(0, steps, steps, net, buf, cnt, record_all, col_chunks, min_par)
+    n_bad = 0
+    for b in range(bad.shape[0]):
+        if bad.shape[1] > 0 and bad[b, 0] > 0:
+            n_bad += 1
+    return n_bad
