@@ -85,9 +85,7 @@ class _CoresHooks(StepHooks):
         self.q_payload = quant is not None and quant.payload_bits is not None
         self.counters = self.latency = self.energy = self.critical = self.step = None
         self.outgoing = {n: [] for n in plans}
-        self.counts_spikes = {
-            n: network.populations[n].model.type != "readout" for n in self.unit_events
-        }
+        self.payload = collect or self.q_payload
         if routing is not None:
             self.tables = [
                 (routing.synops[p.name], p.weights.fanout_total())
@@ -101,6 +99,16 @@ class _CoresHooks(StepHooks):
                 self.outgoing[proj.pre].append(
                     (routing.events[proj.name], step_name(routing.kind[proj.name]))
                 )
+            self.emit_info = {
+                n: (
+                    self.outgoing[n],
+                    routing.messages[n],
+                    routing.unit_core[n],
+                    self.unit_events.get(n),
+                    network.populations[n].model.type != "readout",
+                )
+                for n in plans
+            }
             self.critical = {
                 "core": np.zeros(steps, np.int64),
                 "sample": np.zeros(steps, np.int64),
@@ -110,6 +118,7 @@ class _CoresHooks(StepHooks):
         else:
             # without routing tables only the per-unit event counts are kept
             self.on_step_start = self.on_step_end = self.on_deliver = None
+            self.on_emit = self._emit_uncounted
         if not (collect or self.q_state):
             self.on_ports = self.on_update = None
 
@@ -150,34 +159,40 @@ class _CoresHooks(StepHooks):
 
     def on_emit(self, t, plan, out, n):
         name = plan.name
-        if plan.sends and (self.collect or self.q_payload):
-            found, rng = self.found, self.rng
-            vals = out.val[:n]
-            if self.collect:
-                found["payload"][name] = max(found["payload"].get(name, 0.0), _absmax(vals))
-                low = float(vals.min()) if n else 0.0
-                found["payload"][f"{name}.signed"] = bool(
-                    found["payload"].get(f"{name}.signed", False) or low < 0
-                )
-            if self.q_payload:
-                signed = bool(rng["payload"].get(f"{name}.signed", True))
-                _quantize_inplace(vals, rng["payload"].get(name, 0.0), self.quant.payload_bits,
-                                  signed)  # fmt: skip
-        counters, routing = self.counters, self.routing
-        if counters is not None and n:
-            step = self.step
-            for table, key in self.outgoing[name]:
+        if self.payload and plan.sends:
+            self._payload(name, out.val[:n], n)
+        outgoing, messages, unit_core, unit_ev, spikes = self.emit_info[name]
+        step = self.step
+        if n:
+            for table, key in outgoing:
                 count_events(out.ptr, out.idx, *table, step[key])
-            _count_messages(routing, name, out, step)
-        if name in self.unit_events:
-            if counters is not None:
-                step = self.step
-                count_active(out.ptr, out.idx, routing.unit_core[name],
-                             step["updates_active"], self.unit_events[name])  # fmt: skip
-                if self.counts_spikes[name]:
-                    count_spikes(out.ptr, out.idx, routing.unit_core[name], step["spikes"])
-            else:
-                np.add.at(self.unit_events[name], out.idx[:n], 1)
+            _count_messages(messages, unit_core, out, step)
+        if unit_ev is not None:
+            count_active(out.ptr, out.idx, unit_core, step["updates_active"], unit_ev)
+            if spikes:
+                count_spikes(out.ptr, out.idx, unit_core, step["spikes"])
+
+    def _emit_uncounted(self, t, plan, out, n):
+        """``on_emit`` without routing tables: payload calibration and events per unit."""
+        name = plan.name
+        if self.payload and plan.sends:
+            self._payload(name, out.val[:n], n)
+        unit_ev = self.unit_events.get(name)
+        if unit_ev is not None:
+            np.add.at(unit_ev, out.idx[:n], 1)
+
+    def _payload(self, name, vals, n):
+        found, rng = self.found, self.rng
+        if self.collect:
+            found["payload"][name] = max(found["payload"].get(name, 0.0), _absmax(vals))
+            low = float(vals.min()) if n else 0.0
+            found["payload"][f"{name}.signed"] = bool(
+                found["payload"].get(f"{name}.signed", False) or low < 0
+            )
+        if self.q_payload:
+            signed = bool(rng["payload"].get(f"{name}.signed", True))
+            _quantize_inplace(vals, rng["payload"].get(name, 0.0), self.quant.payload_bits,
+                              signed)  # fmt: skip
 
     def on_step_end(self, t):
         step, profile, routing = self.step, self.profile, self.routing
@@ -259,9 +274,8 @@ def step_name(kind: str) -> str:
     return f"syn_{kind}"
 
 
-def _count_messages(routing, name, out, step):
-    src = routing.unit_core[name]
-    for _delay, indptr, dst, same, ew, ns, cross in routing.messages[name]:
+def _count_messages(messages, src, out, step):
+    for _delay, indptr, dst, same, ew, ns, cross in messages:
         count_messages(
             out.ptr, out.idx, src, indptr, dst, same, ew, ns, cross,
             step["messages_sent"], step["messages_received"], step["messages_within_tile"],
