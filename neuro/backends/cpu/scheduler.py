@@ -146,7 +146,7 @@ class CpuBackend(Backend):
         hooks = None
         if nonfinite != "ignore":
             hooks = _FiniteCheck(self, network, dtype, nonfinite)
-        recs = stepper.run(inputs, record, record_steps, hooks, progress, label="cpu")
+        recs = stepper.run(inputs, record, record_steps, hooks, progress, label="cpu", quiet=True)
         info = {"dtype": str(dtype), "engine": "python", "threads": 1, "schedule": "stepwise"}
         return recs, stepper.counts(), stepper.final_state(), info
 
