@@ -14,7 +14,7 @@ import numpy as np
 from .._progress import progress_bar
 from ..audit.counts import Counts
 from .base import BACKENDS, Backend
-from .state import initial_histories
+from .state import initial_histories, initial_model_state
 
 __all__ = ["ReferenceBackend"]
 
@@ -47,7 +47,7 @@ class ReferenceBackend(Backend):
         init = initial_histories(network, B, initial_state)
         for name, pop in pops.items():
             saved = (initial_state or {}).get(name, {})
-            states[name] = saved.get("state") or pop.model.init_state(pop.size, B)
+            states[name] = initial_model_state(pop, B, saved.get("state"))
             histories[name] = deque(init[name], maxlen=max(1, network.max_delay(name)))
         kept = T if record_steps == "all" else 1
         recs = {n: np.zeros((kept, B, pops[n].size)) for n in record}

@@ -2,6 +2,9 @@
 
 ``state[population] = {"state": {name: array (B, ...)}, "history": [out_{t-D}, ..., out_{t-1}]}``
 where D is the largest delay leaving the population and each ``out`` is (B, size).
+The ``"state"`` entries are the model's declared state fields
+(:meth:`neuro.models.base.NeuronModel.state_fields`): their names, dtypes and shapes are
+read from the declaration, never from a backend's own knowledge of the model.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import numpy as np
 from .._validate import check_finite
 from ..exceptions import InputError
 
-__all__ = ["check_initial_state", "initial_histories"]
+__all__ = ["check_initial_state", "initial_histories", "initial_model_state", "neutral_state"]
 
 
 def _as_state_array(value, what: str) -> np.ndarray:
@@ -79,18 +82,19 @@ def check_initial_state(network, batch: int, initial_state) -> None:
             raise InputError(
                 f"{where}['state'] is a {type(saved).__name__}, must be a dict of arrays."
             )
-        fresh = pop.model.init_state(pop.size, batch)
-        if saved and set(saved) != set(fresh):
+        fields = {f.name: f for f in pop.model.state_fields()}
+        if saved and set(saved) != set(fields):
             raise InputError(
                 f"{where}['state'] has keys {sorted(saved)}; population {name!r} "
-                f"({pop.model.type}) keeps {sorted(fresh) or 'no state'}."
+                f"({pop.model.type}) keeps {sorted(fields) or 'no state'}."
             )
         for key, value in saved.items():
             arr = _as_state_array(value, f"{where}['state'][{key!r}]")
-            if arr.shape != fresh[key].shape:
+            shape = fields[key].shape(pop.size, batch)
+            if arr.shape != shape:
                 raise InputError(
                     f"{where}['state'][{key!r}] has shape {arr.shape}, must be "
-                    f"{fresh[key].shape} (batch {batch})."
+                    f"{shape} (batch {batch})."
                 )
 
 
@@ -117,3 +121,35 @@ def initial_histories(network, batch: int, initial_state: dict | None) -> dict[s
             )
         out[name] = hist
     return out
+
+
+def initial_model_state(population, batch: int, saved: dict | None) -> dict[str, np.ndarray]:
+    """The model state a run starts from: ``saved`` (checked by :func:`check_initial_state`)
+    in the declared dtypes, or the declared initial values for a fresh run.
+
+    Parameters
+    ----------
+    population : neuro.ir.Population
+    batch : int
+    saved : dict of str → array or None
+        ``initial_state[population]["state"]``; None or empty: a fresh start.
+
+    Returns
+    -------
+    dict of str → ndarray, shapes ``field.shape(size, batch)``
+    """
+    fields = population.model.state_fields()
+    if not saved:
+        return {f.name: f.zeros(population.size, batch) for f in fields}
+    return {
+        f.name: np.asarray(saved[f.name], dtype=f.dtype).reshape(f.shape(population.size, batch))
+        for f in fields
+    }
+
+
+def neutral_state(population, arrays: dict) -> dict[str, np.ndarray]:
+    """A backend's model state in the backend-neutral form: every declared field, in
+    its declared dtype (``arrays`` maps field names to the backend's arrays)."""
+    return {
+        f.name: np.asarray(arrays[f.name]).astype(f.dtype) for f in population.model.state_fields()
+    }

@@ -8,8 +8,9 @@ sparse matrices for every weight operator (each operator answers
 
 * :func:`synapse_matrix` — (n_pre, n_out) 0/1 matrix of the *non-zero* weights (port
   entries as columns; a zero weight is not stored and never costs a synaptic op);
-* :func:`port_units` — the unit of the post-synaptic population each port entry drives;
-* :func:`unit_synapses` — (n_pre, post size) synapse counts per (pre unit, post unit).
+* :func:`unit_synapses` — (n_pre, post size) synapse counts per (pre unit, post unit),
+  the port entries folded onto the units the post-synaptic model declares they belong to
+  (:meth:`neuro.models.base.NeuronModel.port_units`).
 
 Convolutions are expanded: every (input position, kernel tap, output channel) with a
 non-zero weight is one stored synapse (no weight sharing in core memory), exact at the
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["synapse_matrix", "port_units", "unit_synapses"]
+__all__ = ["synapse_matrix", "unit_synapses"]
 
 
 def synapse_matrix(weights, zeros: bool = False) -> sp.csr_matrix:
@@ -45,40 +46,30 @@ def synapse_matrix(weights, zeros: bool = False) -> sp.csr_matrix:
     return weights.synapses(zeros)
 
 
-def port_units(width: int, size: int) -> np.ndarray:
-    """Unit index driven by each entry of a port.
-
-    A port as wide as the population maps entry ``j`` to unit ``j``; a port ``k`` times
-    as wide holds ``k`` blocks of one entry per unit (e.g. the z | r | g gate blocks of
-    an EGRU), so entry ``j`` drives unit ``j % size``.
-
-    Returns
-    -------
-    ndarray of int64, shape (width,)
-    """
-    j = np.arange(width, dtype=np.int64)
-    if width % size == 0:
-        return j % size
-    return j * size // width
-
-
-def unit_synapses(projection, post_size: int, zeros: bool = False) -> sp.csr_matrix:
+def unit_synapses(projection, post, zeros: bool = False) -> sp.csr_matrix:
     """Synapses per (pre-synaptic unit, post-synaptic unit) of a projection.
 
     Parameters
     ----------
     projection : neuro.ir.Projection
-    post_size : int
-        Units of the post-synaptic population.
+    post : neuro.ir.Population
+        The post-synaptic population; its model says which unit each entry of the
+        projection's port belongs to.
 
     Returns
     -------
     scipy.sparse.csr_matrix of int64, shape (n_pre, post_size)
         Stored synapses from ``i`` onto the port entries of unit ``u``; row sums equal
         ``projection.weights.fanout_nnz()``.
+
+    Notes
+    -----
+    An EGRU's ``3H``-wide ports hold the gate blocks z | r | g, so entry ``j`` belongs to
+    unit ``j % H``; a max pool's ``K`` taps per window belong to unit ``j // K``.
     """
     m = synapse_matrix(projection.weights, zeros)
-    units = port_units(m.shape[1], post_size)
+    post_size = post.size
+    units = post.model.port_units(projection.port, post_size)
     if m.shape[1] == post_size and np.array_equal(units, np.arange(post_size)):
         return m
     fold = sp.csr_matrix(

@@ -391,7 +391,7 @@ def map_network(
     order = network.topological_order()
     store = zero_weights == "store"
     synapses = {
-        p.name: unit_synapses(p, network.populations[p.post].size, zeros=store)
+        p.name: unit_synapses(p, network.populations[p.post], zeros=store)
         for p in network.projections.values()
     }
     fan_in = {n: _FanIn(network, n, synapses, bps, word) for n in order}
@@ -418,7 +418,7 @@ def map_network(
     mapping.zero_weights = zero_weights
     if store:
         mapping.nonzero_synapses = {
-            p.name: unit_synapses(p, network.populations[p.post].size)
+            p.name: unit_synapses(p, network.populations[p.post])
             for p in network.projections.values()
         }
     _check(mapping)

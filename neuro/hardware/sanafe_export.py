@@ -295,11 +295,9 @@ def _post_kinds(network, notes) -> dict[str, str]:
 
 
 def _edge_lines(network, mapping, proj) -> list[str]:
-    from .connectivity import port_units
-
     pre, post = proj.pre, proj.post
     stored = mapping.synapses[proj.name].tocoo()
-    weights = _unit_weights(proj, network.populations[post].size, port_units)
+    weights = _unit_weights(proj, network.populations[post])
     if type(proj.weights).__name__ == "Dense" and stored.nnz == weights.size:
         return [f"    - {pre} -> {post}: [{{type: dense, weight: {_flow(weights.ravel())}}}]"]
     order = np.lexsort((stored.col, stored.row))
@@ -312,11 +310,12 @@ def _edge_lines(network, mapping, proj) -> list[str]:
     ]
 
 
-def _unit_weights(proj, post_size, port_units) -> np.ndarray:
+def _unit_weights(proj, post_pop) -> np.ndarray:
     """Weight from each pre unit to each post unit (n_pre, post_size); one port entry each."""
     op = proj.weights
     full = op.dense()  # (n_pre, n_out)
-    units = port_units(full.shape[1], post_size)
+    post_size = post_pop.size
+    units = post_pop.model.port_units(proj.port, post_size)
     if full.shape[1] != post_size or not np.array_equal(units, np.arange(post_size)):
         raise ParameterError(
             f"export_sanafe: projection {proj.name!r} drives a port of {full.shape[1]} entries "

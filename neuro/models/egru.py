@@ -24,7 +24,7 @@ import numpy as np
 
 from .._validate import as_float_param, check_nonnegative
 from ..exceptions import ShapeError
-from .base import MODELS, NeuronModel
+from .base import MODELS, NeuronModel, Port, StateField
 
 __all__ = ["EGRU", "egru_gates"]
 
@@ -77,18 +77,29 @@ class EGRU(NeuronModel):
     """
 
     type: ClassVar[str] = "egru"
+    PORTS: ClassVar[tuple[Port, ...]] = (
+        Port(
+            "input",
+            "feed-forward drive a = x W + b_x, gate blocks z | r | g of one entry per unit",
+            per_unit=3,
+            layout="blocks",
+        ),
+        Port(
+            "recurrent",
+            "recurrent drive q = y_{t-1} R + b_r, gate blocks z | r | g of one entry per unit",
+            per_unit=3,
+            layout="blocks",
+        ),
+    )
+    STATE: ClassVar[tuple[StateField, ...]] = (
+        StateField("c", "internal state c_t (units of the threshold; 0 at the start)"),
+    )
     threshold: np.ndarray
 
     def __post_init__(self):
         object.__setattr__(
             self, "threshold", np.atleast_1d(as_float_param(self.threshold, "egru threshold"))
         )
-
-    def ports(self, size):
-        return {"input": 3 * size, "recurrent": 3 * size}
-
-    def init_state(self, size, batch):
-        return {"c": np.zeros((batch, size))}
 
     def validate(self, where, shape):
         check_nonnegative(self.threshold, f"population {where!r}: egru threshold")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..exceptions import ParameterError, ShapeError
 from ..ir.conv_geometry import output_size, window_inputs
-from .base import MODELS, NeuronModel
+from .base import MODELS, NeuronModel, Port
 
 __all__ = ["MaxPool", "pool_output_size", "routing"]
 
@@ -133,8 +133,15 @@ class MaxPool(NeuronModel):
         full = np.where(idx[None] >= 0, idx[None] + offsets, -1)
         return full.reshape(-1, idx.shape[1]).astype(np.int64)
 
-    def ports(self, size):
-        return {"input": size * self.taps}
+    def port_specs(self):
+        return (
+            Port(
+                "input",
+                "routed inputs, K = prod(kernel) window taps per unit in row-major kernel order",
+                per_unit=self.taps,
+                layout="slots",
+            ),
+        )
 
     def validate(self, where, shape):
         if math.prod(shape) != math.prod(self.out_shape()):

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
 from .._validate import as_bool_param
-from .base import MODELS, NeuronModel
+from .base import MODELS, NeuronModel, StateField
 
 __all__ = ["Readout"]
 
@@ -31,8 +29,13 @@ class Readout(NeuronModel):
     def __post_init__(self):
         object.__setattr__(self, "accumulate", as_bool_param(self.accumulate, "readout accumulate"))
 
-    def init_state(self, size, batch):
-        return {"v": np.zeros((batch, size))} if self.accumulate else {}
+    #: State of an accumulating readout (none without ``accumulate``).
+    ACCUMULATOR: ClassVar[StateField] = StateField(
+        "v", "integrated input v_t = v_{t-1} + input_t (0 at the start)"
+    )
+
+    def state_fields(self):
+        return (self.ACCUMULATOR,) if self.accumulate else ()
 
     def step(self, state, inputs):
         v = inputs["input"]

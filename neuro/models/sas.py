@@ -32,7 +32,7 @@ import numpy as np
 
 from .._validate import as_int_param
 from ..exceptions import ParameterError, ShapeError
-from .base import MODELS, NeuronModel
+from .base import MODELS, NeuronModel, Port
 
 __all__ = ["SAS", "sas_project", "sas_group_size"]
 
@@ -108,8 +108,27 @@ class SAS(NeuronModel):
         if self.channels is not None:
             object.__setattr__(self, "channels", as_int_param(self.channels, "sas channels", 1))
 
-    def ports(self, size):
-        return {"input": size // self.m}
+    def port_specs(self):
+        return (
+            Port(
+                "input",
+                "the C * positions inputs x (channels first), M times narrower than the output",
+                divisor=self.m,
+                layout="custom",
+            ),
+        )
+
+    def port_entries(self, port, size):
+        """Input (c, p) belongs to the unit of its slot 0, ``c * M * P + p``
+        (P = positions); its part is its position in the slot-choosing group."""
+        self.port_spec(port)
+        width = size // self.m
+        channels = self.in_channels(width)
+        positions = width // channels
+        j = np.arange(width, dtype=np.int64)
+        c, p = np.divmod(j, positions)
+        g = max(1, sas_group_size(self.m))
+        return c * self.m * positions + p, c % g
 
     def in_channels(self, in_width: int) -> int:
         """Input channels C for an input port of ``in_width`` entries."""

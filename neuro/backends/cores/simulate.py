@@ -1,20 +1,19 @@
-"""The time-stepped loop of the ``cores`` backend.
+"""The time-stepped run of the ``cores`` backend.
 
-It follows the CPU event scheduler step for step — same neuron and synapse kernels
-(:data:`~neuro.backends.cpu.CPU_NEURONS`, :func:`~neuro.backends.cpu.synapses.build_delivery`),
-same topological order, same event rings — so float outputs and network counts equal
-those of ``cpu``.  Around each delivery it runs the per-core counting kernels of
-:mod:`.counters`, and in fixed-point mode it rounds port accumulators, model state and
-message payloads (:mod:`.quantize`).
+It runs the CPU engine's loop itself (:class:`~neuro.backends.cpu.stepper.Stepper`:
+same neuron and synapse kernels, topological order and event rings), so float outputs
+and network counts equal those of ``cpu``.  Its hooks (:class:`_CoresHooks`) add the
+per-core counting kernels of :mod:`.counters` around each delivery and emission, the
+latency and energy of every step, and in fixed-point mode the rounding of port
+accumulators, model state and message payloads (:mod:`.quantize`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..._progress import progress_bar
 from ...hardware import COST_TERMS
-from ..cpu.plan import assemble_counts, build_plans, final_state
+from ..cpu.stepper import StepHooks, Stepper
 from ..cpu.synapses import build_delivery
 from .counters import (
     StepCounters,
@@ -68,6 +67,144 @@ def _quantize_inplace(arr, top, bits, signed=True):
     arr[...] = quantize_values(arr, top, bits, signed)
 
 
+class _CoresHooks(StepHooks):
+    """The cores backend's additions to the shared loop: per-core counters, latency and
+    energy per step, calibration maxima and fixed-point rounding."""
+
+    def __init__(self, network, plans, batch, steps, routing, profile, n_tiles, quant, ranges,
+                 collect, timing):  # fmt: skip
+        self.network, self.routing, self.profile = network, routing, profile
+        self.n_tiles, self.quant, self.collect, self.timing = n_tiles, quant, collect, timing
+        n_proj = len(network.projections)
+        self.value_fanout, self.nonbinary = [0.0] * n_proj, [0] * n_proj
+        self.unit_events = {n: np.zeros(p.size, np.int64) for n, p in plans.items()
+                            if not p.is_input}  # fmt: skip
+        self.found = {"payload": {}, "port": {}, "state": {}}
+        self.rng = ranges or {"payload": {}, "port": {}, "state": {}}
+        self.q_state = quant is not None and quant.state_bits is not None
+        self.q_payload = quant is not None and quant.payload_bits is not None
+        self.counters = self.latency = self.energy = self.critical = self.step = None
+        self.outgoing = {n: [] for n in plans}
+        self.payload = collect or self.q_payload
+        if routing is not None:
+            self.tables = [
+                (routing.synops[p.name], p.weights.fanout_total())
+                for p in network.projections.values()
+            ]
+            keep = steps * routing.n_cores <= KEEP_STEPS_LIMIT
+            self.counters = StepCounters(batch, routing.n_cores, steps, keep)
+            self.latency = np.zeros((steps, batch))
+            self.energy = np.zeros(steps)
+            for proj in network.projections.values():
+                self.outgoing[proj.pre].append(
+                    (routing.events[proj.name], step_name(routing.kind[proj.name]))
+                )
+            self.emit_info = {
+                n: (
+                    self.outgoing[n],
+                    routing.messages[n],
+                    routing.unit_core[n],
+                    self.unit_events.get(n),
+                    network.populations[n].model.type != "readout",
+                )
+                for n in plans
+            }
+            self.critical = {
+                "core": np.zeros(steps, np.int64),
+                "sample": np.zeros(steps, np.int64),
+                "busy_ns": np.zeros(steps),
+                "terms_ns": [],
+            }
+        else:
+            # without routing tables only the per-unit event counts are kept
+            self.on_step_start = self.on_step_end = self.on_deliver = None
+            self.on_emit = self._emit_uncounted
+        if not (collect or self.q_state):
+            self.on_ports = self.on_update = None
+
+    def on_step_start(self, t):
+        self.counters.reset()
+        self.step = self.counters.step
+
+    def on_deliver(self, t, plan, k, ev, synops, active):
+        table, fan_tot = self.tables[k]
+        vf, nb = count_synops(ev.ptr, ev.idx, ev.val, *table, fan_tot, self.step["synops"])
+        self.value_fanout[k] += vf
+        self.nonbinary[k] += nb
+
+    def on_ports(self, t, plan):
+        name, found, rng = plan.name, self.found, self.rng
+        if self.collect:
+            for port, buf in plan.ports.items():
+                key = f"{name}.{port}"
+                found["port"][key] = max(found["port"].get(key, 0.0), _absmax(buf))
+        if self.q_state:
+            for port, buf in plan.ports.items():
+                _quantize_inplace(buf, rng["port"].get(f"{name}.{port}", 0.0),
+                                  self.quant.state_bits)  # fmt: skip
+
+    def on_update(self, t, plan):
+        state = plan.neurons.get_state()
+        if not state:
+            return
+        found, rng = self.found, self.rng
+        for key, arr in state.items():
+            full = f"{plan.name}.{key}"
+            if self.collect:
+                found["state"][full] = max(found["state"].get(full, 0.0), _absmax(arr))
+            if self.q_state:
+                _quantize_inplace(arr, rng["state"].get(full, 0.0), self.quant.state_bits)
+        if self.q_state:
+            plan.neurons.set_state(state)
+
+    def on_emit(self, t, plan, out, n):
+        name = plan.name
+        if self.payload and plan.sends:
+            self._payload(name, out.val[:n], n)
+        outgoing, messages, unit_core, unit_ev, spikes = self.emit_info[name]
+        step = self.step
+        if n:
+            for table, key in outgoing:
+                count_events(out.ptr, out.idx, *table, step[key])
+            _count_messages(messages, unit_core, out, step)
+        if unit_ev is not None:
+            count_active(out.ptr, out.idx, unit_core, step["updates_active"], unit_ev)
+            if spikes:
+                count_spikes(out.ptr, out.idx, unit_core, step["spikes"])
+
+    def _emit_uncounted(self, t, plan, out, n):
+        """``on_emit`` without routing tables: payload calibration and events per unit."""
+        name = plan.name
+        if self.payload and plan.sends:
+            self._payload(name, out.val[:n], n)
+        unit_ev = self.unit_events.get(name)
+        if unit_ev is not None:
+            np.add.at(unit_ev, out.idx[:n], 1)
+
+    def _payload(self, name, vals, n):
+        found, rng = self.found, self.rng
+        if self.collect:
+            found["payload"][name] = max(found["payload"].get(name, 0.0), _absmax(vals))
+            low = float(vals.min()) if n else 0.0
+            found["payload"][f"{name}.signed"] = bool(
+                found["payload"].get(f"{name}.signed", False) or low < 0
+            )
+        if self.q_payload:
+            signed = bool(rng["payload"].get(f"{name}.signed", True))
+            _quantize_inplace(vals, rng["payload"].get(name, 0.0), self.quant.payload_bits,
+                              signed)  # fmt: skip
+
+    def on_step_end(self, t):
+        step, profile, routing = self.step, self.profile, self.routing
+        np.subtract(routing.update_units[None, :], step["updates_active"],
+                    out=step["updates_inactive"])  # fmt: skip
+        busy = core_time_ns(step, profile, self.timing)
+        self.latency[t] = step_latency_ns(busy, profile, self.n_tiles)
+        _record_critical(self.critical, t, busy, step, profile, self.timing)
+        self.energy[t] = float(core_energy_pj(step, profile).sum())
+        self.counters.close_step(t)
+
+
 def simulate(
     network,
     inputs,
@@ -107,150 +244,24 @@ def simulate(
     The ``synops`` counter follows delivery, like the network counts.
     """
     B, T = inputs.batch, inputs.steps
-    plans = build_plans(network, B, dtype, initial_state)
-    order = list(plans)
+    deliveries = [build_delivery(proj, dtype) for proj in network.projections.values()]
+    stepper = Stepper(network, B, dtype, initial_state, deliveries)
+    hooks = _CoresHooks(network, stepper.plans, B, T, routing, profile, n_tiles, quant, ranges,
+                        collect, timing)  # fmt: skip
+    recs = stepper.run(inputs, record, record_steps, hooks, progress, label="cores")
     proj_names = list(network.projections)
-    for k, proj in enumerate(network.projections.values()):
-        fan_tot = proj.weights.fanout_total()
-        table = routing.synops[proj.name] if routing is not None else None
-        plans[proj.post].incoming.append(
-            (build_delivery(proj, dtype), plans[proj.pre].ring, proj.delay, proj.port, k,
-             table, fan_tot)
-        )  # fmt: skip
-
-    n_proj = len(proj_names)
-    syn, act, ev_in = [0] * n_proj, [0] * n_proj, [0] * n_proj
-    value_fanout, nonbinary = [0.0] * n_proj, [0] * n_proj
-    ev_out = dict.fromkeys(order, 0)
-    unit_events = {n: np.zeros(plans[n].size, np.int64) for n in order if not plans[n].is_input}
-    kept = T if record_steps == "all" else 1
-    recs = {n: np.zeros((kept, B, network.populations[n].size), dtype=dtype) for n in record}
-    found = {"payload": {}, "port": {}, "state": {}}
-    counters = latency = energy = None
-    if routing is not None:
-        keep = T * routing.n_cores <= KEEP_STEPS_LIMIT
-        counters = StepCounters(B, routing.n_cores, T, keep)
-        latency = np.zeros((T, B))
-        energy = np.zeros(T)
-    rng = ranges or {"payload": {}, "port": {}, "state": {}}
-    q_state = quant is not None and quant.state_bits is not None
-    q_payload = quant is not None and quant.payload_bits is not None
-    sequence = [plans[n] for n in order]
-    outgoing = {n: [] for n in order}
-    critical = None
-    if routing is not None:
-        for proj in network.projections.values():
-            outgoing[proj.pre].append(
-                (routing.events[proj.name], step_name(routing.kind[proj.name]))
-            )
-        critical = {
-            "core": np.zeros(T, np.int64),
-            "sample": np.zeros(T, np.int64),
-            "busy_ns": np.zeros(T),
-            "terms_ns": [],
-        }
-    bar = progress_bar(T, f"cores {network.name}", progress)
-    for t in range(T):
-        if counters is not None:
-            counters.reset()
-            step = counters.step
-        for plan in sequence:
-            out = plan.ring[t % len(plan.ring)]
-            name = plan.name
-            if plan.is_input:
-                plan.neurons.inject(inputs.at(name, t), out)
-            else:
-                ports = plan.ports
-                for port, buf in ports.items():
-                    buf[:] = plan.bias[port]
-                for deliver, ring, delay, port, k, table, fan_tot in plan.incoming:
-                    ev = ring[(t - delay) % len(ring)]
-                    s, a = deliver(ev.ptr, ev.idx, ev.val, ports[port])
-                    syn[k] += s
-                    act[k] += a
-                    ev_in[k] += int(ev.ptr[B])
-                    if counters is not None:
-                        vf, nb = count_synops(
-                            ev.ptr, ev.idx, ev.val, *table, fan_tot, step["synops"]
-                        )
-                        value_fanout[k] += vf
-                        nonbinary[k] += nb
-                if collect:
-                    for port, buf in ports.items():
-                        key = f"{name}.{port}"
-                        found["port"][key] = max(found["port"].get(key, 0.0), _absmax(buf))
-                if q_state:
-                    for port, buf in ports.items():
-                        _quantize_inplace(buf, rng["port"].get(f"{name}.{port}", 0.0),
-                                          quant.state_bits)  # fmt: skip
-                plan.neurons.step(ports, out)
-                if collect or q_state:
-                    state = plan.neurons.get_state()
-                    if state:
-                        for key, arr in state.items():
-                            full = f"{name}.{key}"
-                            if collect:
-                                found["state"][full] = max(found["state"].get(full, 0.0),
-                                                           _absmax(arr))  # fmt: skip
-                            if q_state:
-                                _quantize_inplace(arr, rng["state"].get(full, 0.0),
-                                                  quant.state_bits)  # fmt: skip
-                        if q_state:
-                            plan.neurons.set_state(state)
-            n = int(out.ptr[B])
-            if plan.sends and (collect or q_payload):
-                vals = out.val[:n]
-                if collect:
-                    found["payload"][name] = max(found["payload"].get(name, 0.0), _absmax(vals))
-                    low = float(vals.min()) if n else 0.0
-                    found["payload"][f"{name}.signed"] = bool(
-                        found["payload"].get(f"{name}.signed", False) or low < 0
-                    )
-                if q_payload:
-                    signed = bool(rng["payload"].get(f"{name}.signed", True))
-                    _quantize_inplace(vals, rng["payload"].get(name, 0.0), quant.payload_bits,
-                                      signed)  # fmt: skip
-            ev_out[name] += n
-            if counters is not None and n:
-                for table, key in outgoing[name]:
-                    count_events(out.ptr, out.idx, *table, step[key])
-                _count_messages(routing, name, out, step)
-            if name in unit_events:
-                if counters is not None:
-                    count_active(out.ptr, out.idx, routing.unit_core[name],
-                                 step["updates_active"], unit_events[name])  # fmt: skip
-                    if network.populations[name].model.type != "readout":
-                        count_spikes(out.ptr, out.idx, routing.unit_core[name], step["spikes"])
-                else:
-                    np.add.at(unit_events[name], out.idx[:n], 1)
-        if counters is not None:
-            np.subtract(routing.update_units[None, :], step["updates_active"],
-                        out=step["updates_inactive"])  # fmt: skip
-            busy = core_time_ns(step, profile, timing)
-            latency[t] = step_latency_ns(busy, profile, n_tiles)
-            _record_critical(critical, t, busy, step, profile, timing)
-            energy[t] = float(core_energy_pj(step, profile).sum())
-            counters.close_step(t)
-        if record_steps == "all" or t == T - 1:
-            slot = t if record_steps == "all" else 0
-            for name in record:
-                plans[name].ring[t % len(plans[name].ring)].to_dense(recs[name][slot])
-        bar.update()
-    bar.close()
-
-    counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
     return Simulation(
         recordings=recs,
-        counts=counts,
-        final_state=final_state(network, plans, T, B),
-        counters=counters,
-        latency_ns=latency,
-        energy_per_step_pj=energy,
-        value_fanout=dict(zip(proj_names, value_fanout)),
-        nonbinary=dict(zip(proj_names, nonbinary)),
-        unit_events=unit_events,
-        ranges=found if collect else None,
-        critical=critical,
+        counts=stepper.counts(),
+        final_state=stepper.final_state(),
+        counters=hooks.counters,
+        latency_ns=hooks.latency,
+        energy_per_step_pj=hooks.energy,
+        value_fanout=dict(zip(proj_names, hooks.value_fanout)),
+        nonbinary=dict(zip(proj_names, hooks.nonbinary)),
+        unit_events=hooks.unit_events,
+        ranges=hooks.found if collect else None,
+        critical=hooks.critical,
     )
 
 
@@ -263,9 +274,8 @@ def step_name(kind: str) -> str:
     return f"syn_{kind}"
 
 
-def _count_messages(routing, name, out, step):
-    src = routing.unit_core[name]
-    for _delay, indptr, dst, same, ew, ns, cross in routing.messages[name]:
+def _count_messages(messages, src, out, step):
+    for _delay, indptr, dst, same, ew, ns, cross in messages:
         count_messages(
             out.ptr, out.idx, src, indptr, dst, same, ew, ns, cross,
             step["messages_sent"], step["messages_received"], step["messages_within_tile"],

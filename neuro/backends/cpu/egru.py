@@ -66,24 +66,16 @@ def egru_events(a, q, c, thr, ptr, idx, val):
 
 @CPU_NEURONS.register("egru")
 class CpuEGRU(CpuNeurons):
-    """EGRU population kernel; state ``c`` kept in the run's dtype."""
+    """EGRU population kernel; the state field ``c`` is kept in the run's dtype."""
 
     def __init__(self, population, batch, dtype):
         super().__init__(population, batch, dtype)
         self.thr = np.ascontiguousarray(population.model.threshold, dtype=self.dtype)
-        self.c = np.zeros((batch, population.size), dtype=self.dtype)
 
     def step(self, ports, events):
         egru_events(
             ports["input"], ports["recurrent"], self.c, self.thr, events.ptr, events.idx, events.val
         )
-
-    def get_state(self):
-        return {"c": self.c.astype(np.float64)}
-
-    def set_state(self, state):
-        if "c" in state:
-            self.c[:] = np.asarray(state["c"]).reshape(self.c.shape)
 
 
 # the compiled loop's branch of the model (:mod:`.runloop`)

@@ -1,27 +1,59 @@
 """Neuron-model kernels of the CPU scheduler.
 
 Each class implements one model's step for a batch: read the port buffers,
-update state, write the step's events.  State is exposed as float64 arrays in
-the backend-neutral layout of :meth:`neuro.models.base.NeuronModel.init_state`.
+update state, write the step's events.  The model's declared state fields
+(:meth:`neuro.models.base.NeuronModel.state_fields`) are allocated by the base class
+as attributes of the same name, in the run's dtype, shape (B, size, ...); they are
+exchanged with other backends through :mod:`neuro.backends.state`.
+
+Kernels are found by model type (:func:`cpu_kernel`): registered in
+:data:`CPU_NEURONS` (the built-in ones below and the lazy entries), or else in a module
+``neuro.backends.cpu.<type>`` that registers its class on import, so a new model needs
+only its kernel module here.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 
 from ..._registry import Registry
 from ...exceptions import BackendError
 from ...models.fatrelu import event_threshold, unit_values
+from ..state import neutral_state
 from .kernels import dense_to_events, threshold_events
 from .tables import Kind, Pop, compiled_neuron
 
 CPU_NEURONS = Registry("neuron model on backend 'cpu'", BackendError)
+# Listed so that error messages name them; cpu_kernel would find these modules anyway.
 CPU_NEURONS.register_lazy("egru", "neuro.backends.cpu.egru:CpuEGRU")
 CPU_NEURONS.register_lazy("kwta", "neuro.backends.cpu.kwta:CpuKWTA")
 CPU_NEURONS.register_lazy("sas", "neuro.backends.cpu.sas:CpuSAS")
 CPU_NEURONS.register_lazy("maxpool", "neuro.backends.cpu.maxpool:CpuMaxPool")
 
-__all__ = ["CPU_NEURONS", "CpuNeurons"]
+__all__ = ["CPU_NEURONS", "CpuNeurons", "cpu_kernel"]
+
+
+def cpu_kernel(model_type: str) -> type:
+    """The cpu kernel class of a model type.
+
+    Looks in :data:`CPU_NEURONS`; a type not registered there is looked for in the
+    module ``neuro.backends.cpu.<type>``, which registers its kernel class when
+    imported.
+
+    Raises
+    ------
+    BackendError
+        Naming the model type when no kernel exists.
+    """
+    if model_type not in CPU_NEURONS and model_type.isidentifier():
+        try:
+            importlib.import_module(f"{__package__}.{model_type}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{model_type}":
+                raise
+    return CPU_NEURONS.get(model_type)
 
 
 class CpuNeurons:
@@ -38,6 +70,9 @@ class CpuNeurons:
         self.pop = population
         self.batch = batch
         self.dtype = np.dtype(dtype)
+        self.fields = population.model.state_fields()
+        for f in self.fields:
+            setattr(self, f.name, np.full(f.shape(population.size, batch), f.initial, self.dtype))
 
     def step(self, ports: dict, events) -> None:  # pragma: no cover - interface
         """Consume the port buffers (B, width) and write this step's events."""
@@ -48,11 +83,17 @@ class CpuNeurons:
         raise NotImplementedError
 
     def get_state(self) -> dict:
-        """Model state as float64 arrays (backend-neutral)."""
-        return {}
+        """Model state in the backend-neutral form (declared fields and dtypes; copies)."""
+        if not self.fields:
+            return {}
+        return neutral_state(self.pop, {f.name: getattr(self, f.name) for f in self.fields})
 
     def set_state(self, state: dict) -> None:
-        """Load model state saved by any backend."""
+        """Load model state saved by any backend (declared fields present in ``state``)."""
+        for f in self.fields:
+            if f.name in state:
+                arr = getattr(self, f.name)
+                arr[:] = np.asarray(state[f.name]).reshape(arr.shape)
 
 
 @compiled_neuron("input", Kind.INPUT)
@@ -106,8 +147,7 @@ class CpuReadout(CpuNeurons):
 
     def __init__(self, population, batch, dtype):
         super().__init__(population, batch, dtype)
-        self.accumulate = population.model.accumulate
-        self.v = np.zeros((batch, population.size), dtype=self.dtype)
+        self.accumulate = population.model.accumulate  # state field ``v`` when accumulating
 
     def step(self, ports, events):
         x = ports["input"]
@@ -115,10 +155,3 @@ class CpuReadout(CpuNeurons):
             self.v += x
             x = self.v
         dense_to_events(x, events.ptr, events.idx, events.val)
-
-    def get_state(self):
-        return {"v": self.v.astype(np.float64)} if self.accumulate else {}
-
-    def set_state(self, state):
-        if self.accumulate and "v" in state:
-            self.v[:] = state["v"]

@@ -14,7 +14,7 @@ import numpy as np
 from ...audit.counts import Counts
 from ..state import initial_histories
 from .events import EventBuffer
-from .neurons import CPU_NEURONS
+from .neurons import cpu_kernel
 
 __all__ = ["PopulationPlan", "build_plans", "final_state", "assemble_counts"]
 
@@ -44,7 +44,7 @@ class PopulationPlan:
         self.size = pop.size
         self.is_input = pop.model.is_input
         self.sends = bool(network.outgoing(name))
-        self.neurons = CPU_NEURONS.get(pop.model.type)(pop, batch, dtype)
+        self.neurons = cpu_kernel(pop.model.type)(pop, batch, dtype)
         depth = network.max_delay(name) + 1
         self.ring = [EventBuffer(batch, pop.size, dtype) for _ in range(depth)]
         self.ports = {p: np.zeros((batch, w), dtype=dtype) for p, w in pop.ports.items()}

@@ -6,7 +6,8 @@ projection streams the fan-out rows of the pre-synaptic events of step
 ``t - delay`` into them (compiled kernels, no per-event Python); the model's
 kernel then writes this step's events.  Each population keeps a ring of
 ``max_delay + 1`` event buffers, so memory does not grow with the run length;
-counters are running totals.
+counters are running totals.  That loop is :class:`~.stepper.Stepper`, shared with the
+``cores`` backend; this engine adds only its non-finite checks as hooks.
 
 Networks built only from kernels that have compiled counterparts (input, token,
 fatrelu, readout and egru populations; dense, sparse and conv2d projections) run
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._progress import progress_bar
 from ...exceptions import BackendError, NonFiniteWarning, NumericalError
 from ..base import BACKENDS, Backend
 from .fastpath import compile_network, supports, warn_user
-from .plan import assemble_counts, build_plans, final_state
+from .stepper import StepHooks, Stepper
 from .synapses import build_delivery
 
 __all__ = ["CpuBackend", "ThreadsWarning"]
@@ -142,57 +142,13 @@ class CpuBackend(Backend):
         self, network, deliveries, inputs, record, record_steps, initial_state, progress
     ):
         dtype, _, _, nonfinite = self._settings()
-        B, T = inputs.batch, inputs.steps
-        plans = build_plans(network, B, dtype, initial_state)
-        order = list(plans)
-        proj_names = list(network.projections)
-        for k, proj in enumerate(network.projections.values()):
-            pre = plans[proj.pre]
-            plans[proj.post].incoming.append((deliveries[k], pre.ring, proj.delay, proj.port, k))
-
-        syn = [0] * len(proj_names)
-        act = [0] * len(proj_names)
-        ev_in = [0] * len(proj_names)
-        ev_out = dict.fromkeys(order, 0)
-        kept = T if record_steps == "all" else 1
-        recs = {n: np.zeros((kept, B, network.populations[n].size), dtype=dtype) for n in record}
-        sequence = [plans[n] for n in order]
-        check = nonfinite != "ignore"
-        bar = progress_bar(T, f"cpu {network.name}", progress)
-        for t in range(T):
-            for plan in sequence:
-                out = plan.ring[t % len(plan.ring)]
-                if plan.is_input:
-                    with np.errstate(over="ignore"):
-                        plan.neurons.inject(inputs.at(plan.name, t), out)
-                else:
-                    ports = plan.ports
-                    for port, buf in ports.items():
-                        buf[:] = plan.bias[port]
-                    for deliver, ring, delay, port, k in plan.incoming:
-                        ev = ring[(t - delay) % len(ring)]
-                        s, a = deliver(ev.ptr, ev.idx, ev.val, ports[port])
-                        syn[k] += s
-                        act[k] += a
-                        ev_in[k] += int(ev.ptr[B])
-                    if check and not all(np.isfinite(p).all() for p in ports.values()):
-                        self._nonfinite(network, plan.name, t, dtype, nonfinite)
-                        check = False
-                    plan.neurons.step(ports, out)
-                if check and not np.isfinite(out.val[: out.ptr[B]]).all():
-                    self._nonfinite(network, plan.name, t, dtype, nonfinite)
-                    check = False
-                ev_out[plan.name] += int(out.ptr[B])
-            if record_steps == "all" or t == T - 1:
-                slot = t if record_steps == "all" else 0
-                for name in record:
-                    plans[name].ring[t % len(plans[name].ring)].to_dense(recs[name][slot])
-            bar.update()
-        bar.close()
-
-        counts = assemble_counts(network, B, T, syn, act, ev_in, ev_out)
+        stepper = Stepper(network, inputs.batch, dtype, initial_state, deliveries)
+        hooks = None
+        if nonfinite != "ignore":
+            hooks = _FiniteCheck(self, network, dtype, nonfinite)
+        recs = stepper.run(inputs, record, record_steps, hooks, progress, label="cpu", quiet=True)
         info = {"dtype": str(dtype), "engine": "python", "threads": 1, "schedule": "stepwise"}
-        return recs, counts, final_state(network, plans, T, B), info
+        return recs, stepper.counts(), stepper.final_state(), info
 
     @staticmethod
     def _nonfinite(network, name, t, dtype, mode):
@@ -211,6 +167,24 @@ class CpuBackend(Backend):
             warn_user(message, NonFiniteWarning)
         else:
             raise NumericalError(message)
+
+
+class _FiniteCheck(StepHooks):
+    """Raise or warn at the first non-finite port input or event value (once a run)."""
+
+    def __init__(self, backend, network, dtype, mode):
+        self.backend, self.network, self.dtype, self.mode = backend, network, dtype, mode
+        self.check = True
+
+    def on_ports(self, t, plan):
+        if self.check and not all(np.isfinite(p).all() for p in plan.ports.values()):
+            self.backend._nonfinite(self.network, plan.name, t, self.dtype, self.mode)
+            self.check = False
+
+    def on_emit(self, t, plan, events, n):
+        if self.check and not np.isfinite(events.val[:n]).all():
+            self.backend._nonfinite(self.network, plan.name, t, self.dtype, self.mode)
+            self.check = False
 
 
 def _pool_threads(threads: int) -> int:

@@ -72,8 +72,21 @@ class LavaNeurons:
         return process.a_in
 
     def read_state(self, process) -> dict:
-        """Model state as float64 arrays (B, ...), read from the process's Vars."""
-        return {}
+        """Model state read from the process's Vars: one Var per declared state field,
+        of the same name, holding the ``B n`` units sample-major (see
+        :meth:`neuro.models.base.NeuronModel.state_fields`).
+
+        Returns
+        -------
+        dict of str → ndarray, shapes ``field.shape(n, B)``, in the declared dtypes
+        """
+        size = self.pop.size
+        return {
+            f.name: np.asarray(getattr(process, f.name).get(), dtype=f.dtype).reshape(
+                f.shape(size, self.batch)
+            )
+            for f in self.pop.model.state_fields()
+        }
 
 
 @LAVA_NEURONS.register("fatrelu")
@@ -125,26 +138,22 @@ class LavaReadout(LavaNeurons):
             **timing,
         )
 
-    def read_state(self, process):
-        if not self.pop.model.accumulate:
-            return {}
-        return {"v": np.asarray(process.v.get(), dtype=np.float64).reshape(self.batch, -1)}
-
 
 @LAVA_NEURONS.register("egru")
 class LavaEGRU(LavaNeurons):
     """EGRU as :class:`~neuro.backends.lava.processes.EGRUNeuron`.
 
     The process holds ``B H`` units and splits each ``3 B H`` port into the gate
-    blocks z | r | g, so entry ``gate * H + u`` of sample ``b`` sits at
+    blocks z | r | g, so the entry of sample ``b`` that the model declares to feed gate
+    ``gate`` of unit ``u`` (:meth:`~neuro.models.base.NeuronModel.port_entries`) sits at
     ``gate * B H + b H + u``.
     """
 
     def port_order(self, port):
         h, b = self.pop.size, self.batch
-        sample, entry = np.divmod(np.arange(b * 3 * h), 3 * h)
-        gate, unit = np.divmod(entry, h)
-        return gate * b * h + sample * h + unit
+        unit, gate = self.pop.model.port_entries(port, h)
+        sample = np.repeat(np.arange(b), unit.size)
+        return np.tile(gate, b) * b * h + sample * h + np.tile(unit, b)
 
     def build(self, biases, state, timing):
         from .processes import EGRUNeuron
@@ -161,6 +170,3 @@ class LavaEGRU(LavaNeurons):
 
     def in_port(self, process, port):
         return process.a_in_input if port == "input" else process.a_in_recurrent
-
-    def read_state(self, process):
-        return {"c": np.asarray(process.c.get(), dtype=np.float64).reshape(self.batch, -1)}
