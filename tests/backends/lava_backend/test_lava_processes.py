@@ -2,7 +2,7 @@
 
 Needs lava-nc (Python 3.10, numpy < 2), e.g. in ``.venv-lava``::
 
-    .venv-lava/bin/python -m pytest tests/backends/lava
+    .venv-lava/bin/python -m pytest tests/backends/lava_backend
 """
 
 from __future__ import annotations
