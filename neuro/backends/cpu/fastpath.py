@@ -28,8 +28,10 @@ from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
+from .conv import conv_geometry, work_sizes
 from .egru import CpuEGRU
 from .kernels import all_finite, count_nonzero_rows, dense_row_events
+from .maxpool import CpuMaxPool
 from .runloop import (
     KIND_CODES,
     WEIGHT_CODES,
@@ -55,6 +57,7 @@ _BUILTIN_NEURONS = {
     "fatrelu": neurons.CpuFATReLU,
     "readout": neurons.CpuReadout,
     "egru": CpuEGRU,
+    "maxpool": CpuMaxPool,
 }
 _BUILTIN_SYNAPSES = {
     "dense": synapses._dense,
@@ -87,6 +90,9 @@ def supports(network) -> bool:
             return False
     for proj in network.projections.values():
         t = proj.weights.type
+        pooled = network.populations[proj.post].model.type == "maxpool"
+        if pooled and (t != "sparse" or proj.bias is not None):  # routes only
+            return False
         if t not in _BUILTIN_SYNAPSES or synapses.CPU_SYNAPSES.get(t) is not _BUILTIN_SYNAPSES[t]:
             return False
     return True
@@ -159,6 +165,8 @@ class CompiledNetwork:
                 self.inputs.append((i, name, mtype, size))
             else:
                 widths = pop.ports
+                if mtype == "maxpool":  # running maxima and counts, not one slot per tap
+                    widths = {port: 2 * size for port in widths}
                 width = next(iter(widths.values()))
                 self.port_index[name] = {port: j for j, port in enumerate(widths)}
                 row[6], row[12], row[13] = port_len, width, len(widths)
@@ -168,6 +176,8 @@ class CompiledNetwork:
                     if proj.bias is not None:
                         what = f"projection {proj.name!r}: bias"
                         b[proj.port] += self._cast(proj.port_bias(), what)
+                if mtype == "maxpool":
+                    b["input"][:size] = -np.inf
                 row[7] = n_bias
                 n_bias += len(widths) * width
                 bias.extend(b.values())
@@ -177,6 +187,10 @@ class CompiledNetwork:
                 th = neurons.unit_values(pop.model.threshold, pop.shape)
                 self._cast(th, f"population {name!r}: {mtype} threshold")  # range check
                 theta.append(event_threshold(pop.model, pop.shape, dtype))
+            elif mtype == "maxpool":  # valid taps per window
+                row[8] = n_theta
+                n_theta += size
+                theta.append(pop.model.valid_taps().sum(axis=1).astype(dtype))
             if kind in (KIND_CODES["readout_acc"], KIND_CODES["egru"]):
                 row[9] = v_len
                 v_len += size
@@ -218,6 +232,9 @@ class CompiledNetwork:
         self.proj = np.zeros((len(projs), 15), dtype=np.int64)
         incoming = [[] for _ in self.order]
         self.dense_shared = []  # (k, n_pre, width) of dense projections whose rows a batch shares
+        self.conv_rows = []  # conv projections: their rows get a batch's work space
+        self.conv_work = (0, 0)  # per sample: float and int work space of the largest conv
+        geoms = []
         for k, p in enumerate(projs):
             op = p.weights
             row = self.proj[k]
@@ -227,6 +244,13 @@ class CompiledNetwork:
                 w = self._cast(op.weight, where)
                 row[5:7] = self._pair(w)
                 fan_nnz = count_nonzero_rows(w)  # = op.fanout_nnz(), one pass, no temporaries
+            elif op.type == "sparse" and self.pop[self.index[p.post], 0] == KIND_CODES["maxpool"]:
+                row[0] = WEIGHT_CODES["route"]
+                row[5:7] = self._pair(self._cast(op.data, where))
+                row[7:9] = self._pair(np.ascontiguousarray(op.indptr, dtype=np.int64))
+                taps = op.n_out // network.populations[p.post].size
+                row[9:11] = self._pair(np.ascontiguousarray(op.indices // taps, dtype=np.int64))
+                fan_nnz = op.fanout_nnz()
             elif op.type == "sparse":
                 row[5:7] = self._pair(self._cast(op.data, where))
                 row[7:9] = self._pair(np.ascontiguousarray(op.indptr, dtype=np.int64))
@@ -237,11 +261,15 @@ class CompiledNetwork:
                     wt = synapses.conv2d_layout(op, dtype)
                 if self.nonfinite != "ignore" and not _finite(wt):
                     self._cast(op.weight, where)  # reports
-                _, h, w_in = op.in_shape
-                _, h_out, w_out = op.out_shape
-                geom = [h, w_in, h_out, w_out, *op.stride, *op.padding, *wt.shape]
+                geom = conv_geometry(op, wt.shape)
+                n_s, n_start, n_c, n_v = work_sizes(geom)
+                self.conv_work = (
+                    max(self.conv_work[0], n_s + n_v),
+                    max(self.conv_work[1], n_start + n_c),
+                )
+                geoms.append(geom)
+                self.conv_rows.append(k)
                 row[5:7] = self._pair(wt)
-                row[7:9] = self._pair(np.asarray(geom, dtype=np.int64))
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
             row[11] = self._address(self.fan_nnz[p.name])
@@ -253,6 +281,9 @@ class CompiledNetwork:
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))
             incoming[self.index[p.post]].append(k)
+        for k, geom in zip(self.conv_rows, geoms):  # + the work space lengths per sample
+            full = np.concatenate([geom, np.asarray(self.conv_work, dtype=np.int64)])
+            self.proj[k, 7:9] = self._pair(full)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
         # table column 6: stored weight values of each projection
@@ -279,6 +310,11 @@ class CompiledNetwork:
             n
             for n, p in network.projections.items()
             if getattr(network.populations[p.pre].model, "lookup", False)
+        )
+        self.routes = frozenset(
+            n
+            for n, p in network.projections.items()
+            if getattr(network.populations[p.post].model, "routes", False)
         )
 
     def counts(self, batch, steps, counters, ev_out) -> Counts:
@@ -427,7 +463,7 @@ class _RunCounts(Counts):
 
     def __init__(self, tables, batch, steps, counters, ev_out):
         self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = frozenset()  # pooling populations run step by step, never here
+        self.routes = tables.routes  # projections into pooling populations
         self._source = (tables, counters, ev_out.reshape(batch, -1))
         self._built = None
 
@@ -490,9 +526,16 @@ class _Buffers:
         self._block_bytes = None
 
     def projections(self, net):
-        """The projection table with the column blocks of this batch size."""
+        """The projection table with the column blocks and convolution work space of this
+        batch size."""
         if self._proj is None or self._block_bytes != COLUMN_BLOCK_BYTES:
             proj = net.proj.copy()
+            if net.conv_rows:
+                nf, ni = net.conv_work
+                self.conv_f = np.zeros(nf * self.batch, dtype=net.dtype)
+                self.conv_i = np.zeros(ni * self.batch, dtype=np.int64)
+                proj[net.conv_rows, 9] = _address(self.conv_f)
+                proj[net.conv_rows, 10] = _address(self.conv_i)
             if self.batch > 1:
                 for k, n_pre, width in net.dense_shared:
                     proj[k, 14] = column_block("dense", n_pre, width, net.dtype.itemsize, True)

@@ -15,7 +15,8 @@ that differ in number and shape from network to network (weights, inputs,
 recordings) are passed as addresses, so one compiled loop serves every network:
 
 Populations ``i`` (topological order), ``pop[i, :]``
-    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout, 5 egru),
+    0 kind (0 input, 1 token, 2 fatrelu, 3 readout, 4 accumulating readout, 5 egru,
+    6 maxpool: port of 2 size (maxima, counts), threshold slots hold the valid taps),
     1 size, 2 ring depth (largest outgoing delay + 1), 3 first ring slot,
     4 input address ((T', B, size) values or (T', B) int64 tokens), 5 input steps T'
     (1: the same input at every step), 6 port offset, 7 bias offset, 8 threshold
@@ -24,9 +25,11 @@ Populations ``i`` (topological order), ``pop[i, :]``
     12 port width P, 13 number of ports.  Port ``p`` of sample ``b`` starts at
     offset + ``(p * B + b) * P``, its bias at bias offset + ``p * P``.
 Projections ``k`` (insertion order), ``proj[k, :]``
-    0 kind (0 dense, 1 sparse, 2 conv2d), 1 pre population, 2 delay, 3 n_pre, 4 width,
+    0 kind (0 dense, 1 sparse, 2 conv2d, 3 max-pooling route), 1 pre population,
+    2 delay, 3 n_pre, 4 width,
     5 weight address, 6 weight length, 7/8 address/length of the first int array
-    (sparse indptr; conv geometry), 9/10 of the second (sparse indices),
+    (sparse indptr; conv geometry), 9/10 of the second (sparse indices; windows of a
+    max-pooling route; conv: addresses of the float and int work space of a batch),
     11/12 addresses of fan-out non-zeros / totals (n_pre int64 each), 13 target port,
     14 column block: dense deliveries run block by block (every sample's events for
     columns ``c0 : c0 + block``, then the next block), so the rows' segments one
@@ -51,10 +54,10 @@ from __future__ import annotations
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
+from .conv import conv2d_columns, conv2d_into
 from .egru import egru_row_events
 from .kernels import (
     all_finite,
-    conv2d_into,
     dense_row_events,
     dense_rows_into,
     fan_counts,
@@ -62,6 +65,7 @@ from .kernels import (
     sparse_rows_into,
     threshold_row_events,
 )
+from .maxpool_kernels import maxpool_row_events, route_max_into
 
 __all__ = [
     "begin_population",
@@ -74,8 +78,16 @@ __all__ = [
     "WEIGHT_CODES",
 ]
 
-KIND_CODES = {"input": 0, "token": 1, "fatrelu": 2, "readout": 3, "readout_acc": 4, "egru": 5}
-WEIGHT_CODES = {"dense": 0, "sparse": 1, "conv2d": 2}
+KIND_CODES = {
+    "input": 0,
+    "token": 1,
+    "fatrelu": 2,
+    "readout": 3,
+    "readout_acc": 4,
+    "egru": 5,
+    "maxpool": 6,
+}
+WEIGHT_CODES = {"dense": 0, "sparse": 1, "conv2d": 2, "route": 3}
 
 
 @intrinsic
@@ -96,10 +108,14 @@ def _view(address, n, like):
 
 
 @njit(cache=True, nogil=True)
-def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, min_par):
-    """Stream the events k0:k1 through the projection of table row ``pk`` into the port o.
+def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, min_par, b):
+    """Stream the events k0:k1 of sample ``b`` through the projection of table row ``pk``
+    into the port o.
 
     Dense projections write the columns ``c0:c1`` only (other kinds always all columns).
+    Convolutions use the work space of sample ``b`` (columns 9/10: addresses of the
+    float and int work arrays; the geometry's entries 15/16: their lengths per sample).
+    Max-pooling routes (kind 3) keep running maxima (columns 9/10: window per tap).
     """
     kind, n_pre, width = pk[0], pk[3], pk[4]
     w = _view(pk[5], pk[6], val_like)
@@ -113,10 +129,23 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
         indptr = _view(pk[7], pk[8], int_like)
         indices = _view(pk[9], pk[10], int_like)
         sparse_rows_into(o, indptr, indices, w, idx, val, k0, k1)
-    else:
+    elif kind == 2:
         geom = _view(pk[7], pk[8], int_like)
         wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
-        conv2d_into(o, wt, geom, idx, val, k0, k1)
+        nf, ni = geom[15], geom[16]
+        n_s, n_pix = geom[2] * geom[3] * geom[8] * geom[12], geom[0] * geom[1] + 1
+        fw = _view(pk[9] + b * nf * val_like.itemsize, nf, val_like)
+        iw = _view(pk[10] + b * ni * 8, ni, int_like)
+        s, pv = fw[:n_s], fw[n_s:]
+        pstart, pc = iw[:n_pix], iw[n_pix:]
+        if col_chunks > 1 and (k1 - k0) * geom[10] * geom[11] * geom[8] * geom[12] >= min_par:
+            conv2d_columns(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv, col_chunks)
+        else:
+            conv2d_into(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv)
+    else:
+        indptr = _view(pk[7], pk[8], int_like)
+        window = _view(pk[9], pk[10], int_like)
+        route_max_into(o, indptr, window, idx, val, k0, k1)
 
 
 @njit(cache=True, nogil=True)
@@ -165,7 +194,7 @@ def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     p0 = pop[i, 6] + (proj[k, 13] * batch + b) * width
     o = ports[p0 : p0 + width]
     c1 = min(width, c0 + proj[k, 14])
-    _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par)
+    _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par, b)
     if c0 == 0:
         fan_nnz = _view(proj[k, 11], proj[k, 3], ev_idx)
         fan_tot = _view(proj[k, 12], proj[k, 3], ev_idx)
@@ -195,7 +224,7 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
         p0 = pop[i, 6] + b * width
         o = ports[p0 : p0 + width]
         s0 = pop[i, 9] + b * size
-        if check:
+        if check and kind != 6:  # max-pooling ports start at -inf
             for port in range(pop[i, 13]):
                 q0 = pop[i, 6] + (port * batch + b) * width
                 if not all_finite(ports[q0 : q0 + width]):
@@ -211,6 +240,9 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
             for j in range(size):
                 acc[j] += o[j]
             n = dense_row_events(acc, ev_idx, ev_val, off)
+        elif kind == 6:
+            valid = theta[pop[i, 8] : pop[i, 8] + size]
+            n = maxpool_row_events(o, valid, ev_idx, ev_val, off)
         else:
             p1 = pop[i, 6] + (batch + b) * width
             q_port = ports[p1 : p1 + width]
