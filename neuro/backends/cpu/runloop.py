@@ -133,7 +133,8 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
         geom = _view(pk[7], pk[8], int_like)
         wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
         nf, ni = geom[15], geom[16]
-        n_s, n_pix = geom[2] * geom[3] * geom[8] * geom[12], geom[0] * geom[1] + 1
+        n_s = geom[2] * geom[3] * geom[8] * geom[12]
+        n_pix = geom[8] * geom[9] * geom[0] * geom[1] + 1
         fw = _view(pk[9] + b * nf * val_like.itemsize, nf, val_like)
         iw = _view(pk[10] + b * ni * 8, ni, int_like)
         s, pv = fw[:n_s], fw[n_s:]
