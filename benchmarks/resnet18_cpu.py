@@ -2,9 +2,8 @@
 
 The model is built here from ``torch.nn`` modules in the shape of ResNet-18 (He et
 al., 2016: a 7x7/2 stem, four stages of two basic blocks with 64-128-256-512
-channels, global average pooling, a 1000-way classifier).  Max pooling after the
-stem has no event-network equivalent here, so a 3x3/2 average pooling takes its
-place.  Weights are random (Kaiming-normal convolutions, BatchNorm statistics
+channels, global average pooling, a 1000-way classifier), layer for layer the
+torchvision architecture, with the 3x3/2 max pooling after the stem.  Weights are random (Kaiming-normal convolutions, BatchNorm statistics
 from a few random batches); every ReLU is a FATReLU whose threshold is set, layer
 by layer, so that about ``--activity`` of its units fire on a random input —
 realistic activity instead of the ~50 % of a ReLU on noise.
@@ -67,14 +66,14 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """ResNet-18 layout with average pooling in place of the stem's max pooling."""
+    """ResNet-18 (torchvision's layout: 7x7/2 stem, 3x3/2 max pooling, 4 x 2 basic blocks)."""
 
     def __init__(self, classes: int = 1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.act1 = FATReLU()
-        self.pool = nn.AvgPool2d(3, 2, 1)
+        self.pool = nn.MaxPool2d(3, 2, 1)
         stages, c_in = [], 64
         for i, c in enumerate((64, 128, 256, 512)):
             stride = 1 if i == 0 else 2
