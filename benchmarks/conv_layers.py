@@ -9,7 +9,8 @@ alternate, so both see the same machine load; each figure is the median (min-max
 The kernel alone (:func:`neuro.backends.cpu.conv.conv2d_into` on prepared events,
 weights in cache after the first round; fastest round) gives the synop rate.  The
 break-even sparsity is where the neuro / torch time ratio crosses 1 (linear
-interpolation between the measured sparsities).
+interpolation between the measured sparsities), from the CPU-second ratio at one thread (what an idle core
+gives on a machine shared with other work), from the wall-time ratio at more.
 
 Usage::
 
@@ -47,22 +48,25 @@ SPARSITIES = (0.5, 0.75, 0.9, 0.95)
 
 
 def _alternate(fns, rounds, threads):
-    """Median, min, max wall seconds of each function, rounds interleaved.
+    """Median, min, max wall seconds and median CPU seconds (of the process, all
+    threads) of each function, rounds interleaved.
 
     torch's thread count is set again before every call: numba's OpenMP layer and
     torch share the OpenMP runtime, and a numba call leaves it at numba's count.
     """
     times = [[] for _ in fns]
+    cpu = [[] for _ in fns]
     for f in fns:  # warm-up
         torch.set_num_threads(threads)
         f()
     for _ in range(rounds):
-        for t, f in zip(times, fns):
+        for t, c, f in zip(times, cpu, fns):
             torch.set_num_threads(threads)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             f()
             t.append(time.perf_counter() - start)
-    return [(float(np.median(t)), min(t), max(t)) for t in times]
+            c.append(time.process_time() - start_cpu)
+    return [(float(np.median(t)), min(t), max(t), float(np.median(c))) for t, c in zip(times, cpu)]
 
 
 def _network(op):
@@ -124,7 +128,7 @@ def main(argv=None) -> int:
     )
     header = (
         f"{'layer':<16} {'sparsity':>8} {'neuro ms':>20} {'F.conv2d ms':>20} "
-        f"{'torch/neuro':>11} {'kernel Gsynop/s':>15}"
+        f"{'torch/neuro':>11} {'CPU s torch/neuro':>17} {'kernel Gsynop/s':>15}"
     )
     print(header)
     with blas_threads(args.threads):
@@ -148,17 +152,17 @@ def main(argv=None) -> int:
                     with torch.no_grad():
                         F.conv2d(x_t, wt_t, stride=s, padding=pad)
 
-                (tn, tn_lo, tn_hi), (tt, tt_lo, tt_hi) = _alternate(
+                (tn, tn_lo, tn_hi, cn), (tt, tt_lo, tt_hi, ct) = _alternate(
                     [event_call, torch_call], args.repeats, args.threads
                 )
                 tk, synops = _kernel_rate(op, x, args.repeats)
-                ratios.append(tn / tt)
+                ratios.append(cn / ct if args.threads == 1 else tn / tt)
                 rate = synops / tk / 1e9
                 print(
                     f"{name:<16} {sparsity:>8.0%} "
                     f"{f'{tn * 1e3:.2f} ({tn_lo * 1e3:.2f}-{tn_hi * 1e3:.2f})':>20} "
                     f"{f'{tt * 1e3:.2f} ({tt_lo * 1e3:.2f}-{tt_hi * 1e3:.2f})':>20} "
-                    f"{tt / tn:>10.2f}x {rate:>15.2f}"
+                    f"{tt / tn:>10.2f}x {ct / cn:>16.2f}x {rate:>15.2f}"
                 )
                 table.append((name, sparsity, tn, tt, rate))
                 if k == 3:
