@@ -9,8 +9,9 @@ alternate, so both see the same machine load; each figure is the median (min-max
 The kernel alone (:func:`neuro.backends.cpu.conv.conv2d_into` on prepared events,
 weights in cache after the first round; fastest round) gives the synop rate.  The
 break-even sparsity is where the neuro / torch time ratio crosses 1 (linear
-interpolation between the measured sparsities), from the CPU-second ratio at one thread (what an idle core
-gives on a machine shared with other work), from the wall-time ratio at more.
+interpolation between the measured sparsities), from the CPU-second ratio at one
+thread (what an idle core gives on a machine shared with other work), from the
+wall-time ratio at more.
 
 Usage::
 
