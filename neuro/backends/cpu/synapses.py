@@ -70,14 +70,15 @@ def _conv2d(weights, dtype):
     geom = conv_geometry(weights, wt.shape)
     nnz, tot = _fans(weights)
     n_s, n_start, n_c, n_v = work_sizes(geom)
-    work = (
-        np.empty(n_s, dtype),
-        np.empty(n_start, np.int64),
-        np.empty(n_c, np.int64),
-        np.empty(n_v, dtype),
-    )
 
     def deliver(ptr, idx, val, out):
+        # work space per call: a delivery may run on several threads at once
+        work = (
+            np.empty(n_s, dtype),
+            np.empty(n_start, np.int64),
+            np.empty(n_c, np.int64),
+            np.empty(n_v, dtype),
+        )
         return scatter_conv2d(ptr, idx, val, wt, out, geom, nnz, tot, *work)
 
     return deliver
