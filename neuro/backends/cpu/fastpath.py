@@ -1,13 +1,14 @@
 """The compiled fast path of the CPU scheduler: whole runs in one numba call.
 
 A network whose populations all use built-in kernels (input, token, fatrelu,
-readout, egru) and whose projections all use built-in weight operators (dense,
+readout, egru, maxpool) and whose projections all use built-in weight operators (dense,
 sparse, conv2d) is flattened into the tables of :mod:`.runloop` and run there: no
 Python per step, layer or event.  Other networks (k-WTA, SAS, complementary,
 custom kernels) go through the step-by-step scheduler; both give identical
 outputs, counts and final state.
 
-Threads: a single sample splits large dense deliveries over column blocks; a
+Threads: a single sample splits large dense deliveries over column blocks and
+large convolutions over output pixels (or, with groups, output channels); a
 batch runs its samples on parallel threads, each sample's whole run on one thread
 when the weights fit in cache, else in lockstep (all samples of one
 population-step, then the next), so a fan-out row read from memory for one
