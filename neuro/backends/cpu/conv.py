@@ -284,10 +284,16 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
                         continue
                     key = kb + iy * w + ix
                     tap = (ky * kw + kx) * c_out
-                    for e in range(pstart[key], pstart[key + 1]):
-                        woff[n] = pc[e] * per_c + tap
-                        wv[n] = pv[e]
-                        n += 1
+                    e0 = pstart[key]
+                    m = pstart[key + 1] - e0
+                    src_c = _row(pc, e0, m)  # views indexed from 0: no wrap-around checks
+                    src_v = _row(pv, e0, m)
+                    dst_o = _row(woff, n, m)
+                    dst_v = _row(wv, n, m)
+                    for j in range(m):
+                        dst_o[j] = src_c[j] * per_c + tap
+                        dst_v[j] = src_v[j]
+                    n += m
             if n == 0:
                 continue
             row = _row(s, q * c_out, c_out)
