@@ -2,10 +2,10 @@
 
 The model is built here from ``torch.nn`` modules in the shape of ResNet-18 (He et
 al., 2016: a 7x7/2 stem, four stages of two basic blocks with 64-128-256-512
-channels, global average pooling, a 1000-way classifier).  Max pooling after the
-stem has no event-network equivalent here, so a 3x3/2 average pooling takes its
-place.  Weights are random (Kaiming-normal convolutions, BatchNorm statistics
-from a few random batches); every ReLU is a FATReLU whose threshold is set, layer
+channels, global average pooling, a 1000-way classifier), layer for layer the
+torchvision architecture, with the 3x3/2 max pooling after the stem.  Weights are
+random (Kaiming-normal convolutions, BatchNorm statistics from a few random
+batches); every ReLU is a FATReLU whose threshold is set, layer
 by layer, so that about ``--activity`` of its units fire on a random input —
 realistic activity instead of the ~50 % of a ReLU on noise.
 
@@ -15,7 +15,9 @@ the counts: events, synops and dense MACs.  Every side gets the same treatment: 
 same thread count (``--threads``: numba, BLAS and torch), one untimed warm-up run
 (the engine's first run, which may compile kernels, is printed apart), then
 ``--repeats`` (at least 5) timed runs; each time is the median with the min-max.
-Timings are of this machine, in this run.
+Timings are of this machine, in this run; the CPU seconds of the process per call
+(median) are printed too: on a machine shared with other work they are what a call
+costs an idle core.
 
 Usage::
 
@@ -67,14 +69,14 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """ResNet-18 layout with average pooling in place of the stem's max pooling."""
+    """ResNet-18 (torchvision's layout: 7x7/2 stem, 3x3/2 max pooling, 4 x 2 basic blocks)."""
 
     def __init__(self, classes: int = 1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.act1 = FATReLU()
-        self.pool = nn.AvgPool2d(3, 2, 1)
+        self.pool = nn.MaxPool2d(3, 2, 1)
         stages, c_in = [], 64
         for i, c in enumerate((64, 128, 256, 512)):
             stride = 1 if i == 0 else 2
@@ -159,6 +161,17 @@ def profile_projections(network, xs) -> None:
         )
 
 
+def cpu_seconds(fn, rounds: int) -> float:
+    """Median CPU seconds of this process per call of ``fn()`` (all its threads): on a
+    machine shared with other work, what the call costs an idle core."""
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224, help="input height and width")
@@ -216,6 +229,9 @@ def main(argv=None) -> int:
     event_run()  # warm-up (kernel compilation), timed apart
     t_first = time.perf_counter() - start
     t_event = timings(event_run, rounds=args.repeats, warmup=0)
+    cpu_event = cpu_seconds(event_run, args.repeats)
+    torch.set_num_threads(args.threads)  # numba's OpenMP layer shares torch's runtime
+    cpu_torch = cpu_seconds(torch_forward, args.repeats)
     result = out["result"]
     diff = float(np.abs(result.outputs - want).max())
     same = bool(np.array_equal(result.outputs.argmax(1), want.argmax(1)))
@@ -225,6 +241,11 @@ def main(argv=None) -> int:
         f"{result.wall_time_s:.2f} s); torch forward (float32, same threads, warm) "
         f"{t_torch.fmt('ms', 1)}; event / torch {t_event.median / t_torch.median:.2f}x; "
         f"max |logit - torch| {diff:.2e}, same top-1: {same}; peak RSS {peak_rss_mb():.0f} MiB"
+    )
+    print(
+        f"CPU seconds per call (process, all threads; median of {args.repeats}): event "
+        f"{cpu_event * 1e3:.1f} ms, torch {cpu_torch * 1e3:.1f} ms; torch / event "
+        f"{cpu_torch / cpu_event:.2f}x"
     )
     # exactness check in float64: in float32, summation order alone moves some of the
     # ~1e6 pre-activations that lie within rounding error of a threshold across it

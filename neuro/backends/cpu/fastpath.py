@@ -1,13 +1,14 @@
 """The compiled fast path of the CPU scheduler: whole runs in one numba call.
 
 A network whose populations all use built-in kernels (input, token, fatrelu,
-readout, egru) and whose projections all use built-in weight operators (dense,
+readout, egru, maxpool) and whose projections all use built-in weight operators (dense,
 sparse, conv2d) is flattened into the tables of :mod:`.runloop` and run there: no
 Python per step, layer or event.  Other networks (k-WTA, SAS, complementary,
 custom kernels) go through the step-by-step scheduler; both give identical
 outputs, counts and final state.
 
-Threads: a single sample splits large dense deliveries over column blocks; a
+Threads: a single sample splits large dense deliveries over column blocks and
+large convolutions over output pixels (or, with groups, output channels); a
 batch runs its samples on parallel threads, each sample's whole run on one thread
 when the weights fit in cache, else in lockstep (all samples of one
 population-step, then the next), so a fan-out row read from memory for one
@@ -28,8 +29,10 @@ from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
 from . import neurons, synapses
+from .conv import conv_geometry, work_sizes
 from .egru import CpuEGRU  # noqa: F401 - registers the compiled EGRU branch
 from .kernels import all_finite, count_nonzero_rows
+from .maxpool import CpuMaxPool  # noqa: F401 - registers the compiled max-pool branch
 from .runbuffers import RunBuffers, RunCounts
 from .runloop import (
     data_address,
@@ -88,6 +91,9 @@ def supports(network) -> bool:
     for proj in network.projections.values():
         t = proj.weights.type
         if t not in _BUILTIN_SYNAPSES or synapses.CPU_SYNAPSES.get(t) is not _BUILTIN_SYNAPSES[t]:
+            return False
+        pooled = network.populations[proj.post].model.type == "maxpool"
+        if pooled and (t != "sparse" or proj.bias is not None):  # routes only
             return False
     return True
 
@@ -159,6 +165,8 @@ class CompiledNetwork:
                 self.inputs.append((i, name, mtype, size))
             else:
                 widths = pop.ports
+                if kind == Kind.MAXPOOL:  # running maxima and counts, not one slot per tap
+                    widths = {port: 2 * size for port in widths}
                 width = next(iter(widths.values()))
                 self.port_index[name] = {port: j for j, port in enumerate(widths)}
                 row[Pop.PORTS], row[Pop.WIDTH], row[Pop.N_PORTS] = port_len, width, len(widths)
@@ -168,10 +176,16 @@ class CompiledNetwork:
                     if proj.bias is not None:
                         what = f"projection {proj.name!r}: bias"
                         b[proj.port] += self._cast(proj.port_bias(), what)
+                if kind == Kind.MAXPOOL:
+                    b["input"][:size] = -np.inf
                 row[Pop.BIAS] = n_bias
                 n_bias += len(widths) * width
                 bias.extend(b.values())
-            if Pop.THETA in columns:
+            if kind == Kind.MAXPOOL:  # the THETA column holds the valid taps per window
+                row[Pop.THETA] = n_theta
+                n_theta += size
+                theta.append(pop.model.valid_taps().sum(axis=1).astype(dtype))
+            elif Pop.THETA in columns:
                 row[Pop.THETA] = n_theta
                 n_theta += size
                 th = event_threshold(pop.model, pop.shape, dtype)
@@ -222,6 +236,9 @@ class CompiledNetwork:
         self.proj = np.zeros((len(projs), len(Proj)), dtype=np.int64)
         incoming = [[] for _ in self.order]
         self.dense_shared = []  # (k, n_pre, width) of dense projections whose rows a batch shares
+        self.conv_rows = []  # conv projections: their rows get a batch's work space
+        self.conv_work = (0, 0)  # per sample: float and int work space of the largest conv
+        geoms = []
         for k, p in enumerate(projs):
             op = p.weights
             row = self.proj[k]
@@ -236,6 +253,15 @@ class CompiledNetwork:
                 w = self._cast(op.weight, where)
                 row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(w)
                 fan_nnz = count_nonzero_rows(w)  # = op.fanout_nnz(), one pass, no temporaries
+            elif op.type == "sparse" and self.pop[self.index[p.post], Pop.KIND] == Kind.MAXPOOL:
+                row[Proj.KIND] = WeightKind.ROUTE
+                row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
+                indptr = np.ascontiguousarray(op.indptr, dtype=np.int64)
+                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(indptr)
+                taps = op.n_out // network.populations[p.post].size
+                window = np.ascontiguousarray(op.indices // taps, dtype=np.int64)
+                row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(window)
+                fan_nnz = op.fanout_nnz()
             elif op.type == "sparse":
                 row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
                 indptr = np.ascontiguousarray(op.indptr, dtype=np.int64)
@@ -248,11 +274,15 @@ class CompiledNetwork:
                     wt = synapses.conv2d_layout(op, dtype)
                 if self.nonfinite != "ignore" and not _finite(wt):
                     self._cast(op.weight, where)  # reports
-                _, h, w_in = op.in_shape
-                _, h_out, w_out = op.out_shape
-                geom = [h, w_in, h_out, w_out, *op.stride, *op.padding, *wt.shape]
+                geom = conv_geometry(op, wt.shape)
+                n_s, n_start, n_c, n_v = work_sizes(geom)
+                self.conv_work = (
+                    max(self.conv_work[0], n_s + n_v),
+                    max(self.conv_work[1], n_start + n_c),
+                )
+                geoms.append(geom)
+                self.conv_rows.append(k)
                 row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(wt)
-                row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(np.asarray(geom, dtype=np.int64))
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
             row[Proj.FAN_NNZ] = self._address(self.fan_nnz[p.name])
@@ -264,6 +294,9 @@ class CompiledNetwork:
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))
             incoming[self.index[p.post]].append(k)
+        for k, geom in zip(self.conv_rows, geoms):  # + the work space lengths per sample
+            full = np.concatenate([geom, np.asarray(self.conv_work, dtype=np.int64)])
+            self.proj[k, Proj.INTS], self.proj[k, Proj.INTS_LEN] = self._pair(full)
         self.inc_ptr = np.cumsum([0] + [len(c) for c in incoming]).astype(np.int64)
         self.inc = np.asarray([k for c in incoming for k in c], dtype=np.int64)
         self.weight_bytes = int(self.proj[:, Proj.WEIGHTS_LEN].sum()) * self.dtype.itemsize
@@ -289,6 +322,11 @@ class CompiledNetwork:
             n
             for n, p in network.projections.items()
             if getattr(network.populations[p.pre].model, "lookup", False)
+        )
+        self.routes = frozenset(
+            n
+            for n, p in network.projections.items()
+            if getattr(network.populations[p.post].model, "routes", False)
         )
 
     def counts(self, batch, steps, counters, ev_out) -> Counts:
@@ -476,10 +514,16 @@ class CompiledNetwork:
 
 
 def _projection_table(net: CompiledNetwork, tb: RunBuffers):
-    """The projection table of the batch size of ``tb``, with its column blocks (kept
-    on ``tb`` while ``COLUMN_BLOCK_BYTES`` is unchanged)."""
+    """The projection table of the batch size of ``tb``, with its column blocks and the
+    convolutions' work space (kept on ``tb`` while ``COLUMN_BLOCK_BYTES`` is unchanged)."""
     if tb.proj is None or tb.block_bytes != COLUMN_BLOCK_BYTES:
         proj = net.proj.copy()
+        if net.conv_rows:  # the convolutions' work space of this batch size
+            nf, ni = net.conv_work
+            tb.conv_f = np.zeros(nf * tb.batch, dtype=net.dtype)
+            tb.conv_i = np.zeros(ni * tb.batch, dtype=np.int64)
+            proj[net.conv_rows, Proj.INTS2] = data_address(tb.conv_f)
+            proj[net.conv_rows, Proj.INTS2_LEN] = data_address(tb.conv_i)
         if tb.batch > 1:
             for k, n_pre, width in net.dense_shared:
                 block = column_block("dense", n_pre, width, net.dtype.itemsize, True)

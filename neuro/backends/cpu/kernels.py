@@ -22,6 +22,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from .conv import conv2d_into
+
 __all__ = [
     "dense_to_events",
     "dense_row_events",
@@ -202,66 +204,6 @@ def sparse_rows_into(o, indptr, indices, data, idx, val, k0, k1):
             o[indices[j]] += v * data[j]
 
 
-@njit(cache=True, nogil=True, fastmath=_FMA)
-def conv2d_into(o, wt, geom, idx, val, k0, k1):
-    """Convolution fan-out of the events k0:k1 into one sample's port vector.
-
-    Parameters
-    ----------
-    o : ndarray, shape (C_out * H_out * W_out,)
-    wt : ndarray, shape (groups, C_in/groups, kh, kw, C_out/groups)
-        Kernel re-laid out pre-synaptic major: one contiguous vector of output
-        channels per (input channel, tap).
-    geom : int64 array
-        (H, W, H_out, W_out, stride_h, stride_w, pad_h, pad_w).
-    """
-    h, w, h_out, w_out, sh, sw, ph, pw = (
-        geom[0],
-        geom[1],
-        geom[2],
-        geom[3],
-        geom[4],
-        geom[5],
-        geom[6],
-        geom[7],
-    )
-    n_groups, cg, kh, kw, og = wt.shape
-    hw_in = h * w
-    hw_out = h_out * w_out
-    for k in range(k0, k1):
-        i = idx[k]
-        v = val[k]
-        c = i // hw_in
-        rem = i - c * hw_in
-        y = rem // w
-        x = rem - y * w
-        g = c // cg
-        cl = c - g * cg
-        obase = g * og * hw_out
-        for ky in range(kh):
-            ty = y + ph - ky
-            if ty < 0:
-                break
-            if ty % sh != 0:
-                continue
-            yo = ty // sh
-            if yo >= h_out:
-                continue
-            for kx in range(kw):
-                tx = x + pw - kx
-                if tx < 0:
-                    break
-                if tx % sw != 0:
-                    continue
-                xo = tx // sw
-                if xo >= w_out:
-                    continue
-                pos = obase + yo * w_out + xo
-                wv = wt[g, cl, ky, kx]
-                for oc in range(og):
-                    o[pos + oc * hw_out] += v * wv[oc]
-
-
 @njit(cache=True, nogil=True)
 def all_finite(x):
     """Whether every value of the 1-D ``x`` is finite (``x - x`` is 0 unless inf or NaN)."""
@@ -339,13 +281,14 @@ def scatter_sparse(ptr, idx, val, indptr, indices, data, out, fan_nnz, fan_tot):
 
 
 @njit(cache=True, nogil=True)
-def scatter_conv2d(ptr, idx, val, wt, out, geom, fan_nnz, fan_tot):
-    """Convolution fan-out of input events; see :func:`conv2d_into`."""
+def scatter_conv2d(ptr, idx, val, wt, out, geom, fan_nnz, fan_tot, s, pstart, pc, pv):
+    """Convolution fan-out of input events; see :func:`.conv.conv2d_into` (``s, pstart,
+    pc, pv``: its work space, :func:`.conv.work_sizes`)."""
     syn = 0
     act = 0
     for b in range(out.shape[0]):
-        conv2d_into(out[b], wt, geom, idx, val, ptr[b], ptr[b + 1])
-        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
-        syn += s
+        conv2d_into(out[b], wt, geom, idx, val, ptr[b], ptr[b + 1], s, pstart, pc, pv)
+        s_, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s_
         act += a
     return syn, act

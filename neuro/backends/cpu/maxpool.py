@@ -1,4 +1,5 @@
-"""Max pooling populations on the CPU scheduler (step by step; see neuro.models.maxpool)."""
+"""Max pooling populations on the CPU scheduler (see neuro.models.maxpool): the step-by-step
+kernel here, the compiled loop's branch in :mod:`.maxpool_kernels`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 
 from .kernels import dense_to_events
 from .neurons import CpuNeurons
+from .tables import Kind, Pop, compiled_neuron
 
 __all__ = ["CpuMaxPool"]
 
@@ -24,3 +26,8 @@ class CpuMaxPool(CpuNeurons):
         np.max(taps + self.floor, axis=2, out=self.out)
         self.out[~np.isfinite(self.out)] = 0.0
         dense_to_events(self.out, events.ptr, events.idx, events.val)
+
+
+# the compiled loop's branch of the model (:mod:`.runloop`): the THETA column holds the
+# number of valid taps of each window
+compiled_neuron("maxpool", Kind.MAXPOOL, columns=(Pop.THETA,))(CpuMaxPool)

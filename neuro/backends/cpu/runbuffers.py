@@ -23,7 +23,7 @@ class RunCounts(Counts):
 
     def __init__(self, tables, batch, steps, counters, ev_out):
         self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = frozenset()  # pooling populations run step by step, never here
+        self.routes = tables.routes  # projections into pooling populations
         self._source = (tables, counters, ev_out.reshape(batch, -1))
         self._built = None
 
@@ -83,6 +83,7 @@ class RunBuffers:
         self.bad_off = np.zeros((batch, 0), dtype=np.int64)  # nonfinite="ignore"
         self.recorded = None
         self.proj = None  # the projection table of this batch size (fastpath)
+        self.conv_f = self.conv_i = None  # convolution work space (fastpath)
         self.block_bytes = None
         self._args = None
         self._entries = {}

@@ -20,10 +20,11 @@ addresses, port, bias, threshold and state offsets, port width and count); port 
 of sample ``b`` starts at ``pop[i, Pop.PORTS] + (p * B + b) * pop[i, Pop.WIDTH]``.
 Projections ``k`` (insertion order), ``proj[k, :]``, columns named by
 :class:`~.tables.Proj` (weight kind, pre population, delay, shape, addresses of the
-weights, of the int arrays and of the fan-out counts, target port, column block):
-dense deliveries run block by block (every sample's events for columns
-``c0 : c0 + block``, then the next block), so the rows' segments one block reads stay
-cached while every sample reads them.
+weights, of the int arrays and of the fan-out counts, target port, column block).
+Max pooling (:attr:`~.tables.Kind.MAXPOOL`) keeps the running maxima and the tap
+counts in its two ports.  Dense deliveries run block by block (every sample's events
+for columns ``c0 : c0 + block``, then the next block), so the rows' segments one block
+reads stay cached while every sample reads them.
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
@@ -44,10 +45,10 @@ from __future__ import annotations
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
+from .conv import conv2d_columns, conv2d_into
 from .egru import egru_row_events
 from .kernels import (
     all_finite,
-    conv2d_into,
     dense_row_events,
     dense_rows_into,
     fan_counts,
@@ -55,6 +56,7 @@ from .kernels import (
     sparse_rows_into,
     threshold_row_events,
 )
+from .maxpool_kernels import maxpool_row_events, route_max_into
 from .tables import Kind, Pop, Proj, WeightKind
 
 __all__ = [
@@ -99,10 +101,15 @@ def _view(address, n, like):
 
 
 @njit(cache=True, nogil=True)
-def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, min_par):
-    """Stream the events k0:k1 through the projection of table row ``pk`` into the port o.
+def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, min_par, b):
+    """Stream the events k0:k1 of sample ``b`` through the projection of table row ``pk``
+    into the port o.
 
     Dense projections write the columns ``c0:c1`` only (other kinds always all columns).
+    Convolutions use the work space of sample ``b`` (columns ``INTS2``/``INTS2_LEN``:
+    addresses of the float and int work arrays; the geometry's entries 15/16: their
+    lengths per sample).  Max-pooling routes keep running maxima (``INTS2``: the window
+    of each tap).
     """
     kind, n_pre, width = pk[Proj.KIND], pk[Proj.N_PRE], pk[Proj.WIDTH]
     w = _view(pk[Proj.WEIGHTS], pk[Proj.WEIGHTS_LEN], val_like)
@@ -116,10 +123,24 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
         indptr = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
         indices = _view(pk[Proj.INTS2], pk[Proj.INTS2_LEN], int_like)
         sparse_rows_into(o, indptr, indices, w, idx, val, k0, k1)
-    else:
+    elif kind == WeightKind.CONV2D:
         geom = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
         wt = w.reshape((geom[8], geom[9], geom[10], geom[11], geom[12]))
-        conv2d_into(o, wt, geom, idx, val, k0, k1)
+        nf, ni = geom[15], geom[16]
+        n_s = geom[2] * geom[3] * geom[8] * geom[12]
+        n_pix = geom[8] * geom[9] * geom[0] * geom[1] + 1
+        fw = _view(pk[Proj.INTS2] + b * nf * val_like.itemsize, nf, val_like)
+        iw = _view(pk[Proj.INTS2_LEN] + b * ni * 8, ni, int_like)
+        s, pv = fw[:n_s], fw[n_s:]
+        pstart, pc = iw[:n_pix], iw[n_pix:]
+        if col_chunks > 1 and (k1 - k0) * geom[10] * geom[11] * geom[8] * geom[12] >= min_par:
+            conv2d_columns(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv, col_chunks)
+        else:
+            conv2d_into(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv)
+    else:
+        indptr = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
+        window = _view(pk[Proj.INTS2], pk[Proj.INTS2_LEN], int_like)
+        route_max_into(o, indptr, window, idx, val, k0, k1)
 
 
 @njit(cache=True, nogil=True)
@@ -168,7 +189,7 @@ def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     p0 = pop[i, Pop.PORTS] + (proj[k, Proj.PORT] * batch + b) * width
     o = ports[p0 : p0 + width]
     c1 = min(width, c0 + proj[k, Proj.BLOCK])
-    _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par)
+    _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par, b)
     if c0 == 0:
         fan_nnz = _view(proj[k, Proj.FAN_NNZ], proj[k, Proj.N_PRE], ev_idx)
         fan_tot = _view(proj[k, Proj.FAN_TOT], proj[k, Proj.N_PRE], ev_idx)
@@ -198,7 +219,7 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
         p0 = pop[i, Pop.PORTS] + b * width
         o = ports[p0 : p0 + width]
         s0 = pop[i, Pop.STATE] + b * size
-        if check:
+        if check and kind != Kind.MAXPOOL:  # max-pooling ports start at -inf
             for port in range(pop[i, Pop.N_PORTS]):
                 q0 = pop[i, Pop.PORTS] + (port * batch + b) * width
                 if not all_finite(ports[q0 : q0 + width]):
@@ -214,6 +235,9 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
             for j in range(size):
                 acc[j] += o[j]
             n = dense_row_events(acc, ev_idx, ev_val, off)
+        elif kind == Kind.MAXPOOL:
+            valid = theta[pop[i, Pop.THETA] : pop[i, Pop.THETA] + size]
+            n = maxpool_row_events(o, valid, ev_idx, ev_val, off)
         else:
             p1 = pop[i, Pop.PORTS] + (batch + b) * width
             q_port = ports[p1 : p1 + width]

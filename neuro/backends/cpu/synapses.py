@@ -11,6 +11,7 @@ import numpy as np
 
 from ..._registry import Registry
 from ...exceptions import BackendError
+from .conv import conv_geometry, work_sizes
 from .kernels import scatter_conv2d, scatter_dense, scatter_sparse
 
 CPU_SYNAPSES = Registry("weight operator on backend 'cpu'", BackendError)
@@ -66,12 +67,18 @@ def conv2d_layout(weights, dtype):
 @CPU_SYNAPSES.register("conv2d")
 def _conv2d(weights, dtype):
     wt = conv2d_layout(weights, dtype)
-    _, h, w = weights.in_shape
-    _, h_out, w_out = weights.out_shape
-    geom = np.array([h, w, h_out, w_out, *weights.stride, *weights.padding], dtype=np.int64)
+    geom = conv_geometry(weights, wt.shape)
     nnz, tot = _fans(weights)
+    n_s, n_start, n_c, n_v = work_sizes(geom)
 
     def deliver(ptr, idx, val, out):
-        return scatter_conv2d(ptr, idx, val, wt, out, geom, nnz, tot)
+        # work space per call: a delivery may run on several threads at once
+        work = (
+            np.empty(n_s, dtype),
+            np.empty(n_start, np.int64),
+            np.empty(n_c, np.int64),
+            np.empty(n_v, dtype),
+        )
+        return scatter_conv2d(ptr, idx, val, wt, out, geom, nnz, tot, *work)
 
     return deliver

@@ -57,10 +57,10 @@ class Proj(IntEnum):
     WIDTH = 4  #: post-synaptic port width
     WEIGHTS = 5  #: address of the weights in the run's dtype
     WEIGHTS_LEN = 6  #: stored weight values
-    INTS = 7  #: address of the first int64 array (sparse indptr; conv geometry)
+    INTS = 7  #: address of the first int64 array (sparse indptr; conv geometry; route indptr)
     INTS_LEN = 8  #: its length
-    INTS2 = 9  #: address of the second int64 array (sparse indices)
-    INTS2_LEN = 10  #: its length
+    INTS2 = 9  #: second int64 array (sparse indices; route windows); conv: float work space
+    INTS2_LEN = 10  #: its length; conv: address of the int work space of the batch
     FAN_NNZ = 11  #: address of the fan-out non-zeros (N_PRE int64)
     FAN_TOT = 12  #: address of the fan-out totals (N_PRE int64)
     PORT = 13  #: target port of the post-synaptic population
@@ -76,6 +76,7 @@ class Kind(IntEnum):
     READOUT = 3
     READOUT_ACC = 4
     EGRU = 5
+    MAXPOOL = 6  #: port of 2 x size (maxima, counts); threshold slots hold the valid taps
 
 
 class WeightKind(IntEnum):
@@ -84,6 +85,7 @@ class WeightKind(IntEnum):
     DENSE = 0
     SPARSE = 1
     CONV2D = 2
+    ROUTE = 3  #: max-pooling route: running maxima over each window's taps
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,456 @@
+"""Sparse-input 2-D convolution kernels of the CPU scheduler (numba, ``nogil``, cached).
+
+The event-driven convolution of one sample and step runs in three passes:
+
+1. *Bucketing*: the input events, ordered channel-major ``(c, y, x)``, are sorted by
+   pixel ``(y, x)`` (a counting sort, stable, so each pixel's events keep ascending
+   channels): O(events + H·W).
+2. *Accumulation* into a per-sample channels-last scratch ``(H_out·W_out, C_out)``:
+   for each active pixel and each kernel tap landing on an output position, the
+   pixel's events add ``v · w[c, ky, kx, :]`` to the output row, one contiguous
+   ``C_out``-wide multiply-add (vectorised, fused multiply-add); four events of a
+   pixel at a time, so the output row is read and written once per four weight rows
+   (``s += v0 w0 + v1 w1 + v2 w2 + v3 w3``, left to right).  Borders, stride,
+   padding, dilation and groups (depthwise included) are exact: a tap that lands
+   outside the output or between strided positions adds nothing.  A 1×1 kernel is the
+   dense-layer path (one tap: the pixel's events are a dense fan-out row).
+3. *Transposed add*: the scratch is added once into the channels-first port vector
+   ``(C_out, H_out, W_out)``: O(outputs).
+
+Every output element receives its terms in one fixed order (pixels ascending, then
+channels ascending, grouped by four), whatever the column range a thread owns, so
+splitting the output channels over threads (:func:`conv2d_columns`) gives
+bit-identical results.  The scratch starts at zero and is added to the port after
+all terms, so the port's earlier terms (bias, other projections) are kept apart.
+
+Geometry (int64 array, :func:`conv_geometry`): ``(H, W, H_out, W_out, stride_h,
+stride_w, pad_h, pad_w, groups, C_in/groups, kh, kw, C_out/groups, dil_h, dil_w)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import carray, njit, prange, types
+from numba.extending import intrinsic
+
+__all__ = [
+    "GEOMETRY_LENGTH",
+    "conv_geometry",
+    "bucket_events",
+    "conv2d_accumulate",
+    "conv2d_gather",
+    "add_channels_last",
+    "conv2d_into",
+    "conv2d_columns",
+    "column_chunk",
+    "work_sizes",
+]
+
+# Floating-point contraction (fused multiply-add) only: no reassociation.
+_FMA = {"contract"}
+
+GEOMETRY_LENGTH = 15
+
+# Input channels are processed in blocks whose weights fill at most this many bytes
+# (half the L2 cache of the machines we measure on), so they stay cached while every
+# output pixel reads them.
+CACHE_BYTES = 1 << 18
+
+
+@intrinsic
+def _pointer_like(typingctx, address, like):
+    """Typed data pointer at integer ``address``, of the dtype of the array ``like``."""
+    ptr_type = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(ptr_type))
+
+    return ptr_type(address, like), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row(array, offset, n):
+    """``array.ravel()[offset : offset + n]`` as a view without reference counting
+    (the caller keeps ``array`` alive), indexed from 0 so loops over it vectorise."""
+    return carray(_pointer_like(array.ctypes.data + offset * array.itemsize, array), n)
+
+
+def conv_geometry(op, wt_shape) -> np.ndarray:
+    """Geometry array of a ``Conv2d`` weight operator with kernel laid out as ``wt_shape``.
+
+    Parameters
+    ----------
+    op : neuro.ir.weights.Conv2d
+    wt_shape : tuple of int
+        (groups, C_in/groups, kh, kw, C_out/groups) of the re-laid-out kernel.
+
+    Returns
+    -------
+    ndarray of int64, shape (15,)
+    """
+    _, h, w = op.in_shape
+    _, h_out, w_out = op.out_shape
+    dil = tuple(getattr(op, "dilation", (1, 1)))
+    return np.asarray(
+        [h, w, h_out, w_out, *op.stride, *op.padding, *wt_shape, *dil], dtype=np.int64
+    )
+
+
+@njit(cache=True, nogil=True)
+def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
+    """Sort the events k0:k1 (unit index ``c·hw + pixel``, ascending) by channel block
+    and pixel, stably (channels ascending within a bucket).
+
+    Parameters
+    ----------
+    idx, val : ndarray
+        Event unit indices (ascending) and values.
+    hw : int
+        Pixels per channel (H·W).
+    cb : int
+        Channels per block.
+    pstart : ndarray of int64, shape (>= n_blocks hw + 1,)
+        Filled: the events of block b and pixel p are ``pc/pv[pstart[q]:pstart[q+1]]``,
+        ``q = b hw + p``.
+    pc : ndarray of int64, shape (>= 2 (k1 - k0),)
+        Filled: channel of each bucketed event (the second half is work space).
+    pv : ndarray, shape (>= k1 - k0,)
+        Filled: value of each bucketed event.
+    """
+    n = k1 - k0
+    n_keys = ((idx[k1 - 1] // hw) // cb + 1) * hw if n > 0 else 0
+    for q in range(n_keys + 1):
+        pstart[q] = 0
+    c = 0
+    limit = hw
+    base = 0  # block * hw
+    for k in range(k0, k1):  # channels ascend: no division per event
+        i = idx[k]
+        while i >= limit:
+            c += 1
+            limit += hw
+            if c % cb == 0:
+                base += hw
+        q = base + i - (limit - hw)
+        pc[n + k - k0] = q
+        pstart[q + 1] += 1
+    for q in range(n_keys):
+        pstart[q + 1] += pstart[q]
+    c = 0
+    limit = hw
+    for k in range(k0, k1):  # pstart[q] moves on to the start of bucket q + 1
+        i = idx[k]
+        while i >= limit:
+            c += 1
+            limit += hw
+        q = pc[n + k - k0]
+        at = pstart[q]
+        pc[at] = c
+        pv[at] = val[k]
+        pstart[q] = at + 1
+    for q in range(n_keys, 0, -1):
+        pstart[q] = pstart[q - 1]
+    pstart[0] = 0
+    return n_keys // hw if hw > 0 else 0
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def conv2d_accumulate(s, wt, geom, pstart, pc, pv, c0, c1):
+    """Add every bucketed event's fan-out to the channels-last scratch, columns c0:c1.
+
+    Parameters
+    ----------
+    s : ndarray, shape (H_out * W_out, C_out)
+        Channels-last scratch; columns ``c0:c1`` are added to.
+    wt : ndarray, shape (groups, C_in/groups, kh, kw, C_out/groups)
+    geom : int64 array, see :func:`conv_geometry`
+    pstart, pc, pv : ndarray
+        Events by pixel, from :func:`bucket_events`.
+    c0, c1 : int
+        Output channel range.
+    """
+    h, w, h_out, w_out = geom[0], geom[1], geom[2], geom[3]
+    sh, sw, ph, pw = geom[4], geom[5], geom[6], geom[7]
+    n_groups, cg, kh, kw, og = geom[8], geom[9], geom[10], geom[11], geom[12]
+    dh, dw = geom[13], geom[14]
+    c_out = n_groups * og
+    n = c1 - c0
+    per_c = kh * kw * og  # weights of one input channel (within its group)
+    for y in range(h):
+        for x in range(w):
+            p = y * w + x
+            e0, e1 = pstart[p], pstart[p + 1]
+            if e0 == e1:
+                continue
+            for ky in range(kh):
+                ty = y + ph - ky * dh
+                if ty < 0:
+                    break
+                if ty % sh != 0:
+                    continue
+                yo = ty // sh
+                if yo >= h_out:
+                    continue
+                for kx in range(kw):
+                    tx = x + pw - kx * dw
+                    if tx < 0:
+                        break
+                    if tx % sw != 0:
+                        continue
+                    xo = tx // sw
+                    if xo >= w_out:
+                        continue
+                    r = (yo * w_out + xo) * c_out
+                    tap = (ky * kw + kx) * og
+                    if n_groups == 1:
+                        row = _row(s, r + c0, n)
+                        e = e0
+                        while e + 4 <= e1:
+                            w0 = _row(wt, pc[e] * per_c + tap + c0, n)
+                            w1 = _row(wt, pc[e + 1] * per_c + tap + c0, n)
+                            w2 = _row(wt, pc[e + 2] * per_c + tap + c0, n)
+                            w3 = _row(wt, pc[e + 3] * per_c + tap + c0, n)
+                            v0, v1, v2, v3 = pv[e], pv[e + 1], pv[e + 2], pv[e + 3]
+                            for j in range(n):
+                                row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
+                            e += 4
+                        while e < e1:
+                            w0 = _row(wt, pc[e] * per_c + tap + c0, n)
+                            v0 = pv[e]
+                            for j in range(n):
+                                row[j] = row[j] + v0 * w0[j]
+                            e += 1
+                    else:
+                        for e in range(e0, e1):
+                            c = pc[e]
+                            g = c // cg
+                            lo = max(c0, g * og)
+                            hi = min(c1, g * og + og)
+                            if lo >= hi:
+                                continue
+                            # wt[g, c - g*cg, ky, kx, lo - g*og :] starts at c*per_c + tap + ...
+                            w0 = _row(wt, c * per_c + tap + lo - g * og, hi - lo)
+                            row = _row(s, r + lo, hi - lo)
+                            v0 = pv[e]
+                            for j in range(hi - lo):
+                                row[j] = row[j] + v0 * w0[j]
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
+    """Output-stationary accumulation (one group): rows ``p0:p1`` of the channels-last
+    scratch, all output channels, are set to the sum of their terms.
+
+    For each channel block (weights of a block stay in cache), then each output pixel,
+    the terms ``(event, tap)`` of its receptive field are listed (taps row-major, channels
+    ascending) and added to the output row eight at a time (then four, then one).
+
+    Parameters
+    ----------
+    s : ndarray, shape (H_out * W_out * C_out,)
+        Channels-last scratch (flat); rows ``p0:p1`` are overwritten.
+    wt : ndarray, shape (1, C_in, kh, kw, C_out)
+    geom : int64 array, see :func:`conv_geometry`
+    pstart, pc, pv : ndarray
+        Events by channel block and pixel, from :func:`bucket_events`.
+    n_blk : int
+        Channel blocks with events.
+    p0, p1 : int
+        Output pixels (row-major) to compute.
+    woff, wv : ndarray, shape (>= kh * kw * channels per block,)
+        Work space for one pixel's terms (int64 weight offsets, values).
+    """
+    h, w, w_out = geom[0], geom[1], geom[3]
+    sh, sw, ph, pw = geom[4], geom[5], geom[6], geom[7]
+    kh, kw, c_out = geom[10], geom[11], geom[12]
+    dh, dw = geom[13], geom[14]
+    hw = h * w
+    per_c = kh * kw * c_out
+    zero = _row(s, p0 * c_out, (p1 - p0) * c_out)
+    zero[:] = 0
+    for blk in range(n_blk):
+        kb = blk * hw
+        for q in range(p0, p1):
+            yo = q // w_out
+            xo = q - yo * w_out
+            n = 0
+            for ky in range(kh):
+                iy = yo * sh - ph + ky * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for kx in range(kw):
+                    ix = xo * sw - pw + kx * dw
+                    if ix < 0 or ix >= w:
+                        continue
+                    key = kb + iy * w + ix
+                    tap = (ky * kw + kx) * c_out
+                    e0 = pstart[key]
+                    m = pstart[key + 1] - e0
+                    src_c = _row(pc, e0, m)  # views indexed from 0: no wrap-around checks
+                    src_v = _row(pv, e0, m)
+                    dst_o = _row(woff, n, m)
+                    dst_v = _row(wv, n, m)
+                    for j in range(m):
+                        dst_o[j] = src_c[j] * per_c + tap
+                        dst_v[j] = src_v[j]
+                    n += m
+            if n == 0:
+                continue
+            row = _row(s, q * c_out, c_out)
+            t = 0
+            while t + 8 <= n:
+                w0 = _row(wt, woff[t], c_out)
+                w1 = _row(wt, woff[t + 1], c_out)
+                w2 = _row(wt, woff[t + 2], c_out)
+                w3 = _row(wt, woff[t + 3], c_out)
+                w4 = _row(wt, woff[t + 4], c_out)
+                w5 = _row(wt, woff[t + 5], c_out)
+                w6 = _row(wt, woff[t + 6], c_out)
+                w7 = _row(wt, woff[t + 7], c_out)
+                v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
+                v4, v5, v6, v7 = wv[t + 4], wv[t + 5], wv[t + 6], wv[t + 7]
+                for j in range(c_out):
+                    row[j] = (
+                        row[j]
+                        + v0 * w0[j]
+                        + v1 * w1[j]
+                        + v2 * w2[j]
+                        + v3 * w3[j]
+                        + v4 * w4[j]
+                        + v5 * w5[j]
+                        + v6 * w6[j]
+                        + v7 * w7[j]
+                    )
+                t += 8
+            while t + 4 <= n:
+                w0 = _row(wt, woff[t], c_out)
+                w1 = _row(wt, woff[t + 1], c_out)
+                w2 = _row(wt, woff[t + 2], c_out)
+                w3 = _row(wt, woff[t + 3], c_out)
+                v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
+                for j in range(c_out):
+                    row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
+                t += 4
+            while t < n:
+                w0 = _row(wt, woff[t], c_out)
+                v0 = wv[t]
+                for j in range(c_out):
+                    row[j] = row[j] + v0 * w0[j]
+                t += 1
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def add_channels_last(o, s, n_pix, c_out, c0, c1, q0, q1):
+    """o[c, p] += s[p, c] for channels c0:c1 and pixels q0:q1 (o channels-first, s
+    channels-last, flat).
+
+    Parameters
+    ----------
+    o : ndarray, shape (C_out * P,)
+    s : ndarray, shape (>= P * C_out,)
+    n_pix, c_out : int
+        P (= H_out W_out) and C_out.
+    """
+    for p0 in range(q0, q1, 64):  # 64 pixels x the channels of s stay in cache
+        m = min(64, q1 - p0)
+        for c in range(c0, c1):
+            orow = _row(o, c * n_pix + p0, m)
+            col = _row(s, p0 * c_out + c, (m - 1) * c_out + 1)
+            for q in range(m):
+                orow[q] += col[q * c_out]
+
+
+@njit(cache=True, nogil=True)
+def _block_channels(geom, itemsize):
+    """Channels per block: their weights fill at most ``CACHE_BYTES`` (at least 4)."""
+    per_channel = geom[10] * geom[11] * geom[12] * itemsize
+    return min(geom[9], max(4, CACHE_BYTES // per_channel)) if geom[8] == 1 else geom[9] * geom[8]
+
+
+@njit(cache=True, nogil=True)
+def conv2d_into(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv):
+    """Convolution fan-out of the events k0:k1 into one sample's port vector.
+
+    Parameters
+    ----------
+    o : ndarray, shape (C_out * H_out * W_out,)
+        Channels-first port vector, added to.
+    wt : ndarray, shape (groups, C_in/groups, kh, kw, C_out/groups)
+        Kernel laid out pre-synaptic major (one contiguous vector of output channels
+        per input channel and tap).
+    geom : int64 array, see :func:`conv_geometry`
+    idx, val : ndarray
+        Event unit indices (ascending, channel-major) and values.
+    k0, k1 : int
+        Event range.
+    s, pstart, pc, pv : ndarray
+        Work space (see :func:`work_sizes`): s (>= H_out W_out C_out,) of o's dtype,
+        pstart (>= C_in H W + 1,) and pc (>= 2 (k1 - k0),) int64, pv (>= k1 - k0,).
+    """
+    if k1 <= k0:
+        return
+    n_blk, cb = _setup(geom, idx, val, k0, k1, s, pstart, pc, pv)
+    _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, 0, 1)
+
+
+def work_sizes(geom) -> tuple:
+    """Work space of one sample of a convolution: (scratch values, pstart, pc, pv) lengths."""
+    h, w, h_out, w_out = (int(v) for v in geom[:4])
+    c_out = int(geom[8] * geom[12])
+    n_pre = int(geom[8] * geom[9]) * h * w
+    return h_out * w_out * c_out, n_pre + 1, 2 * n_pre, n_pre
+
+
+def column_chunk(c_out: int, n_chunks: int) -> int:
+    """Output channels per thread: a multiple of 16 (whole cache lines of the scratch)."""
+    return ((c_out + n_chunks - 1) // n_chunks + 15) // 16 * 16
+
+
+@njit(cache=True, nogil=True)
+def _setup(geom, idx, val, k0, k1, s, pstart, pc, pv):
+    """Bucket the events; returns (channel blocks, channels per block)."""
+    cb = _block_channels(geom, s.itemsize)
+    return bucket_events(idx, val, k0, k1, geom[0] * geom[1], cb, pstart, pc, pv), cb
+
+
+@njit(cache=True, nogil=True)
+def _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_parts):
+    """Part ``t`` of ``n_parts``: output pixels (one group) or channels (groups)."""
+    c_out = geom[8] * geom[12]
+    n_pix = geom[2] * geom[3]
+    sv = _row(s, 0, n_pix * c_out)
+    if geom[8] == 1:
+        step = (n_pix + n_parts - 1) // n_parts
+        p0 = min(n_pix, t * step)
+        p1 = min(n_pix, p0 + step)
+        if p1 > p0:
+            n_terms = geom[10] * geom[11] * cb
+            woff = np.empty(n_terms, dtype=np.int64)
+            wv = np.empty(n_terms, dtype=s.dtype)
+            conv2d_gather(sv, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv)
+            add_channels_last(o, sv, n_pix, c_out, 0, c_out, p0, p1)
+    else:
+        step = ((c_out + n_parts - 1) // n_parts + 15) // 16 * 16
+        c0 = min(c_out, t * step)
+        c1 = min(c_out, c0 + step)
+        if c1 > c0:
+            s2 = sv.reshape((n_pix, c_out))
+            s2[:, c0:c1] = 0
+            conv2d_accumulate(s2, wt, geom, pstart, pc, pv, c0, c1)
+            add_channels_last(o, sv, n_pix, c_out, c0, c1, 0, n_pix)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv2d_columns(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv, n_chunks):
+    """:func:`conv2d_into` split into ``n_chunks`` parallel parts, bit-identical to one
+    part: output pixels (one group) or output channels (multiples of 16; groups).
+
+    Every output element receives its terms in one order (channel blocks, taps
+    row-major, channels ascending; with groups: pixels, then channels), whatever the
+    split.
+    """
+    if k1 <= k0:
+        return
+    n_blk, cb = _setup(geom, idx, val, k0, k1, s, pstart, pc, pv)
+    for t in prange(n_chunks):
+        _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_chunks)

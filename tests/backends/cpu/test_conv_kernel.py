@@ -1,0 +1,228 @@
+"""The sparse-input convolution and max-pooling kernels of the cpu backend: exact against
+torch in float64, bit-identical across thread splits, engines and schedules, counts
+equal to closed forms."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import neuro  # noqa: E402
+from converters import convert  # noqa: E402
+from neuro.backends.cpu.conv import (  # noqa: E402
+    conv2d_columns,
+    conv2d_into,
+    conv_geometry,
+    work_sizes,
+)
+from neuro.backends.cpu.kernels import dense_to_events  # noqa: E402
+from neuro.backends.cpu.synapses import conv2d_layout  # noqa: E402
+from neuro.ir.weights import Conv2d  # noqa: E402
+from neuro.torch import FATReLU  # noqa: E402
+
+# (C_in, C_out, H, W, k, stride, padding, groups, dilation, input density)
+CASES = [
+    (3, 8, 9, 9, 3, 1, 1, 1, 1, 0.5),
+    (4, 8, 10, 7, 3, 2, 1, 1, 1, 0.3),
+    (6, 6, 9, 9, 3, 1, 1, 6, 1, 0.5),  # depthwise
+    (6, 12, 8, 8, 3, 2, 1, 6, 1, 0.6),  # depthwise, multiplier 2
+    (8, 16, 7, 7, 1, 1, 0, 1, 1, 0.5),  # 1x1: the dense-row path
+    (8, 16, 12, 12, 1, 2, 0, 1, 1, 0.5),  # 1x1 stride 2 (a ResNet shortcut)
+    (8, 16, 12, 11, 5, 3, 2, 2, 1, 0.4),
+    (16, 40, 9, 9, 3, 2, 0, 4, 1, 0.9),
+    (3, 64, 23, 23, 7, 2, 3, 1, 1, 1.0),  # a dense stem
+    (5, 7, 11, 13, 3, 1, 2, 1, 2, 0.5),  # dilation
+    (4, 6, 10, 10, 3, 2, 2, 2, 3, 0.7),  # dilation with groups and stride
+    (40, 24, 6, 6, 3, 1, 1, 1, 1, 0.05),  # mostly silent input
+    (600, 20, 4, 4, 3, 1, 1, 1, 1, 0.3),  # several channel blocks
+]
+
+
+def _weights(c_in, c_out, k, groups, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((c_out, c_in // groups, k, k))
+    w[rng.random(w.shape) < 0.2] = 0  # some zero weights: synops < activity-sparse MACs
+    return w
+
+
+def _events(x, dtype):
+    b, n = x.shape
+    ptr = np.zeros(b + 1, np.int64)
+    idx = np.zeros(x.size, np.int64)
+    val = np.zeros(x.size, dtype)
+    dense_to_events(np.ascontiguousarray(x, dtype=dtype), ptr, idx, val)
+    return ptr, idx, val
+
+
+def _kernel_inputs(case, dtype, seed=0):
+    c_in, c_out, h, w_, k, s, p, g, d, dens = case
+    rng = np.random.default_rng(seed + 1)
+    weight = _weights(c_in, c_out, k, g, seed)
+    op = Conv2d(weight, (c_in, h, w_), (s, s), (p, p), g)
+    wt = conv2d_layout(op, dtype)
+    geom = conv_geometry(op, wt.shape)
+    h_out = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    w_out = (w_ + 2 * p - d * (k - 1) - 1) // s + 1
+    geom[2], geom[3], geom[13], geom[14] = h_out, w_out, d, d
+    x = rng.standard_normal((1, c_in * h * w_)) * (rng.random((1, c_in * h * w_)) < dens)
+    return weight, wt, geom, x, (c_out, h_out, w_out)
+
+
+def _work(geom, dtype):
+    n_s, n_start, n_c, n_v = work_sizes(geom)
+    return (
+        np.full(n_s, np.nan, dtype),  # stale values must not leak into results
+        np.full(n_start, -7, np.int64),
+        np.full(n_c, -7, np.int64),
+        np.full(n_v, np.nan, dtype),
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_kernel_equals_torch_conv2d_in_float64(case):
+    c_in, c_out, h, w_, k, s, p, g, d, dens = case
+    weight, wt, geom, x, out_shape = _kernel_inputs(case, np.float64)
+    ptr, idx, val = _events(x, np.float64)
+    bias = np.random.default_rng(5).standard_normal(int(np.prod(out_shape)))
+    o = bias.copy()
+    conv2d_into(o, wt, geom, idx, val, 0, ptr[1], *_work(geom, np.float64))
+    xt = torch.tensor(x.reshape(1, c_in, h, w_))
+    want = F.conv2d(xt, torch.tensor(weight), stride=s, padding=p, groups=g, dilation=d)
+    want = want.numpy().ravel() + bias
+    scale = max(np.abs(want).max(), 1.0)
+    assert np.abs(o - want).max() <= 1e-12 * scale
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_splits_are_bit_identical(case, dtype):
+    _, wt, geom, x, out_shape = _kernel_inputs(case, dtype, seed=3)
+    ptr, idx, val = _events(x, dtype)
+    one = np.zeros(int(np.prod(out_shape)), dtype)
+    conv2d_into(one, wt, geom, idx, val, 0, ptr[1], *_work(geom, dtype))
+    for chunks in (1, 2, 3, 5):
+        split = np.zeros_like(one)
+        conv2d_columns(split, wt, geom, idx, val, 0, ptr[1], *_work(geom, dtype), chunks)
+        assert np.array_equal(split, one), chunks
+
+
+def test_no_events_leave_the_port_alone():
+    _, wt, geom, x, out_shape = _kernel_inputs(CASES[0], np.float64)
+    o = np.arange(float(np.prod(out_shape)))
+    idx, val = np.zeros(1, np.int64), np.zeros(1)
+    conv2d_into(o, wt, geom, idx, val, 0, 0, *_work(geom, np.float64))
+    conv2d_columns(o, wt, geom, idx, val, 0, 0, *_work(geom, np.float64), 2)
+    assert np.array_equal(o, np.arange(float(np.prod(out_shape))))
+
+
+class _Block(nn.Module):
+    """A ResNet-18-like piece: stem, max pooling, a basic block with a strided shortcut."""
+
+    def __init__(self, groups=1):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 5, 2, 2, bias=False)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.act0 = FATReLU(0.1)
+        self.pool = nn.MaxPool2d(3, 2, 1)
+        self.conv1 = nn.Conv2d(8, 16, 3, 2, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.act1 = FATReLU(0.2)
+        self.conv2 = nn.Conv2d(16, 16, 3, 1, 1, groups=groups)
+        self.short = nn.Conv2d(8, 16, 1, 2, bias=False)
+        self.act2 = FATReLU(0.1)
+        self.head = nn.Linear(16 * 4 * 4, 5)
+
+    def forward(self, x):
+        y = self.pool(self.act0(self.bn0(self.stem(x))))
+        z = self.act2(self.conv2(self.act1(self.bn1(self.conv1(y)))) + self.short(y))
+        return self.head(torch.flatten(z, 1))
+
+
+def _block_network(groups=1, batch=3):
+    torch.manual_seed(groups)
+    model = _Block(groups)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    model = model.double().eval()
+    x = torch.randn(batch, 3, 32, 32, dtype=torch.float64)
+    return model, x, convert(model, example_input=x)
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_resnet_block_equals_torch_and_reference(groups):
+    model, x, net = _block_network(groups)
+    kinds = {p.model.type for p in net.populations.values()}
+    assert "maxpool" in kinds
+    with torch.no_grad():
+        want = model(x).numpy()
+    cpu = neuro.run(net, x.numpy(), backend="cpu", dtype="float64")
+    assert cpu.info["engine"] == "compiled"
+    ref = neuro.run(net, x.numpy(), backend="reference")
+    np.testing.assert_allclose(cpu.outputs, want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(cpu.outputs, ref.outputs, rtol=1e-12, atol=1e-12)
+    assert cpu.counts.synops == ref.counts.synops
+    assert cpu.counts.comparisons == ref.counts.comparisons > 0
+    assert cpu.counts.dense_macs == ref.counts.dense_macs
+
+
+def test_engines_threads_and_schedules_are_bit_identical():
+    _, x, net = _block_network(1, batch=4)
+    xs = x.numpy()
+    base = neuro.run(net, xs[:1], backend="cpu", engine="python", record=list(net.populations))
+    one = neuro.run(net, xs[:1], backend="cpu", record=list(net.populations))
+    two = neuro.run(net, xs[:1], backend="cpu", threads=2, record=list(net.populations))
+    for name in net.populations:
+        assert np.array_equal(one.recordings[name], base.recordings[name]), name
+        assert np.array_equal(two.recordings[name], base.recordings[name]), name
+    assert one.counts.synops == two.counts.synops == base.counts.synops
+    assert one.counts.comparisons == two.counts.comparisons == base.counts.comparisons
+    batch_py = neuro.run(net, xs, backend="cpu", engine="python")
+    seen = set()
+    for threads in (1, 2):
+        res = neuro.run(net, xs, backend="cpu", threads=threads)
+        seen.add(res.info["schedule"])
+        assert np.array_equal(res.outputs, batch_py.outputs)
+        assert res.counts.synops == batch_py.counts.synops
+    # the batch-1 rows equal the batched run's first sample
+    assert np.array_equal(one.outputs[0], batch_py.outputs[0])
+    from neuro.backends.cpu import fastpath
+
+    old = fastpath.LOCKSTEP_WEIGHT_BYTES
+    try:  # the other threaded schedule
+        fastpath.LOCKSTEP_WEIGHT_BYTES = 0 if "samples" in seen else 1 << 62
+        prog_res = neuro.run(net, xs, backend="cpu", threads=2)
+        seen.add(prog_res.info["schedule"])
+        assert np.array_equal(prog_res.outputs, batch_py.outputs)
+    finally:
+        fastpath.LOCKSTEP_WEIGHT_BYTES = old
+    assert {"serial", "lockstep", "samples"} <= seen
+
+
+def test_conv_counts_equal_closed_form():
+    """synops = Σ over outputs of (non-zero input x non-zero weight) products in the
+    window; activity-sparse MACs the same with every weight; dense MACs every connection."""
+    case = (6, 10, 11, 9, 3, 2, 1, 2, 1, 0.4)
+    c_in, c_out, h, w_, k, s, p, g, _, dens = case
+    rng = np.random.default_rng(11)
+    weight = _weights(c_in, c_out, k, g, 4)
+    op = Conv2d(weight, (c_in, h, w_), (s, s), (p, p), g)
+    pre = neuro.Population("x", (c_in, h, w_), neuro.Input())
+    post = neuro.Population("y", op.out_shape, neuro.Readout())
+    net = neuro.Network([pre, post], [neuro.Projection("xy", "x", "y", op)], name="conv")
+    x = rng.standard_normal((2, c_in * h * w_)) * (rng.random((2, c_in * h * w_)) < dens)
+    res = neuro.run(net, x.reshape(2, c_in, h, w_), backend="cpu", dtype="float64")
+    nz_in = torch.tensor((x != 0).reshape(2, c_in, h, w_), dtype=torch.float64)
+    nz_w = torch.tensor(weight != 0, dtype=torch.float64)
+    ones_w = torch.ones_like(nz_w)
+    kw = dict(stride=s, padding=p, groups=g)
+    assert res.counts.synops == int(F.conv2d(nz_in, nz_w, **kw).sum())
+    assert res.counts.activity_sparse_macs == int(F.conv2d(nz_in, ones_w, **kw).sum())
+    every = torch.ones(2, c_in, h, w_, dtype=torch.float64)
+    assert res.counts.dense_macs == int(F.conv2d(every, ones_w, **kw).sum())
+    want = F.conv2d(torch.tensor(x.reshape(2, c_in, h, w_)), torch.tensor(weight), **kw)
+    got = np.asarray(res.outputs).reshape(2, -1)
+    np.testing.assert_allclose(got, want.reshape(2, -1).numpy(), rtol=1e-12, atol=1e-12)
