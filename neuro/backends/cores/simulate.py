@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._progress import progress_bar
+from ...audit.tally import fanouts
 from ...hardware import COST_TERMS
 from ..cpu.plan import assemble_counts, build_plans, final_state
 from ..cpu.synapses import build_delivery
@@ -111,7 +112,7 @@ def simulate(
     order = list(plans)
     proj_names = list(network.projections)
     for k, proj in enumerate(network.projections.values()):
-        fan_tot = proj.weights.fanout_total()
+        fan_tot = fanouts(proj.weights)[1]  # dense-layer connections (Sinabs-style count)
         table = routing.synops[proj.name] if routing is not None else None
         plans[proj.post].incoming.append(
             (build_delivery(proj, dtype), plans[proj.pre].ring, proj.delay, proj.port, k,

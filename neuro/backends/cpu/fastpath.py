@@ -23,7 +23,8 @@ import warnings
 import numpy as np
 
 from ..._progress import _Silent, progress_bar
-from ...audit.counts import Counts, PopulationCounts, ProjectionCounts
+from ...audit.counts import Counts
+from ...audit.tally import fanouts
 from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
@@ -245,7 +246,7 @@ class CompiledNetwork:
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
             row[11] = self._address(self.fan_nnz[p.name])
-            self.fan_tot[p.name] = np.ascontiguousarray(op.fanout_total(), dtype=np.int64)
+            self.fan_tot[p.name] = fanouts(op)[1]  # dense-layer connections
             row[12] = self._address(self.fan_tot[p.name])
             row[13] = self.port_index[p.post][p.port]
             row[14] = max(1, op.n_out)
@@ -259,22 +260,9 @@ class CompiledNetwork:
         self.weight_bytes = int(self.proj[:, 6].sum()) * self.dtype.itemsize
 
     def _counting(self, network):
-        """Per-run constants of the counts (sums of fan-outs), computed once."""
-        self.pop_counts = [
-            (name, pop.model.type, pop.size, not pop.model.is_input)
-            for name, pop in network.populations.items()
-        ]
-        self.proj_counts = [
-            (
-                name,
-                p.pre,
-                p.post,
-                p.port,
-                int(self.fan_nnz[name].sum()),
-                int(self.fan_tot[name].sum()),
-            )
-            for name, p in network.projections.items()
-        ]
+        """What the counts of a run need besides the loop's tallies, kept once."""
+        self.counted = network
+        self.fans = {name: (self.fan_nnz[name], self.fan_tot[name]) for name in self.fan_nnz}
         self.lookups = frozenset(
             n
             for n, p in network.projections.items()
@@ -282,21 +270,14 @@ class CompiledNetwork:
         )
 
     def counts(self, batch, steps, counters, ev_out) -> Counts:
-        """Counts of a run from the loop's counters ((3, B, n_proj): synops, activity-sparse
-        MACs, events in; (B, n_pop): events out)."""
-        bt = batch * steps
+        """Counts of a run from the loop's tallies ((3, B, n_proj): non-zero and dense
+        fan-out reached, events in; (B, n_pop): events out)."""
         events = (ev_out[0] if batch == 1 else ev_out.sum(axis=0)).tolist()
-        pops = {}
-        for name, model, size, updates in self.pop_counts:
-            n = events[self.index[name]]
-            pops[name] = PopulationCounts(name, model, size, n, size * bt if updates else 0)
         syn, act, ev_in = (counters[:, 0] if batch == 1 else counters.sum(axis=1)).tolist()
-        projs = {}
-        for k, (name, pre, post, port, nnz, tot) in enumerate(self.proj_counts):
-            projs[name] = ProjectionCounts(
-                name, pre, post, port, ev_in[k], syn[k], act[k], nnz * bt, tot * bt
-            )
-        return Counts(batch, steps, pops, projs, self.lookups)
+        net = self.counted
+        tallies = {n: (ev_in[k], syn[k], act[k]) for k, n in enumerate(net.projections)}
+        events = {n: events[self.index[n]] for n in net.populations}
+        return Counts.from_tallies(net, batch, steps, tallies, events, self.fans)
 
     def buffers(self, batch):
         """Work buffers of a batch size, kept for the next call with that size."""
@@ -427,7 +408,7 @@ class _RunCounts(Counts):
 
     def __init__(self, tables, batch, steps, counters, ev_out):
         self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = frozenset()  # pooling populations run step by step, never here
+        self.ac = frozenset()
         self._source = (tables, counters, ev_out.reshape(batch, -1))
         self._built = None
 
@@ -458,7 +439,7 @@ class _RunCounts(Counts):
     def __reduce__(self):  # copies and pickles are plain Counts
         return (
             Counts,
-            (self.batch, self.steps, self.populations, self.projections, self.lookups),
+            (self.batch, self.steps, self.populations, self.projections, self.lookups, self.ac),
         )
 
 
