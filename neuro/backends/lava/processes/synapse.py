@@ -29,7 +29,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from scipy import sparse as sp
 
-from neuro.audit.tally import fanouts
+from neuro.audit.tally import fanouts, tally_events
 from neuro.backends.lava.processes._common import (
     check_count,
     check_stride,
@@ -311,9 +311,9 @@ class _AbstractCountingSynapseModel(PyLoihiProcessModel):
         p = self.proc_params
         if p["deliver_until"] and time_step + 1 + p["latency"] > p["deliver_until"]:
             return self._accumulate(idx, s_in[idx])
-        n = int(self.fan_nnz[idx].sum())
+        n, macs = tally_events(idx, 0, idx.size, self.fan_nnz, self.fan_total)
         self.synop_count[0] += n
-        self.mac_count[0] += int(self.fan_total[idx].sum())
+        self.mac_count[0] += macs
         self.event_count[0] += idx.size
         k = logical_step(time_step, p["delay"], p["stride"])
         if 0 <= k < p["num_steps"]:
