@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .tally import fanouts
+from .tally import accumulate_projections, fanouts
 
 __all__ = ["Counts", "ProjectionCounts", "PopulationCounts", "projection_kind"]
 
@@ -108,9 +108,29 @@ class Counts:
         self.populations = populations
         self.projections = projections
         self.lookups = frozenset(lookups)
-        #: projections whose synops are accumulates (NeuroBench's rule: every input in
-        #: {-1, 0, 1}); set by :func:`neuro.audit.tally.accumulate_projections`
-        self.ac = frozenset(ac)
+        self.ac = ac
+
+    @property
+    def ac(self) -> frozenset:
+        """Projections whose synops are accumulates (NeuroBench's rule: every input in
+        {-1, 0, 1}; :func:`neuro.audit.tally.accumulate_projections`)."""
+        source = getattr(self, "_ac_source", None)
+        if source is not None:  # (network, inputs) of the run: decide now
+            self._ac, self._ac_source = accumulate_projections(*source), None
+        return self._ac
+
+    @ac.setter
+    def ac(self, value) -> None:
+        self._ac, self._ac_source = frozenset(value), None
+
+    def decide_ac(self, network, inputs) -> None:
+        """Decide :attr:`ac` from the run's inputs when first read (a call that only
+        wants the outputs does not scan its inputs)."""
+        self._ac_source = (network, inputs)
+
+    def __getstate__(self):  # copies and pickles carry the decided set, not the inputs
+        _ = self.ac
+        return self.__dict__.copy()
 
     @classmethod
     def from_tallies(

@@ -11,7 +11,6 @@ import numpy as np
 from .._registry import Registry
 from .._validate import as_int_param
 from ..audit.counts import Counts
-from ..audit.tally import accumulate_projections
 from ..exceptions import BackendError, InputError, ParameterError
 from ..ir.network import Network
 
@@ -251,7 +250,7 @@ class Backend:
             network, inputs, record, record_steps, initial_state, progress
         )
         elapsed = time.perf_counter() - start
-        counts.ac = accumulate_projections(network, inputs)
+        counts.decide_ac(network, inputs)
         shaped = {}
         for name, arr in recs.items():
             shape = network.populations[name].shape
