@@ -142,7 +142,7 @@ def _storages(weight):
             pack(weight, 3)]  # fmt: skip
 
 
-@pytest.mark.parametrize("backend", ["reference", "cpu"])
+@pytest.mark.parametrize("backend", ["reference", "cpu", "cores"])
 def test_storage_gives_identical_counts(backend):
     rng = np.random.default_rng(10)
     masks = complementary_masks(3, (12,), density=0.25, seed=11)  # 3 kernels per group
