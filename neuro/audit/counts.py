@@ -33,7 +33,14 @@ import numpy as np
 
 from .tally import accumulate_projections, fanouts
 
-__all__ = ["Counts", "ProjectionCounts", "PopulationCounts", "projection_kind"]
+__all__ = [
+    "Counts",
+    "CountPlan",
+    "ProjectionCounts",
+    "PopulationCounts",
+    "count_plan",
+    "projection_kind",
+]
 
 PROJECTION_FIELDS = (
     "events_in",
@@ -55,6 +62,40 @@ def projection_kind(network, projection) -> str:
     if getattr(network.populations[projection.pre].model, "lookup", False):
         return "lookup"
     return "synaptic"
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """Static facts of a network's counts, computed once (:func:`count_plan`).
+
+    Attributes
+    ----------
+    populations : tuple of (name, model type, size, is_input)
+    projections : tuple of (name, pre, post, port, kind, Σ nnz fan-out, Σ dense fan-out)
+        ``kind`` from :func:`projection_kind`.
+    lookups : frozenset of str
+    """
+
+    populations: tuple
+    projections: tuple
+    lookups: frozenset
+
+
+def count_plan(network, fans: dict | None = None) -> CountPlan:
+    """The :class:`CountPlan` of a network (``fans``: projection name →
+    :func:`~neuro.audit.tally.fanouts`, when computed already)."""
+    fans = fans or {}
+    pops = tuple(
+        (name, pop.model.type, pop.size, pop.model.is_input)
+        for name, pop in network.populations.items()
+    )
+    projs = []
+    for name, p in network.projections.items():
+        nnz, dense = fans[name] if name in fans else fanouts(p.weights)
+        kind = projection_kind(network, p)
+        projs.append((name, p.pre, p.post, p.port, kind, int(np.sum(nnz)), int(np.sum(dense))))
+    lookups = frozenset(row[0] for row in projs if row[4] == "lookup")
+    return CountPlan(pops, tuple(projs), lookups)
 
 
 @dataclass
@@ -134,7 +175,7 @@ class Counts:
 
     @classmethod
     def from_tallies(
-        cls, network, batch: int, steps: int, tallies: dict, events: dict, fans: dict | None = None
+        cls, network, batch: int, steps: int, tallies: dict, events: dict, plan=None
     ) -> Counts:
         """Every count of a run from the backends' raw tallies (see the module notes).
 
@@ -147,41 +188,40 @@ class Counts:
             (:data:`neuro.audit.tally.TALLY_FIELDS`).
         events : dict of str → int
             Per population: events emitted.
-        fans : dict of str → (ndarray, ndarray), optional
-            Per projection: :func:`neuro.audit.tally.fanouts`, when computed already.
+        plan : CountPlan, optional
+            The network's static facts (:func:`count_plan`), when kept from an earlier run.
         """
+        plan = count_plan(network) if plan is None else plan
+        rows = [[int(v) for v in tallies[row[0]]] for row in plan.projections]
+        ev_in, nnz_r, dense_r = zip(*rows) if rows else ((), (), ())
+        out = [int(events.get(row[0], 0)) for row in plan.populations]
+        return cls.from_lists(plan, batch, steps, ev_in, nnz_r, dense_r, out)
+
+    @classmethod
+    def from_lists(cls, plan, batch, steps, events_in, reached_nnz, reached_dense, events_out):
+        """:meth:`from_tallies` with the tallies as lists of ints in the plan's order
+        (projections for the first three, populations for ``events_out``)."""
         bt = int(batch) * int(steps)
         pops = {
-            name: PopulationCounts(
-                name,
-                pop.model.type,
-                pop.size,
-                int(events.get(name, 0)),
-                0 if pop.model.is_input else pop.size * bt,
-            )
-            for name, pop in network.populations.items()
+            name: PopulationCounts(name, model, size, ev, 0 if is_input else size * bt)
+            for (name, model, size, is_input), ev in zip(plan.populations, events_out)
         }
-        projs, lookups = {}, []
-        for name, p in network.projections.items():
-            ev, nnz_r, dense_r = (int(x) for x in tallies[name])
-            pc = ProjectionCounts(name, p.pre, p.post, p.port, events_in=ev)
+        projs = {}
+        for k, (name, pre, post, port, kind, nnz_sum, dense_sum) in enumerate(plan.projections):
+            nnz = reached_nnz[k]
+            if kind == "synaptic":
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, reached_dense[k],
+                                      nnz_sum * bt, dense_sum * bt)  # fmt: skip
+            elif kind == "lookup":
+                dense = reached_dense[k]
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, dense, nnz, dense)
+            elif kind == "pool":
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], pool_ops=nnz)
+            else:  # route
+                pc = ProjectionCounts(name, pre, post, port, events_in[k])
+                pops[post].comparisons += nnz
             projs[name] = pc
-            kind = projection_kind(network, p)
-            if kind == "route":
-                pops[p.post].comparisons += nnz_r
-                continue
-            if kind == "pool":
-                pc.pool_ops = nnz_r
-                continue
-            pc.synops, pc.activity_sparse_macs = nnz_r, dense_r
-            if kind == "lookup":
-                lookups.append(name)
-                pc.weight_sparse_macs, pc.dense_macs = nnz_r, dense_r
-            else:
-                nnz, dense = fans[name] if fans and name in fans else fanouts(p.weights)
-                pc.weight_sparse_macs = int(np.sum(nnz)) * bt
-                pc.dense_macs = int(np.sum(dense)) * bt
-        return cls(batch, steps, pops, projs, lookups)
+        return cls(batch, steps, pops, projs, plan.lookups)
 
     # -- totals -----------------------------------------------------------------------
     def _proj_total(self, field: str) -> int:

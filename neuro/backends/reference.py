@@ -12,7 +12,7 @@ from collections import deque
 import numpy as np
 
 from .._progress import progress_bar
-from ..audit.counts import Counts
+from ..audit.counts import Counts, count_plan
 from ..audit.tally import fanouts, tally_active
 from .base import BACKENDS, Backend
 from .state import initial_histories
@@ -86,7 +86,7 @@ class ReferenceBackend(Backend):
             }
             for name in pops
         }
-        counts = Counts.from_tallies(network, B, T, tallies, events, fan)
+        counts = Counts.from_tallies(network, B, T, tallies, events, count_plan(network, fan))
         return recs, counts, final, {}
 
     @staticmethod

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from ..._progress import _Silent, progress_bar
-from ...audit.counts import Counts
+from ...audit.counts import Counts, count_plan
 from ...audit.tally import fanouts
 from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
@@ -261,23 +261,19 @@ class CompiledNetwork:
 
     def _counting(self, network):
         """What the counts of a run need besides the loop's tallies, kept once."""
-        self.counted = network
-        self.fans = {name: (self.fan_nnz[name], self.fan_tot[name]) for name in self.fan_nnz}
-        self.lookups = frozenset(
-            n
-            for n, p in network.projections.items()
-            if getattr(network.populations[p.pre].model, "lookup", False)
-        )
+        fans = {name: (self.fan_nnz[name], self.fan_tot[name]) for name in self.fan_nnz}
+        self.count_plan = count_plan(network, fans)
+        self.lookups = self.count_plan.lookups
+        self.count_order = [self.index[row[0]] for row in self.count_plan.populations]
 
     def counts(self, batch, steps, counters, ev_out) -> Counts:
         """Counts of a run from the loop's tallies ((3, B, n_proj): non-zero and dense
         fan-out reached, events in; (B, n_pop): events out)."""
         events = (ev_out[0] if batch == 1 else ev_out.sum(axis=0)).tolist()
         syn, act, ev_in = (counters[:, 0] if batch == 1 else counters.sum(axis=1)).tolist()
-        net = self.counted
-        tallies = {n: (ev_in[k], syn[k], act[k]) for k, n in enumerate(net.projections)}
-        events = {n: events[self.index[n]] for n in net.populations}
-        return Counts.from_tallies(net, batch, steps, tallies, events, self.fans)
+        plan = self.count_plan
+        out = [events[i] for i in self.count_order]
+        return Counts.from_lists(plan, batch, steps, ev_in, syn, act, out)
 
     def buffers(self, batch):
         """Work buffers of a batch size, kept for the next call with that size."""
