@@ -21,9 +21,8 @@ delivers (:data:`TALLY_FIELDS`):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-__all__ = ["TALLY_FIELDS", "accumulate_projections", "fanouts", "tally_active", "tally_events"]
+__all__ = ["TALLY_FIELDS", "accumulate_projections", "fanouts", "tally_active", "tally_events"]  # noqa: F822
 
 TALLY_FIELDS = ("events_in", "reached_nnz", "reached_dense")
 
@@ -48,9 +47,9 @@ def fanouts(weights) -> tuple[np.ndarray, np.ndarray]:
     return nnz, np.ascontiguousarray(dense, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
-def tally_events(idx, k0, k1, nnz, dense):
-    """(Σ nnz, Σ dense) over the events ``idx[k0:k1]`` (unit indices)."""
+def _tally_events(idx, k0, k1, nnz, dense):
+    """(Σ nnz, Σ dense) over the events ``idx[k0:k1]`` (unit indices); compiled with
+    numba as ``tally_events`` on first use (``import neuro`` imports no numba)."""
     a = 0
     b = 0
     for k in range(k0, k1):
@@ -101,3 +100,13 @@ def accumulate_projections(network, inputs) -> frozenset:
         elif model.is_input and name in inputs.arrays and _ternary(inputs.arrays[name]):
             ternary.add(name)
     return frozenset(n for n, p in network.projections.items() if p.pre in ternary)
+
+
+def __getattr__(name):
+    if name == "tally_events":
+        from numba import njit
+
+        compiled = njit(cache=True, nogil=True)(_tally_events)
+        globals()["tally_events"] = compiled
+        return compiled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
