@@ -12,6 +12,9 @@ TEST = ["pytest>=7", "nbformat>=5", "nbclient>=0.7", "ipykernel>=6", "scikit-lea
 TEST += ["sanafe==2.2.9; python_version >= '3.11'"]
 DASK = ["dask[distributed]==2026.8.0", "pandas>=2.0"]  # clusters, sweep tables
 TEST += ["hypothesis>=6"]  # fuzzing of the network file loader
+# referee of the op counts (tests/audit/test_neurobench.py); its torchaudio/tonic needs
+# resolve beside torch 2.13 on Python >= 3.11; the Python 3.10 (lava) env has no torch
+TEST += ["neurobench==2.3.0; python_version >= '3.11'"]
 
 setup(
     name="neuro",

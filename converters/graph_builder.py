@@ -40,10 +40,12 @@ SPARSE_BELOW = 0.5
 
 @dataclass
 class Term:
-    """A population's output through a pending weight operator (None: identity)."""
+    """A population's output through a pending weight operator (None: identity);
+    ``role`` becomes the projection's (``"pool"``: pooling, not synaptic)."""
 
     source: str
     op: WeightOperator | None = None
+    role: str = "synaptic"
 
 
 @dataclass(eq=False)
@@ -150,13 +152,14 @@ class GraphBuilder:
         for k, term in enumerate(x.terms):
             op = identity(x.size) if term.op is None else _compact(term.op)
             bias = _compact_bias(op, x.bias) if k == 0 and x.bias is not None else None
-            self.network.connect(
+            proj = self.network.connect(
                 term.source,
                 post.name,
                 op,
                 bias=bias,
                 name=self._unique_projection_name(term.source, post.name),
             )
+            proj.role = term.role
         return self.of_population(post.name)
 
     def activation(self, x: Value, model: NeuronModel, name: str) -> Value:

@@ -56,7 +56,7 @@ def max_pool_value(ctx: GraphBuilder, x: Value, kernel, stride, padding, dilatio
     stride = kernel if stride is None or stride == [] or stride == () else _n(stride, n)
     model = MaxPool(x.shape, kernel, stride, _n(padding, n), _n(dilation, n), ceil_mode)
     src = ctx.as_population(x, exact_shape=False)
-    routed = Value(x.shape, [Term(src.terms[0].source, routing(model))], None, name)
+    routed = Value(x.shape, [Term(src.terms[0].source, routing(model), "pool")], None, name)
     return ctx.population(routed, model, name, shape=shape or model.out_shape())
 
 

@@ -33,7 +33,7 @@ from neuro.ir.weights import Conv2d, Dense
 from neuro.models import FATReLU
 
 from .fold import batchnorm_scale_shift
-from .graph_builder import GraphBuilder, Value
+from .graph_builder import GraphBuilder, Term, Value
 from .registry import ModuleMatcher, register_module_converter
 
 __all__ = ["threshold_of", "is_fatrelu_like", "avg_pool_value", "flatten_shape"]
@@ -171,7 +171,9 @@ def avg_pool_value(
     divisor = float(divisor_override) if divisor_override else float(kh * kw)
     weight = np.full((c, 1, kh, kw), 1.0 / divisor)
     op = Conv2d(weight, x.shape, (sh, sw), (ph, pw), groups=c)
-    return ctx.apply(x, op, None, op.out_shape, name)
+    pooled = ctx.apply(x, op, None, op.out_shape, name)
+    pooled.terms = [Term(t.source, t.op, "pool") for t in pooled.terms]  # pool_ops, not synops
+    return pooled
 
 
 @register_module_converter(nn.AvgPool2d)

@@ -1,30 +1,23 @@
 """Exact operation counts of a run, in one vocabulary for every backend.
 
-Per projection (summed over steps and samples):
+What each count means is written once, in :data:`neuro.audit.glossary.DEFINITIONS`
+(the README's table and the audit read it).  Backends report raw tallies per projection
+(:mod:`neuro.audit.tally`: events delivered, the non-zero and the dense-layer fan-out
+they reached) and events per population; :meth:`Counts.from_tallies` derives every
+count from them and from the network's static facts, by the kind of projection:
 
-``events_in``
-    events delivered (non-zero outputs of the pre-synaptic population);
-``synops``
-    Σ over delivered events of the non-zero weights in that unit's fan-out
-    (NeuroBench "effective" MACs/ACs: pairs of non-zero input × non-zero weight);
-``activity_sparse_macs``
-    Σ over delivered events of all connections of that unit (zero weights too);
-``weight_sparse_macs``
-    non-zero weights × all inputs, every step (what a weight-sparse dense-activity engine does);
-``dense_macs``
-    all connections × all inputs, every step (what the dense layer does).
-
-Per population: ``events`` (non-zero outputs) and ``neuron_updates`` (every unit,
-every step, every sample; input populations do no updates), and ``comparisons`` for
-pooling populations (models with ``routes = True``, e.g. max pooling): Σ over delivered
-events of the windows each enters.  A projection into such a population routes events
-(weight 1, no multiply-accumulate): its synops and MACs are counted as the population's
-comparisons instead (:meth:`Counts.resolve_lookups`).
-
-A projection from a token input is an embedding *lookup*: a dense layer reads one row
-per token, so its ``dense_macs`` are the entries of the rows read (= its activity-sparse
-MACs) and its ``weight_sparse_macs`` the non-zero entries of those rows (= its synops),
-not the full V × width product of a one-hot vector (:meth:`Counts.resolve_lookups`).
+* a synaptic projection counts ``synops`` (non-zero fan-out reached),
+  ``activity_sparse_macs`` (dense fan-out reached), ``weight_sparse_macs`` (non-zero
+  weights × every input) and ``dense_macs`` (dense connections × every input); Dense
+  and Sparse storage of the same matrix give the same counts;
+* a projection from a token input is an embedding *lookup*: a dense layer reads one
+  row per token, so its ``dense_macs`` are the entries of the rows read and its
+  ``weight_sparse_macs`` their non-zero entries;
+* a pooling projection (``Projection.role == "pool"``: average pooling as a depthwise
+  operator) counts ``pool_ops`` (its additions), no synops or MACs;
+* a projection into a population that routes events (``routes = True``, max pooling)
+  counts one comparison per window an event enters in that population's
+  ``comparisons``, no synops or MACs.
 
 The reduction factors dense → weight-sparse → activity-sparse → both follow:
 ``dense_macs / weight_sparse_macs``, ``dense_macs / activity_sparse_macs`` and
@@ -38,7 +31,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["Counts", "ProjectionCounts", "PopulationCounts"]
+from .tally import accumulate_projections, fanouts
+
+__all__ = [
+    "Counts",
+    "CountPlan",
+    "ProjectionCounts",
+    "PopulationCounts",
+    "count_plan",
+    "projection_kind",
+]
 
 PROJECTION_FIELDS = (
     "events_in",
@@ -46,7 +48,54 @@ PROJECTION_FIELDS = (
     "activity_sparse_macs",
     "weight_sparse_macs",
     "dense_macs",
+    "pool_ops",
 )
+
+
+def projection_kind(network, projection) -> str:
+    """How a projection's events are counted: ``"synaptic"``, ``"lookup"`` (from a token
+    input), ``"pool"`` (average pooling) or ``"route"`` (into a max-pool population)."""
+    if getattr(network.populations[projection.post].model, "routes", False):
+        return "route"
+    if getattr(projection, "role", "synaptic") == "pool":
+        return "pool"
+    if getattr(network.populations[projection.pre].model, "lookup", False):
+        return "lookup"
+    return "synaptic"
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """Static facts of a network's counts, computed once (:func:`count_plan`).
+
+    Attributes
+    ----------
+    populations : tuple of (name, model type, size, is_input)
+    projections : tuple of (name, pre, post, port, kind, Σ nnz fan-out, Σ dense fan-out)
+        ``kind`` from :func:`projection_kind`.
+    lookups : frozenset of str
+    """
+
+    populations: tuple
+    projections: tuple
+    lookups: frozenset
+
+
+def count_plan(network, fans: dict | None = None) -> CountPlan:
+    """The :class:`CountPlan` of a network (``fans``: projection name →
+    :func:`~neuro.audit.tally.fanouts`, when computed already)."""
+    fans = fans or {}
+    pops = tuple(
+        (name, pop.model.type, pop.size, pop.model.is_input)
+        for name, pop in network.populations.items()
+    )
+    projs = []
+    for name, p in network.projections.items():
+        nnz, dense = fans[name] if name in fans else fanouts(p.weights)
+        kind = projection_kind(network, p)
+        projs.append((name, p.pre, p.post, p.port, kind, int(np.sum(nnz)), int(np.sum(dense))))
+    lookups = frozenset(row[0] for row in projs if row[4] == "lookup")
+    return CountPlan(pops, tuple(projs), lookups)
 
 
 @dataclass
@@ -62,6 +111,7 @@ class ProjectionCounts:
     activity_sparse_macs: int = 0
     weight_sparse_macs: int = 0
     dense_macs: int = 0
+    pool_ops: int = 0
 
 
 @dataclass
@@ -91,60 +141,87 @@ class Counts:
     projections : dict of str → ProjectionCounts
     """
 
-    def __init__(self, batch: int, steps: int, populations: dict, projections: dict, lookups=()):
+    def __init__(
+        self, batch: int, steps: int, populations: dict, projections: dict, lookups=(), ac=()
+    ):
         self.batch = int(batch)
         self.steps = int(steps)
         self.populations = populations
         self.projections = projections
         self.lookups = frozenset(lookups)
-        self.routes = frozenset()  # projections into pooling populations, until resolved
+        self.ac = ac
+
+    @property
+    def ac(self) -> frozenset:
+        """Projections whose synops are accumulates (NeuroBench's rule: every input in
+        {-1, 0, 1}; :func:`neuro.audit.tally.accumulate_projections`)."""
+        source = getattr(self, "_ac_source", None)
+        if source is not None:  # (network, inputs) of the run: decide now
+            self._ac, self._ac_source = accumulate_projections(*source), None
+        return self._ac
+
+    @ac.setter
+    def ac(self, value) -> None:
+        self._ac, self._ac_source = frozenset(value), None
+
+    def decide_ac(self, network, inputs) -> None:
+        """Decide :attr:`ac` from the run's inputs when first read (a call that only
+        wants the outputs does not scan its inputs)."""
+        self._ac_source = (network, inputs)
+
+    def __getstate__(self):  # copies and pickles carry the decided set, not the inputs
+        _ = self.ac
+        return self.__dict__.copy()
 
     @classmethod
-    def for_network(cls, network, batch: int, steps: int, fanout_nnz=None) -> Counts:
-        """Counts with the static fields (dense and weight-sparse MACs, neuron updates) set.
+    def from_tallies(
+        cls, network, batch: int, steps: int, tallies: dict, events: dict, plan=None
+    ) -> Counts:
+        """Every count of a run from the backends' raw tallies (see the module notes).
 
-        Backends add the activity-dependent fields (events, synops, ...) while running.
-        ``fanout_nnz`` (projection name → non-zero weights per pre-synaptic unit) passes
-        fan-outs a backend has computed already.
+        Parameters
+        ----------
+        network : Network
+        batch, steps : int
+        tallies : dict of str → (int, int, int)
+            Per projection: ``events_in``, ``reached_nnz``, ``reached_dense``
+            (:data:`neuro.audit.tally.TALLY_FIELDS`).
+        events : dict of str → int
+            Per population: events emitted.
+        plan : CountPlan, optional
+            The network's static facts (:func:`count_plan`), when kept from an earlier run.
         """
-        fanout_nnz = fanout_nnz or {}
-        pops = {}
-        for name, pop in network.populations.items():
-            updates = 0 if pop.model.is_input else pop.size * batch * steps
-            pops[name] = PopulationCounts(name, pop.model.type, pop.size, 0, updates)
+        plan = count_plan(network) if plan is None else plan
+        rows = [[int(v) for v in tallies[row[0]]] for row in plan.projections]
+        ev_in, nnz_r, dense_r = zip(*rows) if rows else ((), (), ())
+        out = [int(events.get(row[0], 0)) for row in plan.populations]
+        return cls.from_lists(plan, batch, steps, ev_in, nnz_r, dense_r, out)
+
+    @classmethod
+    def from_lists(cls, plan, batch, steps, events_in, reached_nnz, reached_dense, events_out):
+        """:meth:`from_tallies` with the tallies as lists of ints in the plan's order
+        (projections for the first three, populations for ``events_out``)."""
+        bt = int(batch) * int(steps)
+        pops = {
+            name: PopulationCounts(name, model, size, ev, 0 if is_input else size * bt)
+            for (name, model, size, is_input), ev in zip(plan.populations, events_out)
+        }
         projs = {}
-        for name, p in network.projections.items():
-            nnz = fanout_nnz[name] if name in fanout_nnz else p.weights.fanout_nnz()
-            projs[name] = ProjectionCounts(
-                name,
-                p.pre,
-                p.post,
-                p.port,
-                weight_sparse_macs=int(np.sum(nnz)) * batch * steps,
-                dense_macs=int(p.weights.fanout_total().sum()) * batch * steps,
-            )
-        lookups = [n for n, p in network.projections.items()
-                   if getattr(network.populations[p.pre].model, "lookup", False)]  # fmt: skip
-        counts = cls(batch, steps, pops, projs, lookups)
-        pools = {n for n, p in network.populations.items() if getattr(p.model, "routes", False)}
-        counts.routes = frozenset(n for n, p in network.projections.items() if p.post in pools)
-        return counts
-
-    def resolve_lookups(self) -> Counts:
-        """Count embedding-lookup projections as rows read (see the module notes).
-
-        Backends call this once their activity counts are final; returns ``self``.
-        """
-        for name in self.lookups:
-            pc = self.projections[name]
-            pc.dense_macs = pc.activity_sparse_macs
-            pc.weight_sparse_macs = pc.synops
-        for name in self.routes:  # pooling: comparisons, not synops
-            pc = self.projections[name]
-            self.populations[pc.post].comparisons += pc.synops
-            pc.synops = pc.activity_sparse_macs = pc.weight_sparse_macs = pc.dense_macs = 0
-        self.routes = frozenset()  # resolved once
-        return self
+        for k, (name, pre, post, port, kind, nnz_sum, dense_sum) in enumerate(plan.projections):
+            nnz = reached_nnz[k]
+            if kind == "synaptic":
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, reached_dense[k],
+                                      nnz_sum * bt, dense_sum * bt)  # fmt: skip
+            elif kind == "lookup":
+                dense = reached_dense[k]
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, dense, nnz, dense)
+            elif kind == "pool":
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], pool_ops=nnz)
+            else:  # route
+                pc = ProjectionCounts(name, pre, post, port, events_in[k])
+                pops[post].comparisons += nnz
+            projs[name] = pc
+        return cls(batch, steps, pops, projs, plan.lookups)
 
     # -- totals -----------------------------------------------------------------------
     def _proj_total(self, field: str) -> int:
@@ -171,6 +248,21 @@ class Counts:
         return self._proj_total("weight_sparse_macs")
 
     @property
+    def pool_ops(self) -> int:
+        """Additions of average-pooling projections (not synaptic operations)."""
+        return self._proj_total("pool_ops")
+
+    @property
+    def synops_ac(self) -> int:
+        """Synops of projections whose inputs all lie in {-1, 0, 1} (NeuroBench's ACs)."""
+        return int(sum(p.synops for n, p in self.projections.items() if n in self.ac))
+
+    @property
+    def synops_mac(self) -> int:
+        """Synops of projections with graded inputs (NeuroBench's effective MACs)."""
+        return self.synops - self.synops_ac
+
+    @property
     def events(self) -> int:
         """Events emitted by all populations, inputs included."""
         return int(sum(p.events for p in self.populations.values()))
@@ -194,6 +286,8 @@ class Counts:
             "weight_sparse_macs": self.weight_sparse_macs,
             "dense_macs": self.dense_macs,
             "neuron_updates": self.neuron_updates,
+            "pool_ops": self.pool_ops,
+            "comparisons": self.comparisons,
         }
 
     def per_sample(self) -> dict[str, float]:
@@ -270,7 +364,9 @@ class Counts:
                 p.port,
                 **{f: getattr(p, f) + getattr(q, f) for f in PROJECTION_FIELDS},
             )
-        return Counts(self.batch, self.steps + other.steps, pops, projs, self.lookups)
+        return Counts(
+            self.batch, self.steps + other.steps, pops, projs, self.lookups, self.ac & other.ac
+        )
 
     def to_dict(self) -> dict:
         """Plain-dict form (JSON-serialisable)."""
@@ -281,6 +377,7 @@ class Counts:
             "reductions": self.reductions(),
             "populations": {n: asdict(p) for n, p in self.populations.items()},
             "projections": self.per_projection(),
+            "ac": sorted(self.ac),
         }
 
     # -- text -------------------------------------------------------------------------

@@ -8,8 +8,8 @@ NeuroBench ``Dense``
     every connection × every input, zeros included (= ``dense_macs``).
 NeuroBench ``Eff_MACs`` / ``Eff_ACs``
     effective synaptic ops, non-zero input × non-zero weight (= ``synops``), split by
-    the kind of input: projections whose delivered events all carry the value 1
-    (binary spikes, one-hot tokens) count as accumulates (ACs), graded ones as MACs.
+    NeuroBench's rule: projections whose inputs all lie in {-1, 0, 1} (binary spikes,
+    one-hot tokens) count accumulates (``synops_ac``), graded ones MACs (``synops_mac``).
 Sinabs-style ``Σ value × fan-out``
     Σ over delivered events of |value| × all connections of the unit (Sinabs multiplies
     the summed input activity of a layer by its fan-out); needs the event values, which
@@ -19,31 +19,26 @@ SNN-Toolbox ``events × fan-out``
 
 Each row gives the total, the mean per sample and the mean per sample-step (per token
 for a language model).  Cores and chips come from the hardware section of a ``cores``
-run (or a mapping passed in).
+run (or a mapping passed in).  The notes list where the counts still differ from
+NeuroBench (:data:`neuro.audit.glossary.NEUROBENCH_DIFFERENCES`).
 """
 
 from __future__ import annotations
 
+from .glossary import NEUROBENCH_DIFFERENCES, describe
+
 __all__ = ["compare", "ROWS"]
 
+_OWN = describe(("synops", "dense_macs", "synops_mac", "synops_ac", "weight_sparse_macs"))
 ROWS = {
-    "neuro synops": "Σ over delivered events of non-zero fan-out weights",
-    "NeuroBench dense ops": "all connections × all inputs (zeros included)",
-    "NeuroBench effective MACs": "non-zero input × non-zero weight, graded inputs",
-    "NeuroBench effective ACs": "non-zero input × non-zero weight, binary inputs (value 1)",
+    "neuro synops": _OWN["synops"],
+    "NeuroBench dense ops": _OWN["dense_macs"],
+    "NeuroBench effective MACs": _OWN["synops_mac"],
+    "NeuroBench effective ACs": _OWN["synops_ac"],
     "Sinabs Σ value × fan-out": "Σ over delivered events of |value| × all connections",
-    "SNN-Toolbox events × fan-out": "Σ over delivered events of all connections",
-    "weight-sparse MACs": "non-zero weights × all inputs",
+    "SNN-Toolbox events × fan-out": describe(("activity_sparse_macs",))["activity_sparse_macs"],
+    "weight-sparse MACs": _OWN["weight_sparse_macs"],
 }
-
-
-def _binary_projections(counts, network, activity):
-    """Projections whose delivered events all had value 1."""
-    if activity and "nonbinary_events" in activity:
-        return {n for n, k in activity["nonbinary_events"].items() if k == 0}
-    return {
-        n for n, p in counts.projections.items() if network.populations[p.pre].model.type == "token"
-    }
 
 
 def compare(counts, network, extras: dict | None = None, mapping=None) -> dict:
@@ -67,9 +62,7 @@ def compare(counts, network, extras: dict | None = None, mapping=None) -> dict:
     """
     extras = extras or {}
     activity = extras.get("activity")
-    binary = _binary_projections(counts, network, activity)
-    projs = counts.projections.values()
-    eff_ac = sum(p.synops for p in projs if p.name in binary)
+    eff_ac = counts.synops_ac
     totals = {
         "neuro synops": counts.synops,
         "NeuroBench dense ops": counts.dense_macs,
@@ -102,8 +95,5 @@ def compare(counts, network, extras: dict | None = None, mapping=None) -> dict:
     notes = []
     if totals["Sinabs Σ value × fan-out"] is None:
         notes.append("Sinabs row needs event values: run on backend 'cores'.")
-    if not activity:
-        notes.append(
-            "AC/MAC split assumed from the input model (token inputs binary, others graded)."
-        )
+    notes += [f"differs from NeuroBench 2.3.0: {d}" for d in NEUROBENCH_DIFFERENCES]
     return {"rows": rows, "cores": cores, "chips": chips, "notes": notes}

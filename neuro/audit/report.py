@@ -14,18 +14,12 @@ import numpy as np
 
 from .counts import Counts
 from .definitions import compare
+from .glossary import describe
 
 __all__ = ["Audit", "DEFINITIONS", "jsonable", "cost_model_lines"]
 
-DEFINITIONS = {
-    "synops": "Σ over delivered events of the non-zero weights in the unit's fan-out "
-    "(= NeuroBench effective MACs/ACs: non-zero input × non-zero weight pairs)",
-    "activity_sparse_macs": "Σ over delivered events of all connections in the unit's fan-out",
-    "weight_sparse_macs": "non-zero weights × all inputs, every step",
-    "dense_macs": "all connections × all inputs, every step (conv taps on padding excluded)",
-    "events": "non-zero outputs of a population (graded messages sent)",
-    "neuron_updates": "units × steps × samples of every non-input population",
-}
+DEFINITIONS = describe()
+"""``{count: formula}`` of every count (:data:`neuro.audit.glossary.DEFINITIONS`)."""
 
 
 def jsonable(value):

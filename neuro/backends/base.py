@@ -277,7 +277,7 @@ class Backend:
             network, inputs, record, record_steps, initial_state, progress
         )
         elapsed = time.perf_counter() - start
-        counts.resolve_lookups()
+        counts.decide_ac(network, inputs)
         shaped = {}
         for name, arr in recs.items():
             shape = network.populations[name].shape

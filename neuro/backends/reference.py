@@ -12,7 +12,8 @@ from collections import deque
 import numpy as np
 
 from .._progress import progress_bar
-from ..audit.counts import Counts
+from ..audit.counts import Counts, count_plan
+from ..audit.tally import fanouts, tally_active
 from .base import BACKENDS, Backend
 from .state import initial_histories, initial_model_state
 
@@ -27,10 +28,7 @@ class ReferenceBackend(Backend):
 
     def prepare(self, network):
         """Fan-out counts and port biases, once per program (the products stay dense)."""
-        fan = {
-            n: (p.weights.fanout_nnz(), p.weights.fanout_total())
-            for n, p in network.projections.items()
-        }
+        fan = {n: fanouts(p.weights) for n, p in network.projections.items()}
         bias = {name: self._port_biases(network, name) for name in network.populations}
         return fan, bias
 
@@ -39,9 +37,8 @@ class ReferenceBackend(Backend):
         order = network.topological_order()
         B, T = inputs.batch, inputs.steps
         fan, bias = self.prepared if self.prepared is not None else self.prepare(network)
-        counts = Counts.for_network(
-            network, B, T, fanout_nnz={n: nnz for n, (nnz, _) in fan.items()}
-        )
+        tallies = {n: [0, 0, 0] for n in network.projections}
+        events = dict.fromkeys(pops, 0)
         incoming = {name: network.incoming(name) for name in pops}
         states, histories = {}, {}
         init = initial_histories(network, B, initial_state)
@@ -66,16 +63,13 @@ class ReferenceBackend(Backend):
                             if proj.delay == 0
                             else histories[proj.pre][-proj.delay]
                         )
-                        active = src != 0
-                        nnz, tot = fan[proj.name]
-                        pc = counts.projections[proj.name]
-                        pc.events_in += int(active.sum())
-                        pc.synops += int((active @ nnz).sum())
-                        pc.activity_sparse_macs += int((active @ tot).sum())
+                        tally = tallies[proj.name]
+                        for k, n in enumerate(tally_active(src != 0, *fan[proj.name])):
+                            tally[k] += n
                         port_in[proj.port] += proj.weights.apply(src)
                     out, states[name] = pop.model.step(states[name], port_in)
                 current[name] = out
-                counts.populations[name].events += int(np.count_nonzero(out))
+                events[name] += int(np.count_nonzero(out))
             for name in pops:
                 histories[name].append(current[name])
             if record_steps == "all" or t == T - 1:
@@ -92,6 +86,7 @@ class ReferenceBackend(Backend):
             }
             for name in pops
         }
+        counts = Counts.from_tallies(network, B, T, tallies, events, count_plan(network, fan))
         return recs, counts, final, {}
 
     @staticmethod

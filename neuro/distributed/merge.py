@@ -60,6 +60,7 @@ def merge_counts(parts: list[Counts]) -> Counts:
             p.size,
             sum(int(c.populations[n].events) for c in parts),
             sum(int(c.populations[n].neuron_updates) for c in parts),
+            sum(int(c.populations[n].comparisons) for c in parts),
         )
         for n, p in first.populations.items()
     }
@@ -74,7 +75,8 @@ def merge_counts(parts: list[Counts]) -> Counts:
         for n, p in first.projections.items()
     }
     batch = sum(c.batch for c in parts)
-    return Counts(batch, first.steps, pops, projs, first.lookups)
+    ac = frozenset.intersection(*(frozenset(c.ac) for c in parts))  # ACs in every part
+    return Counts(batch, first.steps, pops, projs, first.lookups, ac)
 
 
 def merge_recordings(parts: list[dict], axis: int) -> dict:

@@ -5,7 +5,8 @@ Layout (schema version 1)::
     (user block)         the checksum header of :mod:`neuro.io.seal`, verified on load
     /                    attrs: format="neuro.network", schema_version, name, outputs, metadata
     /populations/000000  attrs: name, shape, model;  /model: the model's fields
-    /projections/000000  attrs: name, pre, post, port, delay, weights;  /weights: its fields,
+    /projections/000000  attrs: name, pre, post, port, delay, weights, role (only when not
+                         "synaptic"; absent in older files);  /weights: its fields,
                          /bias (optional dataset)
 
 Fields are written generically from ``to_dict()`` (arrays → datasets, scalars →
@@ -109,6 +110,8 @@ def _write(f, network: Network) -> None:
             weights=p.weights.type,
         )
         _write_fields(g.create_group("weights"), p.weights.to_dict())
+        if p.role != "synaptic":  # files of synaptic-only networks are unchanged
+            g.attrs["role"] = p.role
         if p.bias is not None:
             g.create_dataset("bias", data=p.bias)
 
@@ -305,6 +308,7 @@ def _read_network(f) -> Network:
             port=str(g.attrs["port"]),
             delay=int(g.attrs["delay"]),
             bias=bias,
+            role=str(g.attrs.get("role", "synaptic")),
         )
         net._add(net.projections, proj, "projection")
     return net.validate()

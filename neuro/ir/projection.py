@@ -11,7 +11,10 @@ from ..exceptions import ParameterError, ValidationError
 from ..limits import MAX_DELAY
 from .weights import WeightOperator
 
-__all__ = ["Projection"]
+__all__ = ["Projection", "ROLES"]
+
+ROLES = ("synaptic", "pool")
+"""Kinds of projection: synaptic (counted as synops) or pooling (counted apart)."""
 
 
 @dataclass(eq=False)
@@ -33,6 +36,10 @@ class Projection:
     bias : ndarray or None
         Added to the port every step, whether or not events arrive; shape
         (port width,) or, for convolutions, (C_out,).
+    role : {"synaptic", "pool"}
+        ``"pool"`` marks a non-synaptic projection (average pooling as a depthwise
+        operator, max-pool routing): its events count as ``pool_ops`` or comparisons,
+        not synops or MACs (see :mod:`neuro.audit.counts`).
     """
 
     name: str
@@ -42,6 +49,7 @@ class Projection:
     port: str = "input"
     delay: int = 0
     bias: np.ndarray | None = None
+    role: str = "synaptic"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -61,6 +69,10 @@ class Projection:
                     "population " + ("port name (str)." if end == "port" else "name (str).")
                 )
         self.delay = self._checked_delay()
+        if self.role not in ROLES:
+            raise ValidationError(
+                f"projection {self.name!r}: role == {self.role!r}, must be one of {ROLES}."
+            )
         if self.bias is not None:
             self.bias = as_float_param(self.bias, f"projection {self.name!r}: bias")
 

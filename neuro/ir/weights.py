@@ -196,6 +196,10 @@ class Sparse(WeightOperator):
     def _fanout_total(self) -> np.ndarray:
         return np.diff(self.indptr).astype(np.int64)
 
+    def fanout_dense(self) -> np.ndarray:
+        """Connections per unit in the dense layer this matrix stores: ``n_out`` each."""
+        return np.full(self.n_pre, self.n_out, dtype=np.int64)
+
     def apply(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.to_scipy().T.astype(np.float64) @ np.asarray(x, np.float64).T).T
 

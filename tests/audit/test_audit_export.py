@@ -55,12 +55,9 @@ def test_definitions_side_by_side_against_independent_sums():
     ref = neuro.run(net, x, backend="reference", record=pops)
     activity = {n: ref.recordings[n].reshape(steps, x.shape[1], -1) for n in pops}
     assert c.synops == independent_synops(net, activity, steps)
-    stored = {  # every connection: a dense matrix's n_pre x n_out, a CSR's stored entries
-        name: (p.weights.n_pre * p.weights.n_out if isinstance(p.weights, neuro.Dense)
-               else int(p.weights.indptr[-1]))
-        for name, p in net.projections.items()
-    }  # fmt: skip
-    dense = steps * x.shape[1] * sum(stored.values())
+    # every connection of the dense layer, n_pre x n_out, whatever the storage (CSR too)
+    dense = steps * x.shape[1] * sum(p.weights.n_pre * p.weights.n_out
+                                     for p in net.projections.values())  # fmt: skip
     assert c.dense_macs == dense
     assert rows["neuro synops"]["total"] == c.synops
     assert (
@@ -71,7 +68,7 @@ def test_definitions_side_by_side_against_independent_sums():
     assert rows["SNN-Toolbox events × fan-out"]["total"] == c.activity_sparse_macs
     sinabs = 0.0
     for p in net.projections.values():
-        tot = p.weights.fanout_total()
+        tot = np.full(p.weights.n_pre, p.weights.n_out)  # dense-layer connections
         for t in range(p.delay, steps):
             v = res.recordings[p.pre].reshape(steps, x.shape[1], -1)[t - p.delay]
             sinabs += float((np.abs(v) @ tot).sum())

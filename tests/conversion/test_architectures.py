@@ -5,9 +5,10 @@ are compared with the torch forward (relative error <= 1e-9 in float64, <= 1e-4 
 float32); synops and max-pooling comparisons are counted here from the torch
 activations with forward hooks:
 
-* a weight layer (Linear, Conv1d/2d, ConvTranspose2d, average pooling) costs, per
-  non-zero input unit, the non-zero taps it reaches (convolutions of indicator tensors);
-* a max pool costs, per non-zero input unit, the windows it enters;
+* a weight layer (Linear, Conv1d/2d, ConvTranspose2d) costs, per non-zero input unit,
+  the non-zero taps it reaches (convolutions of indicator tensors);
+* an average pool costs, per non-zero input unit, the windows it enters, as ``pool_ops``
+  (not synops); a max pool likewise as comparisons;
 * a tensor forwarded unchanged into a population (a residual shortcut, a concatenated
   feature map, a selected half of a channel split, a value read by several layers)
   costs one synop per non-zero unit.  Which tensors are forwarded so follows from the
@@ -72,6 +73,7 @@ class Counter:
     def __init__(self, model, forwarded=()):
         self.synops = 0
         self.comparisons = 0
+        self.pool_ops = 0  # average pooling: one addition per window an event enters
         self.handles = []
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
@@ -80,13 +82,14 @@ class Counter:
                 self.handles.append(m.register_forward_hook(self._avg))
             elif isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
                 self.handles.append(m.register_forward_hook(self._max))
-        for module, pick in forwarded:
-            self.handles.append(module.register_forward_hook(self._forward_hook(pick)))
+        for module, pick, *kind in forwarded:
+            hook = self._forward_hook(pick, kind[0] if kind else "synops")
+            self.handles.append(module.register_forward_hook(hook))
 
-    def _forward_hook(self, pick):
+    def _forward_hook(self, pick, kind):
         def hook(module, inputs, output):
             for t in pick(inputs, output):
-                self.synops += _nz(t)
+                setattr(self, kind, getattr(self, kind) + _nz(t))
 
         return hook
 
@@ -114,7 +117,7 @@ class Counter:
             k, stride, pad = m.kernel_size, m.stride, m.padding
             k = (k, k) if isinstance(k, int) else k
         w = torch.ones(x.shape[1], 1, *k, dtype=torch.float64)
-        self.synops += int(F.conv2d(x, w, None, stride, pad, 1, x.shape[1]).sum())
+        self.pool_ops += int(F.conv2d(x, w, None, stride, pad, 1, x.shape[1]).sum())
 
     def _max(self, m, inputs, output):
         self.comparisons += _window_count(inputs[0], m.kernel_size, m.stride, m.padding,
@@ -152,13 +155,13 @@ def _extra_counts(name, model):
             fw += [(b, _first) for b in layer if b.downsample is None]
     if name == "mobilenet_v2":
         fw += [(b, _first) for b in model.features if getattr(b, "use_res_connect", False)]
-        fw.append((model.features, _out))  # F.adaptive_avg_pool2d to 1x1: one tap per unit
+        fw.append((model.features, _out, "pool_ops"))  # F.adaptive_avg_pool2d to 1x1
     if name == "shufflenet_v2":
         for unit in (model.stage2[1], model.stage3[1]):
             fw.append((unit.branch2, _first))  # the selected half x2 becomes a population
         # unit outputs read by convolutions (next stride-2 unit, conv5) become populations
         fw += [(model.stage2[1], _out), (model.stage3[1], _out)]
-        fw.append((model.conv5, _out))  # mean over H, W: one tap per unit
+        fw.append((model.conv5, _out, "pool_ops"))  # mean over H, W: one tap per unit
     if name == "densenet":
         for block in (model.block1, model.block2):
             n = len(block.layers)
@@ -167,7 +170,7 @@ def _extra_counts(name, model):
             # the block's concatenation (read by the next BatchNorm-ReLU) forwards every
             # feature map but the last one, whose convolution folds in directly
             fw.append((block.layers[n - 1], lambda inputs, output: list(inputs[0])))
-        fw.append((model.norm5, lambda inputs, output: [F.relu(output)]))  # global pool
+        fw.append((model.norm5, lambda inputs, output: [F.relu(output)], "pool_ops"))  # pool
     if name == "unet":
 
         def pooled(m, inputs, output):
@@ -195,6 +198,7 @@ def test_architecture_converts_unchanged_and_counts(name):
     comparisons = counter.comparisons + sum(v for k, v in extra if k == "comparisons")
     assert result.counts.synops == synops
     assert result.counts.comparisons == comparisons
+    assert result.counts.pool_ops == counter.pool_ops
     if name in ("lenet5", "resnet18", "squeezenet1_0", "unet"):
         ref = neuro.run(result.network, x.numpy(), backend="reference")
         assert ref.counts == result.counts

@@ -43,11 +43,12 @@ class SynopCounter:
 
     Forward hooks record the input of every weight-carrying module (these inputs are
     ReLU/FATReLU outputs or the model input); convolutions count with a convolution
-    of indicator tensors.
+    of indicator tensors.  Average pooling is not synaptic: its taps go to ``pool_ops``.
     """
 
     def __init__(self, model):
         self.total = 0
+        self.pool_ops = 0
         self.handles = [
             m.register_forward_hook(self._hook)
             for m in model.modules()
@@ -62,7 +63,7 @@ class SynopCounter:
             w = (module.weight != 0).double()
             ind = F.conv2d(x, w, None, module.stride, module.padding, 1, module.groups)
             self.total += int(ind.sum())
-        else:  # average pooling: every tap is a weight 1/k^2
+        else:  # average pooling: one addition per tap (pool_ops, not synops)
             if isinstance(module, nn.AdaptiveAvgPool2d):
                 k = (x.shape[2], x.shape[3])
                 stride, pad = k, 0
@@ -70,7 +71,7 @@ class SynopCounter:
                 k, stride, pad = module.kernel_size, module.stride, module.padding
             kh, kw = (k, k) if isinstance(k, int) else k
             w = torch.ones(x.shape[1], 1, kh, kw, dtype=torch.float64)
-            self.total += int(F.conv2d(x, w, None, stride, pad, 1, x.shape[1]).sum())
+            self.pool_ops += int(F.conv2d(x, w, None, stride, pad, 1, x.shape[1]).sum())
 
     def count(self, model, x, identity_of=()):
         """Run ``model`` on ``x``; also count shortcut synops into ``identity_of`` blocks."""
@@ -151,7 +152,9 @@ def test_cnn_stride_padding_groups_batchnorm():
     torch.manual_seed(2)
     model = _randomise_bn(SmallCNN(gen).double(), gen)
     x = torch.randn(3, 3, 16, 16, generator=gen, dtype=torch.float64)
-    result = _check(model, x, SynopCounter(model).count(model, x))
+    counter = SynopCounter(model)
+    result = _check(model, x, counter.count(model, x))
+    assert result.counts.pool_ops == counter.pool_ops > 0
     net = result.network
     # BatchNorm folded: no population for it; the pooling became a depthwise conv relay
     assert not any("BatchNorm" in n or n.startswith("features.1") for n in net.populations)
@@ -294,8 +297,9 @@ def test_functional_calls_and_relays():
     # feed relays
     expected = SynopCounter(model).count(model, x)
     with torch.no_grad():  # 2x2/2 pooling: each non-zero ReLU output reaches one tap
-        expected += int((F.relu(model.conv(model.bn0(x))) != 0).sum())
+        pooled = int((F.relu(model.conv(model.bn0(x))) != 0).sum())
     result = _check(model, x, expected)
+    assert result.counts.pool_ops == pooled  # pooling: additions, not synops
     net = result.network
     relays = {n for n, p in net.populations.items() if p.model.type == "readout"}
     assert relays == {"avg_pool2d", "fc1", "fc2"}

@@ -607,7 +607,10 @@ def conv_pairs(active, weight_nz, stride, padding, groups):
 
 
 def _masks(op, stored):
-    """0/1 pattern of a non-conv operator: non-zero weights, or stored connections."""
+    """0/1 pattern of a non-conv operator: non-zero weights, or all connections of the
+    dense layer (whatever the storage: a Sparse store of a matrix counts its zeros too)."""
+    if stored:
+        return np.ones((op.n_pre, op.n_out), np.int64)
     if isinstance(op, Dense):
         return np.ones(op.weight.shape, np.int64) if stored else (op.weight != 0).astype(np.int64)
     m = np.zeros((op.n_pre, op.n_out), np.int64)
@@ -631,7 +634,7 @@ def independent_synops(net, activity, steps, stored=False):
     """Σ over projections and delivered events of non-zero-input × non-zero-weight pairs.
 
     ``activity[name]`` is the (T, B, n) output of each population.  With ``stored`` every
-    connection counts, zero weights included: the activity-sparse MACs.
+    connection of the dense layer counts, zero weights included: the activity-sparse MACs.
     """
     total = 0
     for p in net.projections.values():

@@ -129,7 +129,9 @@ def quantize_network(network: Network, bits: int) -> tuple[Network, dict[str, fl
             for k, v in fields.items()
         }
         weights = type(p.weights).from_dict(new)
-        projections.append(Projection(p.name, p.pre, p.post, weights, p.port, p.delay, p.bias))
+        projections.append(
+            Projection(p.name, p.pre, p.post, weights, p.port, p.delay, p.bias, p.role)
+        )
         scales[p.name] = scale
     net = Network(
         network.populations.values(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...audit.tally import fanouts
 from ...hardware import COST_TERMS
 from ..cpu.stepper import StepHooks, Stepper
 from ..cpu.synapses import build_delivery
@@ -88,7 +89,7 @@ class _CoresHooks(StepHooks):
         self.payload = collect or self.q_payload
         if routing is not None:
             self.tables = [
-                (routing.synops[p.name], p.weights.fanout_total())
+                (routing.synops[p.name], fanouts(p.weights)[1])  # dense-layer connections
                 for p in network.projections.values()
             ]
             keep = steps * routing.n_cores <= KEEP_STEPS_LIMIT

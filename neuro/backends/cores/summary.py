@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...audit.glossary import describe
 from ...hardware import cost_terms
 from ...hardware.mapper import PLACEMENTS
 from .counters import COUNTERS
@@ -15,8 +16,10 @@ TERMS_PER_STEP_LIMIT = 1000
 """Per-step rows of the critical path keep the time of every term up to this many steps."""
 
 DEFINITIONS = {
-    "synops": "non-zero synapses reached by delivered events, counted on the core holding "
-    "the synapse (the post-synaptic unit's core)",
+    "synops (network)": describe(("synops",))["synops"],
+    "synops": "per core: non-zero synapses reached by delivered events, counted on the core "
+    "holding the synapse (the post-synaptic unit's core); pooling projections are charged "
+    "too, so the sum over cores is the network's synops + pool_ops + comparisons",
     "synaptic events": "stored connections reached by emitted events (syn_dense, syn_sparse, "
     "syn_conv by projection kind; zero weights included when the mapping stores them), "
     "counted on the core holding the synapse in the step the event is emitted",

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ...audit.tally import fanouts
+from ...audit.tally import tally_events as fan_counts
 from .synapses import CPU_SYNAPSES
 
 __all__ = ["build", "scatter_complementary", "scatter_complementary_conv2d"]
@@ -37,8 +39,9 @@ def scatter_complementary(ptr, idx, val, packed, ids, g, out, fan_nnz, fan_tot):
                 w = row[p]
                 if w != 0:
                     o[p * g + rid[p]] += v * w
-            syn += fan_nnz[i]
-            act += fan_tot[i]
+        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s
+        act += a
     return syn, act
 
 
@@ -88,8 +91,9 @@ def scatter_complementary_conv2d(ptr, idx, val, packed, ids, g, out, geom, fan_n
                         wv = wrow[p]
                         if wv != 0:
                             o[(p * g + irow[p]) * hw_out + pos] += v * wv
-            syn += fan_nnz[i]
-            act += fan_tot[i]
+        s, a = fan_counts(idx, ptr[b], ptr[b + 1], fan_nnz, fan_tot)
+        syn += s
+        act += a
     return syn, act
 
 
@@ -104,7 +108,7 @@ def build(weights, dtype):
     """
     dtype = np.dtype(dtype)
     g = weights.n_kernels
-    nnz, tot = weights.fanout_nnz(), weights.fanout_total()
+    nnz, tot = fanouts(weights)
     if weights.is_conv:
         packed = np.ascontiguousarray(weights.packed.transpose(1, 2, 3, 0), dtype=dtype)
         ids = np.ascontiguousarray(weights.kernel_ids.transpose(1, 2, 3, 0))

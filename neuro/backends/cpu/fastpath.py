@@ -24,7 +24,8 @@ import warnings
 import numpy as np
 
 from ..._progress import _Silent, progress_bar
-from ...audit.counts import Counts, PopulationCounts, ProjectionCounts
+from ...audit.counts import Counts, count_plan
+from ...audit.tally import fanouts
 from ...exceptions import NonFiniteWarning, NumericalError
 from ...models.fatrelu import event_threshold
 from ..state import initial_histories
@@ -286,7 +287,7 @@ class CompiledNetwork:
                 fan_nnz = op.fanout_nnz()
             self.fan_nnz[p.name] = np.ascontiguousarray(fan_nnz, dtype=np.int64)
             row[Proj.FAN_NNZ] = self._address(self.fan_nnz[p.name])
-            self.fan_tot[p.name] = np.ascontiguousarray(op.fanout_total(), dtype=np.int64)
+            self.fan_tot[p.name] = fanouts(op)[1]  # dense-layer connections
             row[Proj.FAN_TOT] = self._address(self.fan_tot[p.name])
             row[Proj.PORT] = self.port_index[p.post][p.port]
             row[Proj.BLOCK] = max(1, op.n_out)
@@ -302,49 +303,20 @@ class CompiledNetwork:
         self.weight_bytes = int(self.proj[:, Proj.WEIGHTS_LEN].sum()) * self.dtype.itemsize
 
     def _counting(self, network):
-        """Per-run constants of the counts (sums of fan-outs), computed once."""
-        self.pop_counts = [
-            (name, pop.model.type, pop.size, not pop.model.is_input)
-            for name, pop in network.populations.items()
-        ]
-        self.proj_counts = [
-            (
-                name,
-                p.pre,
-                p.post,
-                p.port,
-                int(self.fan_nnz[name].sum()),
-                int(self.fan_tot[name].sum()),
-            )
-            for name, p in network.projections.items()
-        ]
-        self.lookups = frozenset(
-            n
-            for n, p in network.projections.items()
-            if getattr(network.populations[p.pre].model, "lookup", False)
-        )
-        self.routes = frozenset(
-            n
-            for n, p in network.projections.items()
-            if getattr(network.populations[p.post].model, "routes", False)
-        )
+        """What the counts of a run need besides the loop's tallies, kept once."""
+        fans = {name: (self.fan_nnz[name], self.fan_tot[name]) for name in self.fan_nnz}
+        self.count_plan = count_plan(network, fans)
+        self.lookups = self.count_plan.lookups
+        self.count_order = [self.index[row[0]] for row in self.count_plan.populations]
 
     def counts(self, batch, steps, counters, ev_out) -> Counts:
-        """Counts of a run from the loop's counters ((3, B, n_proj): synops, activity-sparse
-        MACs, events in; (B, n_pop): events out)."""
-        bt = batch * steps
+        """Counts of a run from the loop's tallies ((3, B, n_proj): non-zero and dense
+        fan-out reached, events in; (B, n_pop): events out)."""
         events = (ev_out[0] if batch == 1 else ev_out.sum(axis=0)).tolist()
-        pops = {}
-        for name, model, size, updates in self.pop_counts:
-            n = events[self.index[name]]
-            pops[name] = PopulationCounts(name, model, size, n, size * bt if updates else 0)
         syn, act, ev_in = (counters[:, 0] if batch == 1 else counters.sum(axis=1)).tolist()
-        projs = {}
-        for k, (name, pre, post, port, nnz, tot) in enumerate(self.proj_counts):
-            projs[name] = ProjectionCounts(
-                name, pre, post, port, ev_in[k], syn[k], act[k], nnz * bt, tot * bt
-            )
-        return Counts(batch, steps, pops, projs, self.lookups)
+        plan = self.count_plan
+        out = [events[i] for i in self.count_order]
+        return Counts.from_lists(plan, batch, steps, ev_in, syn, act, out)
 
     def buffers(self, batch):
         """Work buffers of a batch size, kept for the next call with that size."""

@@ -22,6 +22,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from ...audit.tally import tally_events as fan_counts  # the one per-event count formula
 from .conv import conv2d_into
 
 __all__ = [
@@ -211,17 +212,6 @@ def all_finite(x):
     for i in range(x.shape[0]):  # an or-reduction without branches: vectorised
         bad |= (x[i] - x[i]) != 0
     return not bad
-
-
-@njit(cache=True, nogil=True)
-def fan_counts(idx, k0, k1, fan_nnz, fan_tot):
-    """(synops, activity-sparse MACs) of the events k0:k1."""
-    syn = 0
-    act = 0
-    for k in range(k0, k1):
-        syn += fan_nnz[idx[k]]
-        act += fan_tot[idx[k]]
-    return syn, act
 
 
 @njit(cache=True, nogil=True)

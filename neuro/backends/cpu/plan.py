@@ -84,13 +84,9 @@ def final_state(network, plans, steps: int, batch: int) -> dict:
 
 
 def assemble_counts(network, batch, steps, synops, act_macs, events_in, events_out) -> Counts:
-    """Counts from the loop's running totals (lists indexed like ``network.projections``,
-    ``events_out`` a dict by population)."""
-    counts = Counts.for_network(network, batch, steps)
-    for k, name in enumerate(network.projections):
-        pc = counts.projections[name]
-        pc.synops, pc.activity_sparse_macs = int(synops[k]), int(act_macs[k])
-        pc.events_in = int(events_in[k])
-    for name, n in events_out.items():
-        counts.populations[name].events = int(n)
-    return counts
+    """Counts from the loop's running tallies (lists indexed like ``network.projections``:
+    non-zero and dense fan-out reached, events in; ``events_out`` a dict by population)."""
+    tallies = {
+        name: (events_in[k], synops[k], act_macs[k]) for k, name in enumerate(network.projections)
+    }
+    return Counts.from_tallies(network, batch, steps, tallies, events_out)

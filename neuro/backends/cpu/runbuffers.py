@@ -23,7 +23,7 @@ class RunCounts(Counts):
 
     def __init__(self, tables, batch, steps, counters, ev_out):
         self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.routes = tables.routes  # projections into pooling populations
+        self.ac = frozenset()
         self._source = (tables, counters, ev_out.reshape(batch, -1))
         self._built = None
 
@@ -54,7 +54,7 @@ class RunCounts(Counts):
     def __reduce__(self):  # copies and pickles are plain Counts
         return (
             Counts,
-            (self.batch, self.steps, self.populations, self.projections, self.lookups),
+            (self.batch, self.steps, self.populations, self.projections, self.lookups, self.ac),
         )
 
 

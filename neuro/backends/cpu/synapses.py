@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._registry import Registry
+from ...audit.tally import fanouts
 from ...exceptions import BackendError
 from .conv import conv_geometry, work_sizes
 from .kernels import scatter_conv2d, scatter_dense, scatter_sparse
@@ -27,7 +28,7 @@ def build_delivery(projection, dtype):
 
 
 def _fans(weights):
-    return weights.fanout_nnz(), weights.fanout_total()
+    return fanouts(weights)
 
 
 @CPU_SYNAPSES.register("dense")

@@ -125,15 +125,12 @@ class LavaBackend(Backend):
     @staticmethod
     def _counts(network, graph, batch, steps) -> Counts:
         """Counts with the activity-dependent fields read from the processes' Vars."""
-        counts = Counts.for_network(network, batch, steps)
-        for name, syn in graph.synapses.items():
-            pc = counts.projections[name]
-            pc.synops = int(syn.synop_count.get()[0])
-            pc.activity_sparse_macs = int(syn.mac_count.get()[0])
-            pc.events_in = int(syn.event_count.get()[0])
-        for name, proc in graph.populations.items():
-            counts.populations[name].events = int(proc.event_count.get()[0])
-        return counts
+        tallies = {
+            name: (syn.event_count.get()[0], syn.synop_count.get()[0], syn.mac_count.get()[0])
+            for name, syn in graph.synapses.items()
+        }
+        events = {name: proc.event_count.get()[0] for name, proc in graph.populations.items()}
+        return Counts.from_tallies(network, batch, steps, tallies, events)
 
 
 class _Outputs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...audit.tally import fanouts
 from ...exceptions import BackendError
 from .layout import fold_weights, pre_major_matrix
 from .neurons import LAVA_NEURONS
@@ -132,9 +133,11 @@ class LavaGraph:
                 rows.append(row)
                 steps.append(self.schedule.lava_step(proj.pre, j))
         kind = CountingDense if isinstance(weights, np.ndarray) else CountingSparse
+        fans = fanouts(proj.weights)
         syn = kind(
             weights=weights,
-            fan_total=np.tile(proj.weights.fanout_total(), self.batch),
+            fan_nnz=np.tile(fans[0], self.batch),
+            fan_total=np.tile(fans[1], self.batch),
             latency=self.schedule.latency[proj.name],
             preload=np.array(rows) if rows else None,
             preload_steps=np.array(steps, dtype=np.int64) if rows else None,

@@ -7,7 +7,9 @@ the previous step is sent first, so recurrent loops do not deadlock), or
 ``1 + latency`` time steps later.  In addition they count, for every non-zero input
 value ``s_in[j]`` delivered: one event in, the number of non-zero weights in column
 ``j`` (its fan-out: synaptic operations) and the number of connections of ``j``
-(``fan_total[j]``, zero weights included: activity-sparse MACs).
+(``fan_total[j]``, zero weights included: activity-sparse MACs).  A network run passes
+both fan-outs from :func:`neuro.audit.tally.fanouts`, the one definition of what an
+event costs; stand-alone processes default to that of their own matrix.
 
 Weights are treated as static: the models cache a transposed / column-compressed copy
 on the first step, so setting ``weights`` while running has no effect on the output.
@@ -27,12 +29,14 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from scipy import sparse as sp
 
+from neuro.audit.tally import fanouts, tally_events
 from neuro.backends.lava.processes._common import (
     check_count,
     check_stride,
     logical_step,
     step_buffer_shape,
 )
+from neuro.ir.weights import Dense
 
 __all__ = [
     "CountingDense",
@@ -42,6 +46,9 @@ __all__ = [
 ]
 
 _PARAMS_DOC = """
+    fan_nnz : array-like of int, optional
+        Non-zero weights per presynaptic unit, shape ``(pre,)`` (the synaptic
+        operations of one event; default: those of ``weights``).
     fan_total : array-like of int, optional
         Connections per presynaptic unit, shape ``(pre,)``, zero weights included
         (default: ``post`` for :class:`CountingDense`, the stored entries of each
@@ -134,7 +141,7 @@ def _preload(values, steps, n_pre: int, latency: int):
     return rows, at.astype(np.int64)
 
 
-def _init_synapse(proc, shape, w, fan_total, options: dict) -> None:
+def _init_synapse(proc, shape, w, fan_total, fan_nnz, options: dict) -> None:
     """Shared constructor body of the counting synapses (``options``: their keyword args)."""
     latency, preload, preload_steps = (options[k] for k in ("latency", "preload", "preload_steps"))
     delay, num_steps, stride, name = (options[k] for k in ("delay", "num_steps", "stride", "name"))
@@ -160,6 +167,7 @@ def _init_synapse(proc, shape, w, fan_total, options: dict) -> None:
     proc.a_out = OutPort(shape=(shape[0],))
     proc.weights = Var(shape=shape, init=w)
     proc.fan_total = Var(shape=(shape[1],), init=fan_total)
+    proc.fan_nnz = Var(shape=(shape[1],), init=fan_nnz)
     proc.a_buff = Var(shape=(shape[0],), init=0)
     proc.synop_count = Var(shape=(1,), init=0)
     proc.mac_count = Var(shape=(1,), init=0)
@@ -185,6 +193,7 @@ class CountingDense(AbstractProcess):
         *,
         weights: np.ndarray,
         fan_total=None,
+        fan_nnz=None,
         latency: int = 0,
         preload=None,
         preload_steps=None,
@@ -211,7 +220,8 @@ class CountingDense(AbstractProcess):
         if not np.isfinite(w).all():
             raise ValueError("weights must be finite")
         total = _fan_total(fan_total, np.full(w.shape[1], w.shape[0]))
-        _init_synapse(self, w.shape, w.copy(), total, options)
+        nnz = _fan_total(fan_nnz, fanouts(Dense(w.T))[0])
+        _init_synapse(self, w.shape, w.copy(), total, nnz, options)
 
 
 class CountingSparse(AbstractProcess):
@@ -235,6 +245,7 @@ class CountingSparse(AbstractProcess):
         *,
         weights,
         fan_total=None,
+        fan_nnz=None,
         latency: int = 0,
         preload=None,
         preload_steps=None,
@@ -263,7 +274,8 @@ class CountingSparse(AbstractProcess):
         stored = np.bincount(w.indices, minlength=w.shape[1])
         total = _fan_total(fan_total, stored)
         w.eliminate_zeros()
-        _init_synapse(self, w.shape, w, total, options)
+        nnz = _fan_total(fan_nnz, fanouts(Dense(w.T.toarray()))[0])
+        _init_synapse(self, w.shape, w, total, nnz, options)
 
 
 class _AbstractCountingSynapseModel(PyLoihiProcessModel):
@@ -272,6 +284,7 @@ class _AbstractCountingSynapseModel(PyLoihiProcessModel):
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     fan_total: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    fan_nnz: np.ndarray = LavaPyType(np.ndarray, np.int64)
     a_buff: np.ndarray = LavaPyType(np.ndarray, float)
     synop_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
     mac_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
@@ -280,11 +293,10 @@ class _AbstractCountingSynapseModel(PyLoihiProcessModel):
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
-        self._fan_out = None
         self._queue = None
 
     def _prepare(self) -> None:
-        """Cache the fan-out per input and the layout used by :meth:`_accumulate`."""
+        """Cache the layout used by :meth:`_accumulate`."""
         raise NotImplementedError
 
     def _accumulate(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -299,9 +311,9 @@ class _AbstractCountingSynapseModel(PyLoihiProcessModel):
         p = self.proc_params
         if p["deliver_until"] and time_step + 1 + p["latency"] > p["deliver_until"]:
             return self._accumulate(idx, s_in[idx])
-        n = int(self._fan_out[idx].sum())
+        n, macs = tally_events(idx, 0, idx.size, self.fan_nnz, self.fan_total)
         self.synop_count[0] += n
-        self.mac_count[0] += int(self.fan_total[idx].sum())
+        self.mac_count[0] += macs
         self.event_count[0] += idx.size
         k = logical_step(time_step, p["delay"], p["stride"])
         if 0 <= k < p["num_steps"]:
@@ -344,7 +356,6 @@ class PyCountingDenseModel(_AbstractCountingSynapseModel):
         # Rows of the transposed matrix are the fan-outs: gathering the rows of the
         # active inputs reads contiguous memory.
         self._w_t = np.ascontiguousarray(self.weights.T)
-        self._fan_out = np.count_nonzero(self._w_t, axis=1)
 
     def _accumulate(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         return values @ self._w_t[idx]
@@ -362,7 +373,6 @@ class PyCountingSparseModel(_AbstractCountingSynapseModel):
         csc = sp.csc_matrix(self.weights)
         csc.eliminate_zeros()
         self._csc = csc
-        self._fan_out = np.diff(csc.indptr)
 
     def _accumulate(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.asarray(self._csc[:, idx] @ values).reshape(-1)
