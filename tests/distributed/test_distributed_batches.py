@@ -274,3 +274,16 @@ def test_shipped_copies_belong_to_their_client_and_die_with_it(client, cluster):
     while client.run_on_scheduler(held) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not client.run_on_scheduler(held), "the copy of a dead network stays on the cluster"
+
+
+def test_parts_come_back_in_the_run_dtype_on_one_thread(client):
+    """Outputs travel in the run's dtype (not widened), each worker runs one numba thread."""
+    net = small_cnn(23)
+    x = np.random.default_rng(23).random((6, 1, 10, 10)).astype(np.float32)
+    local = neuro.run(net, x)
+    dist = nd.run(net, x, client)
+    assert_same_run(local, dist)
+    assert local.outputs.dtype == dist.outputs.dtype == np.float32
+    assert dist.info["dtype"] == "float32" and dist.info["threads"] == 1
+    wide = nd.run(net, x, client, dtype="float64")
+    assert wide.outputs.dtype == np.float64 and wide.info["dtype"] == "float64"
