@@ -2,21 +2,29 @@
 
 The network is a FATReLU CNN converted from torch (28x28 input; convolutions with 16, 32
 and 32 channels, the last two with stride 2; a 10-way linear readout; random weights,
-thresholds that leave about a third of the units active).  Measured in one run, on
-``LocalCluster`` s of one and of two single-threaded worker processes started side by
-side (timed runs alternate between them, so both see the same machine load):
+thresholds that leave about a third of the units active).  Measured in one run, on one
+``LocalCluster`` of two single-threaded worker processes (timed runs alternate, so both
+sides see the same machine load):
 
-* the wall time of the call a user makes, ``neuro.run(net, x, client=client)``
-  (sending the network, the tasks, gathering and merging), median (min-max) of ``--repeats``;
-  the ratio 1 worker / 2 workers is the speedup (target >= 1.7x on 2 cores);
+* the wall time of the call a user makes, ``neuro.run(net, x, client=client, tasks=k)``
+  (the network's copy on the workers, the tasks, gathering and merging), median
+  (min-max) of ``--repeats``, with the batch as one task (one worker computes, the
+  other idles) and as two tasks (both compute); the ratio is the speedup (target
+  >= 1.7x on 2 cores).  Both sides run on the same workers, warm (each holds the
+  network with its compiled program before timing; checked), through the same
+  scheduler: a second, idle cluster would take CPU from the two-worker runs only;
+* where the median call's time goes, from the scheduler's task stream: to the first
+  task's start (validating and cutting the batch, sending the inputs), each task's
+  seconds inside ``neuro.run`` and its CPU seconds, and from the last task's end
+  (results back, merging);
 * the CPU seconds of the worker processes during their tasks: the 1-worker task's over
   the slower 2-worker task's is the speedup two idle cores would give (it does not
   depend on what else runs on the machine);
 * the same batch in this process (``neuro.run``, one thread) and the torch forward
   (one thread), for scale;
-* the overhead per task: a tiny network's batch of ``--tasks`` samples cut into one
-  task per sample, minus the same batch as one task, per extra task; and an empty Dask
-  task's round trip.
+* the overhead per task, on a cluster of one worker: a tiny network's batch of
+  ``--tasks`` samples cut into one task per sample, minus the same batch as one task,
+  per extra task; and an empty Dask task's round trip.
 
 Outputs and counts of the distributed runs are checked against the local run.  The load
 average before and after is printed: on a shared machine other processes take cores, and
@@ -102,6 +110,42 @@ def alternate(fns: dict, repeats: int) -> dict:
     return times
 
 
+def compiled_programs() -> int:
+    """On a worker: compiled programs held by the networks shipped to it."""
+    from neuro.distributed.cluster import _RESIDENT
+
+    return sum(len(net.__dict__.get("_neuro_programs") or ()) for net in _RESIDENT.values())
+
+
+def timed_call(client, fn) -> dict:
+    """Wall time of ``fn()`` and where it went, from the scheduler's task stream.
+
+    Returns the call's wall seconds; the seconds from its start to the first task's
+    start and from the last task's end to its return (the worker clocks are this
+    machine's); each task's seconds inside ``neuro.run`` and its CPU seconds.
+    """
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream:
+        start, t0 = time.time(), time.perf_counter()
+        res = fn()
+        wall, end = time.perf_counter() - t0, time.time()
+    spans = [
+        (s["start"], s["stop"])
+        for task in stream.data
+        for s in task["startstops"]
+        if s["action"] == "compute"
+    ]
+    info = res.info["distributed"]
+    return {
+        "wall": wall,
+        "before": min(a for a, _ in spans) - start,
+        "after": end - max(b for _, b in spans),
+        "task_wall": info["task_wall_time_s"],
+        "cpu": info["task_cpu_time_s"],
+    }
+
+
 def median_round(times: list) -> int:
     """Index of the median of ``times`` (the lower one for an even count)."""
     order = np.argsort(times)
@@ -155,37 +199,41 @@ def main() -> None:
 
     kw = {"processes": True, "threads_per_worker": 1, "dashboard_address": ":0"}
     kw["silence_logs"] = logging.ERROR
-    with (
-        LocalCluster(n_workers=1, **kw) as c1,
-        LocalCluster(n_workers=2, **kw) as c2,
-        Client(c1) as one,
-        Client(c2) as two,
-    ):
-        two.wait_for_workers(2)
-        for client in (one, two):  # outputs and counts equal the local run's
-            res = neuro.run(net, x, client=client)
+    with LocalCluster(n_workers=2, **kw) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        tasks = {"one": 1, "two": 2}
+        for n_tasks in tasks.values():  # outputs and counts equal the local run's
+            res = neuro.run(net, x, client=client, tasks=n_tasks)
             np.testing.assert_array_equal(res.outputs, local.outputs)
             assert res.counts == local.counts
-        parts, cpu = [], {"one": [], "two": []}
+            assert res.info["threads"] == 1  # one numba thread per single-threaded worker
+        # warm: both workers hold the network with its compiled program
+        compiled = client.run(compiled_programs)
+        assert len(compiled) == 2 and all(n >= 1 for n in compiled.values()), compiled
+        calls = {"one": [], "two": []}
 
-        def on_one():
-            cpu["one"].append(neuro.run(net, x, client=one).info["distributed"]["task_cpu_time_s"])
+        def on(key):
+            def call():
+                calls[key].append(
+                    timed_call(client, lambda: neuro.run(net, x, client=client, tasks=tasks[key]))
+                )
 
-        def on_two():
-            info = neuro.run(net, x, client=two).info["distributed"]
-            parts.append(info["task_wall_time_s"])
-            cpu["two"].append(info["task_cpu_time_s"])
+            return call
 
         rounds = alternate(
             {
                 "local": lambda: neuro.run(net, x, threads=1),
-                "one": on_one,
-                "two": on_two,
+                "one": on("one"),
+                "two": on("two"),
                 "torch": torch_forward,
             },
             args.repeats,
         )
-        t = {k: float(np.median(v)) for k, v in rounds.items()}
+        for key in ("one", "two"):  # the call's own clock, not alternate's (task stream set-up)
+            calls[key] = calls[key][1:]  # the untimed first call
+            rounds[key] = [c["wall"] for c in calls[key]]
+    t = {k: float(np.median(v)) for k, v in rounds.items()}
+    with LocalCluster(n_workers=1, **kw) as cluster, Client(cluster) as one:
         tiny = tiny_mlp()
         xs = np.random.default_rng(2).random((args.tasks, 16))
         over_rounds = alternate(
@@ -206,13 +254,23 @@ def main() -> None:
     per_task = (over["many"] - over["single"]) / (args.tasks - 1)
     speedup = t["one"] / t["two"]
     n = args.batch
-    # the parts of the median two-worker call (the untimed first call is not recorded)
-    mid = median_round(rounds["two"])
-    task_s = parts[1:][mid]
-    cpu_one = float(np.median([sum(c) for c in cpu["one"][1:]]))
-    cpu_two = cpu["two"][1:][mid]
+    mid = {k: calls[k][median_round(rounds[k])] for k in ("one", "two")}
+    cpu_one = float(np.median([sum(c["cpu"]) for c in calls["one"]]))
+    cpu_two = mid["two"]["cpu"]
+    task_s = mid["two"]["task_wall"]
     spread = {k: f"{min(v):.3f}-{max(v):.3f}" for k, v in rounds.items()}
     load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+
+    def anatomy(c):
+        tasks_text = ", ".join(
+            f"{w:.3f} s ({cpu:.3f} CPU-s)" for w, cpu in zip(c["task_wall"], c["cpu"])
+        )
+        return (
+            f"{c['wall']:.3f} s = {c['before'] * 1e3:.0f} ms to the first task's start, "
+            f"task{'s' if len(c['cpu']) > 1 else ''} {tasks_text}, "
+            f"{c['after'] * 1e3:.0f} ms from the last task's end"
+        )
+
     rows = [
         row(
             f"CNN batch of {n} (28x28, activity {activity:.2f}), 2 Dask workers vs 1",
@@ -227,6 +285,12 @@ def main() -> None:
             "(informative: the speedup of idle cores)",
             f"{cpu_one / max(cpu_two):.2f}x ({cpu_one:.3f} s vs {cpu_two[0]:.3f} s and "
             f"{cpu_two[1]:.3f} s; the parts split the work evenly whatever the load)",
+            None,
+        ),
+        row(
+            f"CNN batch of {n}: where the median call's wall time goes",
+            "(informative)",
+            f"1 worker: {anatomy(mid['one'])}; 2 workers: {anatomy(mid['two'])}",
             None,
         ),
         row(
@@ -254,10 +318,12 @@ def main() -> None:
             f"{args.repeats} --tasks {args.tasks} --results benchmarks/RESULTS.md` on "
             f"{m['cpu']} ({m['cores']} cores), "
             f"{load}; Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}.",
-            "Wall times are of the whole call (the network sent to the workers, inputs in "
-            "the tasks, outputs gathered and merged), median (min-max) of the repeats, the 1- and "
-            "2-worker calls interleaved. With other processes on the machine the two workers "
-            "share the cores with them; on idle cores the CPU-time ratio is the speedup to expect.",
+            "Wall times are of the whole call (inputs in the tasks, outputs gathered and "
+            "merged; the network's copy on the workers reused), median (min-max) of the "
+            "repeats, the 1- and 2-worker calls interleaved on one cluster of two workers "
+            "(the batch as one task, or as two), both warm. With other processes on the "
+            "machine the two workers share the cores with them; on idle cores the CPU-time "
+            "ratio is the speedup to expect.",
         ]
         write_section(Path(args.results), rows, extra)
 

@@ -15,6 +15,7 @@ them: :func:`submit` returns a :class:`Submitted` (futures and what merging need
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -108,7 +109,49 @@ def submit(
     progress: bool | None = None,
     **options,
 ) -> Submitted:
-    """Validate, split and submit a run; see :func:`run` for the parameters."""
+    """Validate, split and submit a run whose batch is split across a Dask cluster.
+
+    :func:`collect` gathers and merges the tasks; :func:`run` does both.
+
+    Parameters
+    ----------
+    network : Network
+        Sent to every worker once, and reused by later calls while it is unchanged
+        (see :func:`~neuro.distributed.cluster.ship_network`).
+    inputs : ndarray or dict of str → ndarray
+        As for :func:`neuro.run`: (B, *sample_shape) static or (T, B, *sample_shape).
+    client : distributed.Client
+        The cluster to run on.
+    backend, steps, record, record_steps, initial_state
+        As for :func:`neuro.run`; ``initial_state`` arrays are cut along the batch axis.
+    tasks : int, optional
+        Parts the batch is cut into (contiguous sample ranges); default one per worker
+        thread, at most one per sample.
+    progress : bool, optional
+        Show Dask's progress bar (default: on a terminal).  The scheduler's dashboard
+        shows the tasks under the prefix ``neuro-run``.
+    **options
+        Backend options, as for :func:`neuro.run`.
+
+    Returns
+    -------
+    Submitted
+        The tasks in flight; ``collect(submitted)`` returns a RunResult:
+        outputs, recordings and ``final_state`` concatenated along the batch axis;
+        ``counts`` summed (equal to one run over the whole batch); ``wall_time_s``
+        the seconds of the whole call (shipping, tasks, gathering and merging);
+        ``info["distributed"]`` the tasks' sample ranges, workers, backend seconds
+        and CPU seconds of the worker processes.  A task whose worker dies is rerun
+        by Dask on another worker.
+
+    Raises
+    ------
+    BackendError
+        ``quantize`` on the ``cores`` backend with more than one task (fixed-point
+        ranges are calibrated on the whole batch).
+    InputError
+        Invalid inputs, or ``client`` is not a ``dask.distributed.Client``.
+    """
     from ..backends.base import prepare_inputs
 
     check_client(client)
@@ -196,70 +239,13 @@ def collect(submitted: Submitted):
     return RunResult(outputs, recordings, counts, state, s.backend, s.network, wall, info)
 
 
-def run(
-    network,
-    inputs,
-    client,
-    backend: str = "cpu",
-    steps: int | None = None,
-    record: list[str] | None = None,
-    record_steps: str = "all",
-    initial_state: dict | None = None,
-    tasks: int | None = None,
-    progress: bool | None = None,
-    **options,
-):
+def run(network, inputs, client, **options):
     """Run an event network with its batch split across a Dask cluster.
 
-    Parameters
-    ----------
-    network : Network
-        Sent to every worker once per call.
-    inputs : ndarray or dict of str → ndarray
-        As for :func:`neuro.run`: (B, *sample_shape) static or (T, B, *sample_shape).
-    client : distributed.Client
-        The cluster to run on.
-    backend, steps, record, record_steps, initial_state
-        As for :func:`neuro.run`; ``initial_state`` arrays are cut along the batch axis.
-    tasks : int, optional
-        Parts the batch is cut into (contiguous sample ranges); default one per worker
-        thread, at most one per sample.
-    progress : bool, optional
-        Show Dask's progress bar (default: on a terminal).  The scheduler's dashboard
-        shows the tasks under the prefix ``neuro-run``.
-    **options
-        Backend options, as for :func:`neuro.run`.
-
-    Returns
-    -------
-    RunResult
-        Outputs, recordings and ``final_state`` concatenated along the batch axis;
-        ``counts`` summed (equal to one run over the whole batch); ``wall_time_s``
-        the seconds of the whole call (shipping, tasks, gathering and merging);
-        ``info["distributed"]`` the tasks' sample ranges, workers, backend seconds
-        and CPU seconds of the worker processes.  A task whose worker dies is rerun
-        by Dask on another worker.
-
-    Raises
-    ------
-    BackendError
-        ``quantize`` on the ``cores`` backend with more than one task (fixed-point
-        ranges are calibrated on the whole batch).
-    InputError
-        Invalid inputs, or ``client`` is not a ``dask.distributed.Client``.
+    ``collect(submit(network, inputs, client, **options))``: the parameters, result and
+    errors are those of :func:`submit` (which holds them, for both).
     """
-    return collect(
-        submit(
-            network,
-            inputs,
-            client,
-            backend=backend,
-            steps=steps,
-            record=record,
-            record_steps=record_steps,
-            initial_state=initial_state,
-            tasks=tasks,
-            progress=progress,
-            **options,
-        )
-    )
+    return collect(submit(network, inputs, client, **options))
+
+
+run.__signature__ = inspect.signature(submit).replace(return_annotation="RunResult")

@@ -142,8 +142,37 @@ def ship(client, value):
     return client.scatter(value, broadcast=True, hash=False)
 
 
-# network → {id(client): (client, guard, future)} of its copies on each cluster
-_SHIPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+class _Version:
+    """The shipped version of a network: the guard of its arrays and its token.
+
+    Kept on the network (it lives and dies with it); copies and pickles start empty,
+    so the workers receive only the token (``_neuro_shipped_as``).
+    """
+
+    def __init__(self, guard=None, token=None):
+        self.guard = guard
+        self.token = token
+        self.clients: list = []  # weak references to the clients holding a copy
+
+    def __copy__(self):
+        return _Version()
+
+    def __deepcopy__(self, memo):
+        return _Version()
+
+    def __reduce__(self):
+        return (_Version, ())
+
+
+_VERSION = "_neuro_shipped_version"  # on a network: its _Version
+_COPIES = "_neuro_shipped"  # on a client: token → future of the network copy on its cluster
+
+
+def _forget(client_ref, token) -> None:
+    """Drop a client's copy of a network version (the network died or changed)."""
+    client = client_ref()
+    if client is not None:
+        client.__dict__.get(_COPIES, {}).pop(token, None)
 
 
 def ship_network(client, network):
@@ -153,21 +182,33 @@ def ship_network(client, network):
     for it (and the run buffers of each batch size) serve every later task, as in one
     process.  Shipping locks the network's arrays like :func:`neuro.run` does (see
     :class:`~neuro.backends.program.NetworkGuard`): an in-place edit raises, and a network
-    changed in any other way is shipped again.  The copy stays on the cluster while the
-    network lives in this process.
+    changed in any other way is shipped again.
+
+    Each client holds the futures of its own copies (keyed by the version's token), and
+    the network holds only its version, so neither keeps the other alive: a closed client
+    is collected with its copies, and a network that is collected is dropped from every
+    client it was shipped through (its copies are released on the clusters).
     """
     from ..backends.program import NetworkGuard
 
-    copies = _SHIPPED.setdefault(network, {})
-    entry = copies.get(id(client))
-    if entry is not None:
-        shipped_client, guard, future = entry
-        if shipped_client is client and future.status == "finished" and guard.current():
+    version = network.__dict__.get(_VERSION)
+    copies = client.__dict__.setdefault(_COPIES, {})
+    if version is not None and version.guard is not None and version.guard.current():
+        future = copies.get(version.token)
+        if future is not None and future.status == "finished":
             return future
-    guard = NetworkGuard(network)
-    network.__dict__[_TOKEN] = uuid.uuid4().hex  # names this version on the workers
+    else:
+        if version is not None:  # the old version: released on every cluster
+            for ref in version.clients:
+                _forget(ref, version.token)
+        version = _Version(NetworkGuard(network), uuid.uuid4().hex)
+        network.__dict__[_VERSION] = version
+        network.__dict__[_TOKEN] = version.token  # names this version on the workers
     future = ship(client, network)
-    copies[id(client)] = (client, guard, future)
+    copies[version.token] = future
+    ref = weakref.ref(client)
+    version.clients.append(ref)
+    weakref.finalize(network, _forget, ref, version.token)
     return future
 
 

@@ -233,3 +233,57 @@ def test_network_shipped_once_and_again_after_a_change(client):
     changed = nd.run(net, x, client, tasks=2)
     assert_same_run(local, changed)
     assert not np.array_equal(changed.outputs, first.outputs)
+
+
+def test_shipped_copies_belong_to_their_client_and_die_with_it(client, cluster):
+    """A client and a network shipped through it keep neither each other nor other clients."""
+    import gc
+    import weakref
+
+    import distributed
+
+    from neuro.distributed.cluster import ship_network
+
+    net = small_mlp(21)
+    x = np.random.default_rng(21).random((4, 30))
+    local = neuro.run(net, x)
+    other = distributed.Client(cluster)
+    try:
+        mine, theirs = ship_network(client, net), ship_network(other, net)
+        assert mine.client is client and theirs.client is other and mine.key != theirs.key
+        assert ship_network(client, net) is mine and ship_network(other, net) is theirs
+        assert_same_run(local, nd.run(net, x, other))
+    finally:
+        other.close()
+    gone = weakref.ref(other)
+    del other, theirs
+    gc.collect()
+    assert gone() is None, "a closed client is kept alive by a shipped network"
+    assert ship_network(client, net) is mine  # this client's copy is untouched
+    assert_same_run(local, nd.run(net, x, client))
+    key, net_gone = mine.key, weakref.ref(net)
+    del net, mine, local
+    gc.collect()
+    assert net_gone() is None, "a shipped network is kept alive"
+    assert key not in client.__dict__.get("_neuro_shipped", {})
+
+    def held(dask_scheduler, key=key):
+        return key in dask_scheduler.tasks
+
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(held) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client.run_on_scheduler(held), "the copy of a dead network stays on the cluster"
+
+
+def test_parts_come_back_in_the_run_dtype_on_one_thread(client):
+    """Outputs travel in the run's dtype (not widened), each worker runs one numba thread."""
+    net = small_cnn(23)
+    x = np.random.default_rng(23).random((6, 1, 10, 10)).astype(np.float32)
+    local = neuro.run(net, x)
+    dist = nd.run(net, x, client)
+    assert_same_run(local, dist)
+    assert local.outputs.dtype == dist.outputs.dtype == np.float32
+    assert dist.info["dtype"] == "float32" and dist.info["threads"] == 1
+    wide = nd.run(net, x, client, dtype="float64")
+    assert wide.outputs.dtype == np.float64 and wide.info["dtype"] == "float64"
