@@ -17,6 +17,9 @@ counts and final state; the option ``engine`` chooses explicitly.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
+
 import numpy as np
 
 from ...exceptions import BackendError, NonFiniteWarning, NumericalError
@@ -125,16 +128,17 @@ class CpuBackend(Backend):
         else:
             import numba
 
-            previous = numba.get_num_threads()
-            if previous != pool:
-                numba.set_num_threads(pool)
-            try:
-                recs, counts, final, info = tables.run(
-                    inputs, record, record_steps, initial_state, threads, progress
-                )
-            finally:
+            with torch_threads_kept():
+                previous = numba.get_num_threads()
                 if previous != pool:
-                    numba.set_num_threads(previous)
+                    numba.set_num_threads(pool)
+                try:
+                    recs, counts, final, info = tables.run(
+                        inputs, record, record_steps, initial_state, threads, progress
+                    )
+                finally:
+                    if previous != pool:
+                        numba.set_num_threads(previous)
         info["threads"] = pool
         return recs, counts, final, info
 
@@ -187,12 +191,30 @@ class _FiniteCheck(StepHooks):
             self.check = False
 
 
+@contextmanager
+def torch_threads_kept():
+    """Put torch's thread count back after numba's thread calls inside the block.
+
+    numba's OpenMP threading layer and torch share one OpenMP runtime: starting numba's
+    threads, or setting their number, sets the runtime's thread count, and a torch model
+    run afterwards would silently use it.
+    """
+    torch = sys.modules.get("torch")
+    kept = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if kept is not None and torch.get_num_threads() != kept:
+            torch.set_num_threads(kept)
+
+
 def _pool_threads(threads: int) -> int:
     """Threads numba can give ``threads`` (its pool's size caps it), with a warning
     that says why when it is fewer."""
     import numba
 
-    numba.get_num_threads()  # starts numba's threading layer, which the compiled loop links
+    with torch_threads_kept():
+        numba.get_num_threads()  # starts numba's threading layer, which the compiled loop links
     pool = numba.config.NUMBA_NUM_THREADS
     if threads <= pool:
         return threads
