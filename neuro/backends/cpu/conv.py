@@ -33,6 +33,8 @@ import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
+from ...exceptions import InputError, ShapeError
+
 __all__ = [
     "GEOMETRY_LENGTH",
     "conv_geometry",
@@ -100,7 +102,7 @@ def conv_geometry(op, wt_shape) -> np.ndarray:
 def _event_order(idx, k0, k1):
     """Positions ``k0:k1`` of the events by ascending unit index, or an empty array
     when they already ascend strictly (the common, channel-major emission order).
-    Raises ``ValueError`` when a unit repeats within the range."""
+    Raises :class:`~neuro.exceptions.InputError` when a unit repeats within the range."""
     ascending = True
     for k in range(k0 + 1, k1):
         if idx[k] <= idx[k - 1]:
@@ -111,12 +113,14 @@ def _event_order(idx, k0, k1):
     order = np.argsort(idx[k0:k1], kind="mergesort") + k0
     for j in range(1, k1 - k0):
         if idx[order[j]] == idx[order[j - 1]]:
-            raise ValueError("conv2d events: a unit index repeats within one sample")
+            raise InputError(
+                "conv2d events: a unit index repeats within one sample; units must be distinct"
+            )
     return order
 
 
 @njit(cache=True, nogil=True)
-def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
+def bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv):
     """Sort the events k0:k1 (unit index ``c·hw + pixel``, distinct, any order) by
     channel block and pixel, channels ascending within a bucket.
 
@@ -132,6 +136,8 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
         Pixels per channel (H·W).
     cb : int
         Channels per block.
+    n_units : int
+        Input units (C_in·hw): every index must be below it.
     pstart : ndarray of int64, shape (>= n_blocks hw + 1,)
         Filled: the events of block b and pixel p are ``pc/pv[pstart[q]:pstart[q+1]]``,
         ``q = b hw + p``.
@@ -147,9 +153,10 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
 
     Raises
     ------
-    ValueError
-        A unit index is negative, repeats, or lies beyond the work space (an event of
-        a unit the convolution's input does not have).
+    neuro.exceptions.InputError
+        A unit index is negative, repeats, or is not below ``n_units``.
+    neuro.exceptions.ShapeError
+        ``pstart``, ``pc`` or ``pv`` is shorter than the events need.
     """
     n = k1 - k0
     if n <= 0 or hw <= 0:
@@ -160,8 +167,10 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
     lo = idx[k0] if sorted_in else idx[order[0]]
     hi = idx[k1 - 1] if sorted_in else idx[order[n - 1]]
     n_keys = ((hi // hw) // cb + 1) * hw
-    if lo < 0 or n_keys + 1 > pstart.shape[0] or 2 * n > pc.shape[0] or n > pv.shape[0]:
-        raise ValueError("conv2d events: a unit index lies outside the input")
+    if lo < 0 or hi >= n_units:
+        raise InputError("conv2d events: a unit index lies outside [0, C_in H W) of the input")
+    if n_keys + 1 > pstart.shape[0] or 2 * n > pc.shape[0] or n > pv.shape[0]:
+        raise ShapeError("conv2d events: the work space is smaller than work_sizes gives")
     for q in range(n_keys + 1):
         pstart[q] = 0
     c = 0
@@ -455,7 +464,9 @@ def column_chunk(c_out: int, n_chunks: int) -> int:
 def _setup(geom, idx, val, k0, k1, s, pstart, pc, pv):
     """Bucket the events; returns (channel blocks, channels per block)."""
     cb = _block_channels(geom, s.itemsize)
-    return bucket_events(idx, val, k0, k1, geom[0] * geom[1], cb, pstart, pc, pv), cb
+    hw = geom[0] * geom[1]
+    n_units = geom[8] * geom[9] * hw
+    return bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv), cb
 
 
 @njit(cache=True, nogil=True)

@@ -369,3 +369,17 @@ def test_sweep_under_numba_boundscheck(tmp_path):
     cmd += ["-k", "test_sweep_kernel or test_sweep_run"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_repeated_or_foreign_units_raise():
+    """Events the convolution's input cannot hold raise instead of indexing past the
+    work space."""
+    from neuro.exceptions import InputError
+
+    _, wt, geom, x, out_shape = _kernel_inputs(CASES[0], np.float64)
+    n_in = int(geom[8] * geom[9] * geom[0] * geom[1])
+    o = np.zeros(int(np.prod(out_shape)))
+    for bad in ([5, 3, 5], [2, n_in], [-1, 4]):
+        idx = np.asarray(bad, np.int64)
+        with pytest.raises(InputError, match="conv2d events"):
+            conv2d_into(o, wt, geom, idx, np.ones(len(bad)), 0, len(bad), *_work(geom, np.float64))
