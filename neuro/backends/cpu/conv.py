@@ -2,9 +2,10 @@
 
 The event-driven convolution of one sample and step runs in three passes:
 
-1. *Bucketing*: the input events, ordered channel-major ``(c, y, x)``, are sorted by
-   pixel ``(y, x)`` (a counting sort, stable, so each pixel's events keep ascending
-   channels): O(events + H·W).
+1. *Bucketing*: the input events (distinct units, in any order: channel-major
+   ``(c, y, x)`` from most layers, out of order from SAS slots, which are first
+   ordered by unit) are sorted by pixel ``(y, x)`` (a counting sort, stable, so each
+   pixel's events keep ascending channels): O(events + H·W).
 2. *Accumulation* into a per-sample channels-last scratch ``(H_out·W_out, C_out)``:
    for each active pixel and each kernel tap landing on an output position, the
    pixel's events add ``v · w[c, ky, kx, :]`` to the output row, one contiguous
