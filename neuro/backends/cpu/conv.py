@@ -2,9 +2,10 @@
 
 The event-driven convolution of one sample and step runs in three passes:
 
-1. *Bucketing*: the input events, ordered channel-major ``(c, y, x)``, are sorted by
-   pixel ``(y, x)`` (a counting sort, stable, so each pixel's events keep ascending
-   channels): O(events + H·W).
+1. *Bucketing*: the input events (distinct units, in any order: channel-major
+   ``(c, y, x)`` from most layers, out of order from SAS slots, which are first
+   ordered by unit) are sorted by pixel ``(y, x)`` (a counting sort, stable, so each
+   pixel's events keep ascending channels): O(events + H·W).
 2. *Accumulation* into a per-sample channels-last scratch ``(H_out·W_out, C_out)``:
    for each active pixel and each kernel tap landing on an output position, the
    pixel's events add ``v · w[c, ky, kx, :]`` to the output row, one contiguous
@@ -32,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
+
+from ...exceptions import InputError, ShapeError
 
 __all__ = [
     "GEOMETRY_LENGTH",
@@ -97,18 +100,45 @@ def conv_geometry(op, wt_shape) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
-    """Sort the events k0:k1 (unit index ``c·hw + pixel``, ascending) by channel block
-    and pixel, stably (channels ascending within a bucket).
+def _event_order(idx, k0, k1):
+    """Positions ``k0:k1`` of the events by ascending unit index, or an empty array
+    when they already ascend strictly (the common, channel-major emission order).
+    Raises :class:`~neuro.exceptions.InputError` when a unit repeats within the range."""
+    ascending = True
+    for k in range(k0 + 1, k1):
+        if idx[k] <= idx[k - 1]:
+            ascending = False
+            break
+    if ascending:
+        return np.empty(0, dtype=np.int64)
+    order = np.argsort(idx[k0:k1], kind="mergesort") + k0
+    for j in range(1, k1 - k0):
+        if idx[order[j]] == idx[order[j - 1]]:
+            raise InputError(
+                "conv2d events: a unit index repeats within one sample; units must be distinct"
+            )
+    return order
+
+
+@njit(cache=True, nogil=True)
+def bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv):
+    """Sort the events k0:k1 (unit index ``c·hw + pixel``, distinct, any order) by
+    channel block and pixel, channels ascending within a bucket.
+
+    Events that do not arrive in ascending unit order (e.g. SAS slots) are first
+    ordered by unit index, so a bucket's content and order depend only on the set
+    of events, never on the order they were emitted in.
 
     Parameters
     ----------
     idx, val : ndarray
-        Event unit indices (ascending) and values.
+        Event unit indices (distinct, each in ``[0, C_in·hw)``) and values.
     hw : int
         Pixels per channel (H·W).
     cb : int
         Channels per block.
+    n_units : int
+        Input units (C_in·hw): every index must be below it.
     pstart : ndarray of int64, shape (>= n_blocks hw + 1,)
         Filled: the events of block b and pixel p are ``pc/pv[pstart[q]:pstart[q+1]]``,
         ``q = b hw + p``.
@@ -116,15 +146,39 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
         Filled: channel of each bucketed event (the second half is work space).
     pv : ndarray, shape (>= k1 - k0,)
         Filled: value of each bucketed event.
+
+    Returns
+    -------
+    int
+        Channel blocks spanned by the events (0 without events).
+
+    Raises
+    ------
+    neuro.exceptions.InputError
+        A unit index is negative, repeats, or is not below ``n_units``.
+    neuro.exceptions.ShapeError
+        ``pstart``, ``pc`` or ``pv`` is shorter than the events need.
     """
     n = k1 - k0
-    n_keys = ((idx[k1 - 1] // hw) // cb + 1) * hw if n > 0 else 0
+    if n <= 0 or hw <= 0:
+        pstart[0] = 0
+        return 0
+    order = _event_order(idx, k0, k1)
+    sorted_in = order.shape[0] == 0
+    lo = idx[k0] if sorted_in else idx[order[0]]
+    hi = idx[k1 - 1] if sorted_in else idx[order[n - 1]]
+    n_keys = ((hi // hw) // cb + 1) * hw
+    if lo < 0 or hi >= n_units:
+        raise InputError("conv2d events: a unit index lies outside [0, C_in H W) of the input")
+    if n_keys + 1 > pstart.shape[0] or 2 * n > pc.shape[0] or n > pv.shape[0]:
+        raise ShapeError("conv2d events: the work space is smaller than work_sizes gives")
     for q in range(n_keys + 1):
         pstart[q] = 0
     c = 0
     limit = hw
     base = 0  # block * hw
-    for k in range(k0, k1):  # channels ascend: no division per event
+    for j in range(n):  # channels ascend: no division per event
+        k = k0 + j if sorted_in else order[j]
         i = idx[k]
         while i >= limit:
             c += 1
@@ -132,18 +186,19 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
             if c % cb == 0:
                 base += hw
         q = base + i - (limit - hw)
-        pc[n + k - k0] = q
+        pc[n + j] = q
         pstart[q + 1] += 1
     for q in range(n_keys):
         pstart[q + 1] += pstart[q]
     c = 0
     limit = hw
-    for k in range(k0, k1):  # pstart[q] moves on to the start of bucket q + 1
+    for j in range(n):  # pstart[q] moves on to the start of bucket q + 1
+        k = k0 + j if sorted_in else order[j]
         i = idx[k]
         while i >= limit:
             c += 1
             limit += hw
-        q = pc[n + k - k0]
+        q = pc[n + j]
         at = pstart[q]
         pc[at] = c
         pv[at] = val[k]
@@ -151,7 +206,7 @@ def bucket_events(idx, val, k0, k1, hw, cb, pstart, pc, pv):
     for q in range(n_keys, 0, -1):
         pstart[q] = pstart[q - 1]
     pstart[0] = 0
-    return n_keys // hw if hw > 0 else 0
+    return n_keys // hw
 
 
 @njit(cache=True, nogil=True, fastmath=_FMA)
@@ -410,7 +465,9 @@ def column_chunk(c_out: int, n_chunks: int) -> int:
 def _setup(geom, idx, val, k0, k1, s, pstart, pc, pv):
     """Bucket the events; returns (channel blocks, channels per block)."""
     cb = _block_channels(geom, s.itemsize)
-    return bucket_events(idx, val, k0, k1, geom[0] * geom[1], cb, pstart, pc, pv), cb
+    hw = geom[0] * geom[1]
+    n_units = geom[8] * geom[9] * hw
+    return bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv), cb
 
 
 @njit(cache=True, nogil=True)

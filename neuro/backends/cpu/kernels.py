@@ -272,8 +272,9 @@ def scatter_sparse(ptr, idx, val, indptr, indices, data, out, fan_nnz, fan_tot):
 
 @njit(cache=True, nogil=True)
 def scatter_conv2d(ptr, idx, val, wt, out, geom, fan_nnz, fan_tot, s, pstart, pc, pv):
-    """Convolution fan-out of input events; see :func:`.conv.conv2d_into` (``s, pstart,
-    pc, pv``: its work space, :func:`.conv.work_sizes`)."""
+    """Convolution fan-out of input events (distinct units per sample, any order); see
+    :func:`.conv.conv2d_into` (``s, pstart, pc, pv``: its work space,
+    :func:`.conv.work_sizes`)."""
     syn = 0
     act = 0
     for b in range(out.shape[0]):

@@ -106,10 +106,10 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
     into the port o.
 
     Dense projections write the columns ``c0:c1`` only (other kinds always all columns).
-    Convolutions use the work space of sample ``b`` (columns ``INTS2``/``INTS2_LEN``:
-    addresses of the float and int work arrays; the geometry's entries 15/16: their
-    lengths per sample).  Max-pooling routes keep running maxima (``INTS2``: the window
-    of each tap).
+    Convolutions (events in any unit order) use the work space of sample ``b``
+    (columns ``INTS2``/``INTS2_LEN``: addresses of the float and int work arrays; the
+    geometry's entries 15/16: their lengths per sample).  Max-pooling routes keep
+    running maxima (``INTS2``: the window of each tap).
     """
     kind, n_pre, width = pk[Proj.KIND], pk[Proj.N_PRE], pk[Proj.WIDTH]
     w = _view(pk[Proj.WEIGHTS], pk[Proj.WEIGHTS_LEN], val_like)

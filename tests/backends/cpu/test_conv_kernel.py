@@ -226,3 +226,160 @@ def test_conv_counts_equal_closed_form():
     want = F.conv2d(torch.tensor(x.reshape(2, c_in, h, w_)), torch.tensor(weight), **kw)
     got = np.asarray(res.outputs).reshape(2, -1)
     np.testing.assert_allclose(got, want.reshape(2, -1).numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Randomised geometry sweep: small inputs, kernels, strides and paddings per axis,
+# groups (depthwise included), sparse events in any emission order, batches 1..3.
+
+
+def _sweep_cases(n, seed):
+    """(C_in, C_out, H, W, (kh, kw), stride, padding, groups, batch, density) tuples."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < n:
+        h, w_ = (int(v) for v in rng.integers(1, 7, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+        pad = tuple(int(v) for v in rng.integers(0, 3, 2))
+        if kh > h + 2 * pad[0] or kw > w_ + 2 * pad[1]:
+            continue
+        kind = len(cases) % 3  # one group, several groups, depthwise
+        groups = (1, int(rng.integers(2, 4)), int(rng.integers(1, 6)))[kind]
+        c_in = groups * int(rng.integers(1, 4)) if kind < 2 else groups
+        c_out = groups * int(rng.integers(1, 4)) if kind > 0 else int(rng.integers(1, 6))
+        batch = int(rng.integers(1, 4))
+        density = float(rng.choice([0.1, 0.4, 1.0]))
+        cases.append((c_in, c_out, h, w_, (kh, kw), stride, pad, groups, batch, density))
+    return cases
+
+
+SWEEP = _sweep_cases(48, 2026)
+
+
+def _sweep_data(case, seed):
+    c_in, c_out, h, w_, (kh, kw), stride, pad, groups, batch, density = case
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((c_out, c_in // groups, kh, kw))
+    x = rng.standard_normal((batch, c_in, h, w_)) * (rng.random((batch, c_in, h, w_)) < density)
+    op = Conv2d(weight, (c_in, h, w_), stride, pad, groups)
+    with torch.no_grad():
+        want = F.conv2d(torch.tensor(x), torch.tensor(weight), None, stride, pad, 1, groups)
+    return op, x, want.numpy().reshape(batch, -1)
+
+
+def _guarded(a, fill, pad=16):
+    """``a`` copied into the middle of a larger buffer filled with ``fill``; returns
+    (view, buffer): reads past the view meet ``fill``, writes past it change the buffer."""
+    buf = np.full(a.size + 2 * pad, fill, a.dtype)
+    view = buf[pad : pad + a.size].reshape(a.shape)
+    view[...] = a
+    return view, buf
+
+
+@pytest.mark.parametrize("case", SWEEP)
+def test_sweep_kernel_equals_torch_in_any_event_order(case):
+    """The kernel called directly, events in ascending and in shuffled unit order
+    (SAS emits slots out of order), every thread split: exact against torch,
+    bit-identical across orders and splits; nothing read or written outside the
+    arrays (guard values around every array)."""
+    op, x, want = _sweep_data(case, 7)
+    batch = x.shape[0]
+    wt_, wt_buf = _guarded(conv2d_layout(op, np.float64), np.nan)  # a stray read gives NaN
+    geom = conv_geometry(op, wt_.shape)
+    ptr, idx, val = _events(x.reshape(batch, -1), np.float64)
+    rng = np.random.default_rng(3)
+    bias = rng.standard_normal(want.shape[1])
+    scale = max(np.abs(want).max(), 1.0)
+    for b in range(batch):
+        k0, k1 = int(ptr[b]), int(ptr[b + 1])
+        perm = k0 + rng.permutation(k1 - k0)
+        shuffled = (np.concatenate([idx[:k0], idx[perm]]), np.concatenate([val[:k0], val[perm]]))
+        results = []
+        for ev_idx, ev_val in ((idx, val), shuffled):
+            for chunks in (0, 1, 2, 3):
+                o, o_buf = _guarded(bias.copy(), -5.0)
+                work = [_guarded(a, a.flat[0]) for a in _work(geom, np.float64)]
+                args = (o, wt_, geom, ev_idx, ev_val, k0, k1, *(v for v, _ in work))
+                if chunks:
+                    conv2d_columns(*args, chunks)
+                else:
+                    conv2d_into(*args)
+                for (_, buf), fill in zip(work, (np.nan, -7, -7, np.nan)):
+                    guard = np.concatenate([buf[:16], buf[-16:]])
+                    assert np.array_equal(guard, np.full(32, fill), equal_nan=True), "work"
+                assert np.all(np.concatenate([o_buf[:16], o_buf[-16:]]) == -5.0), "port"
+                results.append(o.copy())
+        assert np.all(np.isfinite(wt_buf[16:-16]))
+        assert np.abs(results[0] - bias - want[b]).max() <= 1e-12 * scale, case
+        for r in results[1:]:
+            assert np.array_equal(r, results[0]), case
+
+
+def _conv_network(op, sas=False):
+    c_in, h, w_ = op.in_shape
+    c_in = c_in // 2 if sas else c_in
+    net = neuro.Network(name="conv_sweep")
+    net.add_population("x", (c_in, h, w_), neuro.Input())
+    pre = "x"
+    if sas:  # SAS 1:2 of x: channel 2c holds max(x, 0), 2c + 1 max(-x, 0); out of order
+        net.add_population("s", (2 * c_in, h, w_), neuro.SAS(2, channels=c_in))
+        net.connect("x", "s", neuro.Dense(np.eye(c_in * h * w_)))
+        pre = "s"
+    net.add_population("y", op.out_shape, neuro.Readout())
+    net.connect(pre, "y", op)
+    return net
+
+
+@pytest.mark.parametrize("case", SWEEP[::2])
+def test_sweep_run_equals_torch_on_both_engines(case):
+    """Through ``neuro.run``: the step-by-step and compiled engines equal torch and
+    each other bit for bit, on 1 and 2 threads; after a SAS layer (events not in
+    ascending unit order) on the step-by-step engine."""
+    op, x, want = _sweep_data(case, 11)
+    scale = max(np.abs(want).max(), 1.0)
+    net = _conv_network(op)
+    py = neuro.run(net, x, backend="cpu", engine="python", dtype="float64")
+    assert np.abs(np.asarray(py.outputs).reshape(want.shape) - want).max() <= 1e-12 * scale
+    for threads in (1, 2):
+        comp = neuro.run(net, x, backend="cpu", engine="compiled", threads=threads, dtype="float64")
+        assert comp.info["engine"] == "compiled"
+        assert np.array_equal(comp.outputs, py.outputs), threads
+
+    c_in, c_out, h, w_, (kh, kw), stride, pad, groups, batch, _ = case
+    w_sas = np.repeat(op.weight, 2, axis=1)  # the same kernel on both SAS channels
+    w_sas[:, 1::2] *= -1.0  # max(x, 0) w - max(-x, 0) w = x w
+    op_sas = Conv2d(w_sas, (2 * c_in, h, w_), stride, pad, groups)
+    sas = neuro.run(
+        _conv_network(op_sas, sas=True), x, backend="cpu", engine="python", dtype="float64"
+    )
+    got = np.asarray(sas.outputs).reshape(want.shape)
+    assert np.abs(got - want).max() <= 1e-12 * scale
+
+
+def test_sweep_under_numba_boundscheck(tmp_path):
+    """The sweep again in a fresh process compiled with ``NUMBA_BOUNDSCHECK=1`` (and a
+    fresh cache, so nothing unchecked is loaded): an out-of-bounds index fails."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", __file__]
+    cmd += ["-k", "test_sweep_kernel or test_sweep_run"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_repeated_or_foreign_units_raise():
+    """Events the convolution's input cannot hold raise instead of indexing past the
+    work space."""
+    from neuro.exceptions import InputError
+
+    _, wt, geom, x, out_shape = _kernel_inputs(CASES[0], np.float64)
+    n_in = int(geom[8] * geom[9] * geom[0] * geom[1])
+    o = np.zeros(int(np.prod(out_shape)))
+    for bad in ([5, 3, 5], [2, n_in], [-1, 4]):
+        idx = np.asarray(bad, np.int64)
+        with pytest.raises(InputError, match="conv2d events"):
+            conv2d_into(o, wt, geom, idx, np.ones(len(bad)), 0, len(bad), *_work(geom, np.float64))
