@@ -130,17 +130,29 @@ def load_checkpoint(path):
         raise FileFormatError(
             f"{path}: checkpoint version {data.get('version')!r}, this neuro reads {VERSION}."
         )
-    config = TrainConfig.from_dict(data["config"])
-    model = build_model(config, int(data["vocab_size"]))
-    state = dict(data["state_dict"])
+    return restore_model(data, dict(data["state_dict"]))
+
+
+def restore_model(meta: dict, state: dict):
+    """The model a checkpoint describes, in eval mode, and its ``info`` dict.
+
+    Parameters
+    ----------
+    meta : dict
+        ``config`` (a dict), ``vocab_size``, optional ``sparsity`` and ``metrics``.
+    state : dict of str → torch.Tensor
+        The state_dict, a tied decoder weight possibly left out (stored once).
+    """
+    config = TrainConfig.from_dict(meta["config"])
+    model = build_model(config, int(meta["vocab_size"]))
     if config.tie_weights and "decoder.weight" not in state and "embedding.weight" in state:
         state["decoder.weight"] = state["embedding.weight"]
     model.load_state_dict(state)
     model.eval()
     info = {
         "config": config,
-        "sparsity": float(data.get("sparsity", 0.0)),
-        "metrics": dict(data.get("metrics", {})),
-        "vocab_size": int(data["vocab_size"]),
+        "sparsity": float(meta.get("sparsity", 0.0)),
+        "metrics": dict(meta.get("metrics", {})),
+        "vocab_size": int(meta["vocab_size"]),
     }
     return model, info

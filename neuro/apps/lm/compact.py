@@ -165,8 +165,7 @@ def load_compact(path):
         Missing or unreadable file, another format or version, damaged arrays.
     """
     torch = require("torch", "torch", "loading EGRU checkpoints")
-    from .checkpoint import build_model
-    from .config import TrainConfig
+    from .checkpoint import restore_model
 
     path = Path(path)
     if not path.is_file():
@@ -191,17 +190,5 @@ def load_compact(path):
             f"{path}: compact checkpoint version {meta.get('version')!r}, "
             f"this neuro reads {COMPACT_VERSION}."
         )
-    config = TrainConfig.from_dict(meta["config"])
-    model = build_model(config, int(meta["vocab_size"]))
     state = {k: torch.from_numpy(v) for k, v in _expand_state(arrays, meta["shapes"]).items()}
-    if config.tie_weights and "decoder.weight" not in state and "embedding.weight" in state:
-        state["decoder.weight"] = state["embedding.weight"]
-    model.load_state_dict(state)
-    model.eval()
-    info = {
-        "config": config,
-        "sparsity": float(meta.get("sparsity", 0.0)),
-        "metrics": dict(meta.get("metrics", {})),
-        "vocab_size": int(meta["vocab_size"]),
-    }
-    return model, info
+    return restore_model(meta, state)
