@@ -17,6 +17,7 @@ from numba import njit
 
 from ...audit.tally import fanouts
 from ...audit.tally import tally_events as fan_counts
+from .conv import tap_target
 from .synapses import CPU_SYNAPSES
 
 __all__ = ["build", "scatter_complementary", "scatter_complementary_conv2d"]
@@ -67,22 +68,16 @@ def scatter_complementary_conv2d(ptr, idx, val, packed, ids, g, out, geom, fan_n
             y = rem // w
             x = rem - y * w
             for ky in range(kh):
-                ty = y + ph - ky
-                if ty < 0:
+                yo = tap_target(y, ky, ph, 1, sh, h_out)
+                if yo == -2:
                     break
-                if ty % sh != 0:
-                    continue
-                yo = ty // sh
-                if yo >= h_out:
+                if yo < 0:
                     continue
                 for kx in range(kw):
-                    tx = x + pw - kx
-                    if tx < 0:
+                    xo = tap_target(x, kx, pw, 1, sw, w_out)
+                    if xo == -2:
                         break
-                    if tx % sw != 0:
-                        continue
-                    xo = tx // sw
-                    if xo >= w_out:
+                    if xo < 0:
                         continue
                     pos = yo * w_out + xo
                     wrow = packed[c, ky, kx]

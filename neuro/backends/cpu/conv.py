@@ -39,6 +39,7 @@ from ...exceptions import InputError, ShapeError
 __all__ = [
     "GEOMETRY_LENGTH",
     "conv_geometry",
+    "tap_target",
     "bucket_events",
     "conv2d_accumulate",
     "conv2d_gather",
@@ -76,6 +77,26 @@ def _row(array, offset, n):
     """``array.ravel()[offset : offset + n]`` as a view without reference counting
     (the caller keeps ``array`` alive), indexed from 0 so loops over it vectorise."""
     return carray(_pointer_like(array.ctypes.data + offset * array.itemsize, array), n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def tap_target(pos, k, pad, dil, stride, n_out):
+    """Output position that tap ``k`` of input position ``pos`` lands on, along one axis.
+
+    Returns
+    -------
+    int
+        The output position (>= 0); -1 when the tap lands between strided positions or
+        past the end (a later tap may still land); -2 when it lands before the start
+        (no later tap of this axis lands: the caller stops).
+    """
+    t = pos + pad - k * dil
+    if t < 0:
+        return -2
+    if t % stride != 0:
+        return -1
+    o = t // stride
+    return o if o < n_out else -1
 
 
 def conv_geometry(op, wt_shape) -> np.ndarray:
@@ -238,22 +259,16 @@ def conv2d_accumulate(s, wt, geom, pstart, pc, pv, c0, c1):
             if e0 == e1:
                 continue
             for ky in range(kh):
-                ty = y + ph - ky * dh
-                if ty < 0:
+                yo = tap_target(y, ky, ph, dh, sh, h_out)
+                if yo == -2:
                     break
-                if ty % sh != 0:
-                    continue
-                yo = ty // sh
-                if yo >= h_out:
+                if yo < 0:
                     continue
                 for kx in range(kw):
-                    tx = x + pw - kx * dw
-                    if tx < 0:
+                    xo = tap_target(x, kx, pw, dw, sw, w_out)
+                    if xo == -2:
                         break
-                    if tx % sw != 0:
-                        continue
-                    xo = tx // sw
-                    if xo >= w_out:
+                    if xo < 0:
                         continue
                     r = (yo * w_out + xo) * c_out
                     tap = (ky * kw + kx) * og
