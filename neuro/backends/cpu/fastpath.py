@@ -410,16 +410,7 @@ class CompiledNetwork:
         del held
         if bad.size and np.count_nonzero(bad):
             self._nonfinite(bad)
-        k = tb.counters.size
-        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
-        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
-        final = {name: {"state": {}, "history": []} for name in self.order}
-        for i, name, key in self.stateful:
-            v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
-            state = tb.v[v0 : v0 + B * size].reshape(B, size).astype(np.float64)
-            final[name]["state"] = {key: state}
-        for i, name, d in self.delayed:
-            final[name]["history"] = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
+        counts, final = self._outcome(tb, B, T)
         info = {
             "dtype": self.dtype_name,
             "engine": "compiled",
@@ -448,6 +439,13 @@ class CompiledNetwork:
             *args, MIN_PARALLEL_CONNECTIONS
         ):
             self._nonfinite(cnt[4])
+        counts, final = self._outcome(tb, B, T)
+        info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}
+        info["schedule"] = "serial"
+        return {record[0]: rec}, counts, final, info
+
+    def _outcome(self, tb, B, T):
+        """Counts and final state of the run that just filled the buffers ``tb``."""
         k = tb.counters.size
         totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
         counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
@@ -458,9 +456,7 @@ class CompiledNetwork:
             final[name]["state"] = {key: state}
         for i, name, d in self.delayed:
             final[name]["history"] = [tb.dense_slot(i, s, B) for s in range(T - d, T)]
-        info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}
-        info["schedule"] = "serial"
-        return {record[0]: rec}, counts, final, info
+        return counts, final
 
     def _nonfinite(self, bad):
         first = np.where(bad[:, 0] > 0, bad[:, 0], np.iinfo(np.int64).max)

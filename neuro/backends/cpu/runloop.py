@@ -42,10 +42,9 @@ the same kernels, so outputs and counts are identical.
 
 from __future__ import annotations
 
-from numba import carray, njit, prange, types
-from numba.extending import intrinsic
+from numba import carray, njit, prange
 
-from .conv import conv2d_columns, conv2d_into
+from .conv import _pointer_like, conv2d_columns, conv2d_into
 from .egru import egru_row_events
 from .kernels import (
     all_finite,
@@ -75,17 +74,6 @@ __all__ = [
 # codes by name (the tables' columns and codes are named in :mod:`.tables`)
 KIND_CODES = {kind.name.lower(): int(kind) for kind in Kind}
 WEIGHT_CODES = {kind.name.lower(): int(kind) for kind in WeightKind}
-
-
-@intrinsic
-def _pointer_like(typingctx, address, like):
-    """Typed data pointer at integer ``address``, of the dtype of the array ``like``."""
-    ptr_type = types.CPointer(like.dtype)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(ptr_type))
-
-    return ptr_type(address, like), codegen
 
 
 @njit(cache=True, nogil=True)
