@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import signal
 
 import numpy as np
 import pytest
@@ -39,6 +38,7 @@ from netgen import (
     layers_fire,
     random_case,
 )
+from time_limit import time_limit
 
 import neuro
 from neuro.backends.lava.dependency import require_lava
@@ -118,20 +118,11 @@ def _chunk_case(kind):
 @contextlib.contextmanager
 def _time_limit(backend):
     """A hung Lava run (an exception inside a process model) becomes a failure."""
-    if backend != "lava" or not hasattr(signal, "SIGALRM"):
+    if backend != "lava":
         yield
         return
-
-    def _raise(signum, frame):
-        raise TimeoutError(f"Lava run took longer than {LAVA_TIME_LIMIT_S} s")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.alarm(LAVA_TIME_LIMIT_S)
-    try:
+    with time_limit(LAVA_TIME_LIMIT_S, "Lava run"):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _run(backend, net, x, **kwargs):
