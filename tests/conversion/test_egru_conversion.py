@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from tiles import use_small_tiles
 
 torch = pytest.importorskip("torch")
 
@@ -181,7 +182,7 @@ def test_threaded_lockstep_language_model_equals_stepwise(fuse, monkeypatch):
     tokens = _tokens(model, 25, 4, 7)
     net = convert(model, fuse_embedding=fuse)
     monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0)
-    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)
+    use_small_tiles(monkeypatch)
     opts = dict(chunk=6, dtype="float32", targets=True)
     slow = run_language_model(net, tokens, engine="python", **opts)
     fast = run_language_model(net, tokens, engine="compiled", threads=2, **opts)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from identity import assert_identical  # noqa: E402
+from tiles import use_small_tiles
 
 import neuro
 from neuro import Dense, Input, Network, Readout, Sparse
@@ -185,7 +186,7 @@ def test_compiled_egru_equals_stepwise_bit_for_bit(seed, schedule, monkeypatch):
     x = np.concatenate([x, x[:, ::-1]], axis=1)  # at least two samples
     threads = 1 if schedule == "serial" else 2
     monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0 if schedule == "lockstep" else 1 << 40)
-    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)  # 16-column blocks (batches)
+    use_small_tiles(monkeypatch)  # batches: tiles of 16 columns by a few rows
     record = list(net.populations)
     cut = x.shape[0] // 2
     slow = [neuro.run(net, x[:cut], record=record, engine="python")]

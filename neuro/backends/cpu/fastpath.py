@@ -11,8 +11,9 @@ Threads: a single sample splits large dense deliveries over column blocks and
 large convolutions over output pixels (or, with groups, output channels); a
 batch runs its samples on parallel threads, each sample's whole run on one thread
 when the weights fit in cache, else in lockstep (all samples of one
-population-step, then the next), so a fan-out row read from memory for one
-sample is still cached when the others read it.
+population-step, then the next).  Large dense deliveries of a batch run tile by
+tile (threads take column tiles), so weights read from memory once serve every
+sample active on their rows.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ __all__ = [
     "CompiledNetwork",
     "compile_network",
     "run_compiled",
-    "column_block",
+    "dense_tile",
     "MIN_PARALLEL_CONNECTIONS",
     "LOCKSTEP_WEIGHT_BYTES",
-    "COLUMN_BLOCK_BYTES",
+    "TILED_WEIGHT_BYTES",
+    "TILE_COLUMNS",
+    "TILE_BYTES",
 ]
 
 _WEIGHT_KINDS = {
@@ -70,9 +73,12 @@ MIN_PARALLEL_CONNECTIONS = 1 << 18
 # Batches of networks with at least this many bytes of weights run in lockstep on
 # parallel threads (about half the last-level cache of the machines we measure on).
 LOCKSTEP_WEIGHT_BYTES = 16 << 20
-# Dense deliveries of larger weight matrices run column block by column block, each
-# block's rows at most this many bytes (a quarter of the last-level cache).
-COLUMN_BLOCK_BYTES = 8 << 20
+# Dense deliveries of a batch through larger weight matrices run tile by tile
+# (runloop.deliver_tiles): TILE_COLUMNS columns by as many rows as fit TILE_BYTES (about
+# half of one core's L2 cache), so a tile read once from memory serves every sample.
+TILED_WEIGHT_BYTES = 8 << 20
+TILE_COLUMNS = 512
+TILE_BYTES = 256 << 10
 # Batch sizes whose work buffers a compiled network keeps between calls.
 BUFFER_SIZES = 4
 # A run with a progress bar is cut into this many chunks of steps (one bar update each);
@@ -99,13 +105,15 @@ def supports(network) -> bool:
     return True
 
 
-def column_block(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> int:
-    """Columns per block of a dense delivery: all of them unless rows are ``shared``
-    (several samples read the same rows: a batch, not a token lookup) and the weights
-    exceed ``COLUMN_BLOCK_BYTES``; then a multiple of 16 columns whose rows fit."""
-    if kind != "dense" or not shared or n_pre * width * itemsize <= COLUMN_BLOCK_BYTES:
-        return max(1, width)
-    return max(16, COLUMN_BLOCK_BYTES // (n_pre * itemsize) // 16 * 16)
+def dense_tile(kind: str, n_pre: int, width: int, itemsize: int, shared: bool) -> tuple[int, int]:
+    """(columns, rows) of the tiles of a dense delivery: the whole matrix unless rows are
+    ``shared`` (several samples read the same rows: a batch, not a token lookup) and the
+    weights exceed ``TILED_WEIGHT_BYTES``; then ``TILE_COLUMNS`` columns (a multiple of
+    16, at least 16) by as many rows as fit ``TILE_BYTES`` (at least one)."""
+    if kind != "dense" or not shared or n_pre * width * itemsize <= TILED_WEIGHT_BYTES:
+        return max(1, width), max(1, n_pre)
+    columns = min(width, max(16, TILE_COLUMNS // 16 * 16))
+    return columns, min(n_pre, max(1, TILE_BYTES // (columns * itemsize)))
 
 
 class CompiledNetwork:
@@ -290,7 +298,7 @@ class CompiledNetwork:
             self.fan_tot[p.name] = fanouts(op)[1]  # dense-layer connections
             row[Proj.FAN_TOT] = self._address(self.fan_tot[p.name])
             row[Proj.PORT] = self.port_index[p.post][p.port]
-            row[Proj.BLOCK] = max(1, op.n_out)
+            row[Proj.BLOCK], row[Proj.ROWS] = max(1, op.n_out), max(1, op.n_pre)
             lookup = self.pop[self.index[p.pre], Pop.KIND] == Kind.TOKEN
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))
@@ -482,9 +490,10 @@ class CompiledNetwork:
 
 
 def _projection_table(net: CompiledNetwork, tb: RunBuffers):
-    """The projection table of the batch size of ``tb``, with its column blocks and the
-    convolutions' work space (kept on ``tb`` while ``COLUMN_BLOCK_BYTES`` is unchanged)."""
-    if tb.proj is None or tb.block_bytes != COLUMN_BLOCK_BYTES:
+    """The projection table of the batch size of ``tb``, with its tiles and the
+    convolutions' work space (kept on ``tb`` while the tile settings are unchanged)."""
+    tiling = (TILED_WEIGHT_BYTES, TILE_COLUMNS, TILE_BYTES)
+    if tb.proj is None or tb.tiling != tiling:
         proj = net.proj.copy()
         if net.conv_rows:  # the convolutions' work space of this batch size
             nf, ni = net.conv_work
@@ -494,9 +503,10 @@ def _projection_table(net: CompiledNetwork, tb: RunBuffers):
             proj[net.conv_rows, Proj.INTS2_LEN] = data_address(tb.conv_i)
         if tb.batch > 1:
             for k, n_pre, width in net.dense_shared:
-                block = column_block("dense", n_pre, width, net.dtype.itemsize, True)
-                proj[k, Proj.BLOCK] = block
-        tb.proj, tb.block_bytes = proj, COLUMN_BLOCK_BYTES
+                proj[k, Proj.BLOCK], proj[k, Proj.ROWS] = dense_tile(
+                    "dense", n_pre, width, net.dtype.itemsize, True
+                )
+        tb.proj, tb.tiling = proj, tiling
     return tb.proj
 
 

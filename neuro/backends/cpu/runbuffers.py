@@ -84,7 +84,7 @@ class RunBuffers:
         self.recorded = None
         self.proj = None  # the projection table of this batch size (fastpath)
         self.conv_f = self.conv_i = None  # convolution work space (fastpath)
-        self.block_bytes = None
+        self.tiling = None  # the tile settings its projection table was built for
         self._args = None
         self._entries = {}
 

@@ -22,9 +22,9 @@ Projections ``k`` (insertion order), ``proj[k, :]``, columns named by
 :class:`~.tables.Proj` (weight kind, pre population, delay, shape, addresses of the
 weights, of the int arrays and of the fan-out counts, target port, column block).
 Max pooling (:attr:`~.tables.Kind.MAXPOOL`) keeps the running maxima and the tap
-counts in its two ports.  Dense deliveries run block by block (every sample's events
-for columns ``c0 : c0 + block``, then the next block), so the rows' segments one block
-reads stay cached while every sample reads them.
+counts in its two ports.  Large dense deliveries of a batch run tile by tile
+(:func:`deliver_tiles`: every sample's events on a tile's rows and columns, then the
+next tile), so a tile of weights fetched once stays cached while every sample reads it.
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
@@ -42,6 +42,7 @@ the same kernels, so outputs and counts are identical.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import carray, njit, prange
 
 from .conv import _pointer_like, conv2d_columns, conv2d_into
@@ -61,6 +62,7 @@ from .tables import Kind, Pop, Proj, WeightKind
 __all__ = [
     "begin_population",
     "deliver_projection",
+    "deliver_tiles",
     "finish_population",
     "run_batch_serial",
     "run_batch_lockstep",
@@ -161,30 +163,100 @@ def begin_population(t, i, b, net, buf):
 
 
 @njit(cache=True, nogil=True)
+def _events_of(t, k, b, net, buf):
+    """Range ``k0, k1`` of the pre-synaptic events of projection ``k`` that sample ``b``
+    receives at step ``t`` (those of step ``t - delay``)."""
+    pop, proj = net[0], net[1]
+    pre = proj[k, Proj.PRE]
+    pdepth = pop[pre, Pop.DEPTH]
+    src = pop[pre, Pop.SLOT0] + (t - proj[k, Proj.DELAY] + pdepth) % pdepth
+    k0 = buf[2][src] + b * pop[pre, Pop.SIZE]
+    return k0, k0 + buf[3][src, b]
+
+
+@njit(cache=True, nogil=True)
+def _count_delivery(k, b, k0, k1, net, buf, cnt):
+    """Counters of projection ``k`` for the events ``k0:k1`` of sample ``b``."""
+    proj, ev_idx = net[1], buf[4]
+    fan_nnz = _view(proj[k, Proj.FAN_NNZ], proj[k, Proj.N_PRE], ev_idx)
+    fan_tot = _view(proj[k, Proj.FAN_TOT], proj[k, Proj.N_PRE], ev_idx)
+    s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
+    cnt[0][b, k] += s
+    cnt[1][b, k] += a
+    cnt[2][b, k] += k1 - k0
+
+
+@njit(cache=True, nogil=True)
 def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     """Projection ``k`` into population ``i``: the pre-synaptic events of step
     ``t - delay`` of sample ``b`` into its port, columns ``c0 : c0 + block``
     (``proj[k, Proj.BLOCK]``); the block at ``c0 == 0`` increments the counters."""
     pop, proj = net[0], net[1]
-    ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
-    batch = ev_cnt.shape[1]
+    ports, ev_idx, ev_val = buf[0], buf[4], buf[5]
+    batch = buf[3].shape[1]
     width = pop[i, Pop.WIDTH]
-    pre = proj[k, Proj.PRE]
-    pdepth = pop[pre, Pop.DEPTH]
-    src = pop[pre, Pop.SLOT0] + (t - proj[k, Proj.DELAY] + pdepth) % pdepth
-    k0 = slot_off[src] + b * pop[pre, Pop.SIZE]
-    k1 = k0 + ev_cnt[src, b]
+    k0, k1 = _events_of(t, k, b, net, buf)
     p0 = pop[i, Pop.PORTS] + (proj[k, Proj.PORT] * batch + b) * width
     o = ports[p0 : p0 + width]
     c1 = min(width, c0 + proj[k, Proj.BLOCK])
     _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par, b)
     if c0 == 0:
-        fan_nnz = _view(proj[k, Proj.FAN_NNZ], proj[k, Proj.N_PRE], ev_idx)
-        fan_tot = _view(proj[k, Proj.FAN_TOT], proj[k, Proj.N_PRE], ev_idx)
-        s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
-        cnt[0][b, k] += s
-        cnt[1][b, k] += a
-        cnt[2][b, k] += k1 - k0
+        _count_delivery(k, b, k0, k1, net, buf, cnt)
+
+
+@njit(cache=True, nogil=True)
+def deliver_tiles(t, i, k, tile0, tile1, net, buf):
+    """Column tiles ``tile0:tile1`` of the dense projection ``k`` into population ``i``,
+    for every sample of the batch, one tile of weights at a time.
+
+    A tile is ``proj[k, Proj.ROWS]`` rows by ``proj[k, Proj.BLOCK]`` columns of the
+    weights (sized to stay in the core's cache): every sample's events on the tile's
+    rows are delivered before the next tile, so a row segment fetched once serves every
+    sample active on that unit.  Each sample's events are taken in their order (a
+    cursor per sample moves forward through them, over the tiles of rows), so every
+    port entry receives its terms in the order of :func:`.kernels.dense_rows_into` on
+    the whole event range: results are bit-identical to the untiled delivery.  Events
+    in ascending unit order (those of thresholds and dense inputs) make the tiling
+    exact; other orders stay correct, with less reuse.
+    """
+    pop, proj = net[0], net[1]
+    ports, ev_idx, ev_val = buf[0], buf[4], buf[5]
+    batch = buf[3].shape[1]
+    width = pop[i, Pop.WIDTH]
+    n_pre, block, rows = proj[k, Proj.N_PRE], proj[k, Proj.BLOCK], proj[k, Proj.ROWS]
+    w = _view(proj[k, Proj.WEIGHTS], proj[k, Proj.WEIGHTS_LEN], ev_val).reshape((n_pre, width))
+    p_first = pop[i, Pop.PORTS] + proj[k, Proj.PORT] * batch * width
+    cursor = np.empty(batch, dtype=np.int64)
+    ends = np.empty(batch, dtype=np.int64)
+    for tile in range(tile0, tile1):
+        c0 = tile * block
+        c1 = min(width, c0 + block)
+        for b in range(batch):
+            cursor[b], ends[b] = _events_of(t, k, b, net, buf)
+        for r0 in range(0, n_pre, rows):
+            r1 = r0 + rows
+            for b in range(batch):
+                k0 = cursor[b]
+                e = k0
+                while e < ends[b] and ev_idx[e] < r1:
+                    e += 1
+                if e > k0:
+                    p0 = p_first + b * width
+                    dense_rows_into(ports[p0 : p0 + width], w, ev_idx, ev_val, k0, e, c0, c1)
+                    cursor[b] = e
+
+
+@njit(cache=True, nogil=True)
+def _n_tiles(k, net):
+    """Column tiles of projection ``k``."""
+    block = net[1][k, Proj.BLOCK]
+    return (net[1][k, Proj.WIDTH] + block - 1) // block
+
+
+@njit(cache=True, nogil=True)
+def _tiled(k, net):
+    """Whether the dense projection ``k`` is delivered tile by tile (:func:`deliver_tiles`)."""
+    return net[1][k, Proj.ROWS] < net[1][k, Proj.N_PRE]
 
 
 @njit(cache=True, nogil=True)
@@ -259,6 +331,12 @@ def run_batch_serial(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_p
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
+                if _tiled(k, net):
+                    deliver_tiles(t, i, k, 0, _n_tiles(k, net), net, buf)
+                    for b in range(batch):
+                        k0, k1 = _events_of(t, k, b, net, buf)
+                        _count_delivery(k, b, k0, k1, net, buf, cnt)
+                    continue
                 for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in range(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par)
@@ -278,6 +356,13 @@ def run_batch_lockstep(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
+                if _tiled(k, net):  # threads take column tiles: each owns its columns
+                    for tile in prange(_n_tiles(k, net)):
+                        deliver_tiles(t, i, k, tile, tile + 1, net, buf)
+                    for b in prange(batch):
+                        k0, k1 = _events_of(t, k, b, net, buf)
+                        _count_delivery(k, b, k0, k1, net, buf, cnt)
+                    continue
                 for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in prange(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)

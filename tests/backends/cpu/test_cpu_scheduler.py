@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from identity import assert_identical
 from netgen import COMPILED_KINDS, assert_layers_fire, cases, random_case
+from tiles import use_small_tiles
 
 import neuro
 from neuro.backends.cpu import fastpath
@@ -28,11 +29,11 @@ def test_compiled_engine_is_bit_identical_to_stepwise(seed, kind, threads):
 
 @pytest.mark.parametrize("seed, kind", cases(COMPILED_KINDS, per_kind=4, start=100))
 def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, kind, monkeypatch):
-    """Samples in lockstep (the schedule of large networks), column block by block."""
+    """Samples in lockstep (the schedule of large networks), dense deliveries tile by tile."""
     net, x, _ = random_case(seed, kind)
     x = np.concatenate([x, x[:, ::-1]], axis=1)  # at least two samples
     monkeypatch.setattr(fastpath, "LOCKSTEP_WEIGHT_BYTES", 0)
-    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)  # 16-column blocks
+    use_small_tiles(monkeypatch)  # tiles of 16 columns by 4 rows
     pops = list(net.populations)
     slow = neuro.run(net, x, record=pops, engine="python")
     for threads in (1, 2):
@@ -41,12 +42,13 @@ def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, kind, monkeypatch)
         assert_identical(slow, fast, pops)
 
 
-def test_column_blocks():
-    assert fastpath.column_block("dense", 4096, 4096, 4, True) == 512
-    assert fastpath.column_block("dense", 4096, 4096, 4, False) == 4096  # rows not shared
-    assert fastpath.column_block("dense", 1000, 300, 4, True) == 300  # fits: one block
-    assert fastpath.column_block("sparse", 10**6, 10**6, 4, True) == 10**6  # only dense
-    assert fastpath.column_block("dense", 10**7, 10**4, 4, True) == 16  # at least 16 columns
+def test_dense_tiles():
+    assert fastpath.dense_tile("dense", 4096, 4096, 4, True) == (512, 128)  # 256 KiB tiles
+    assert fastpath.dense_tile("dense", 4096, 4096, 8, True) == (512, 64)
+    assert fastpath.dense_tile("dense", 4096, 4096, 4, False) == (4096, 4096)  # rows not shared
+    assert fastpath.dense_tile("dense", 1000, 300, 4, True) == (300, 1000)  # fits: one tile
+    assert fastpath.dense_tile("sparse", 10**6, 10**6, 4, True) == (10**6, 10**6)  # only dense
+    assert fastpath.dense_tile("dense", 10**7, 300, 4, True) == (300, 218)  # narrow: all columns
 
 
 def test_schedule_follows_weight_bytes_threads_and_batch(monkeypatch):
@@ -77,7 +79,7 @@ def test_single_sample_column_split_is_identical(monkeypatch):
     net.connect("y", "h", neuro.Dense(rng.normal(size=(5, 301))), delay=1, name="fb")
     x = rng.normal(size=(6, 1, 70)) * (rng.random((6, 1, 70)) < 0.5)
     monkeypatch.setattr(fastpath, "MIN_PARALLEL_CONNECTIONS", 0)
-    monkeypatch.setattr(fastpath, "COLUMN_BLOCK_BYTES", 0)  # blocks, were it a batch
+    use_small_tiles(monkeypatch)  # tiles, were it a batch
     pops = list(net.populations)
     slow = neuro.run(net, x, record=pops, engine="python")
     fast = neuro.run(net, x, record=pops, engine="compiled", threads=2)
