@@ -149,6 +149,26 @@ def render(rows, failures, info, load_after, elapsed) -> str:
     return "\n".join(lines) + "\n\n" + NOTES
 
 
+OWN_SECTIONS = (
+    "## Machine",
+    "## Targets and measured values",
+    "## Scripts that did not finish",
+    "## Notes",
+)
+
+
+def other_sections(text: str) -> str:
+    """The sections of an earlier RESULTS.md that this script does not write (those of
+    other benchmarks, with their own commands), kept in their order."""
+    kept, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = not line.startswith(OWN_SECTIONS)
+        if keep:
+            kept.append(line)
+    return "\n".join(kept).strip("\n") + "\n" if kept else ""
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--full-scale", action="store_true", help="run scale.py --full")
@@ -179,7 +199,9 @@ def main(argv=None):
             failures.append((name, error))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = render(rows, failures, info, load, time.perf_counter() - start)
-    Path(args.output).write_text(text)
+    out = Path(args.output)
+    kept = other_sections(out.read_text()) if out.exists() else ""
+    out.write_text(text + ("\n" + kept if kept else ""))
     print(f"wrote {args.output}")
 
 

@@ -277,6 +277,23 @@ class Backend:
             network, inputs, record, record_steps, initial_state, progress
         )
         elapsed = time.perf_counter() - start
+        return self.result(
+            network, inputs, record_steps, recs, counts, state, info, elapsed, outputs
+        )
+
+    def plain_run(self, network, name: str, x: np.ndarray, outputs: list) -> RunResult | None:
+        """The plain call, when this backend has a shorter path for it: one static batch
+        ``x`` (B, *sample_shape), already checked for shape, for the one input
+        population ``name``; default options; recording ``outputs`` (one population).
+        Returns the same result as :meth:`run`, or None to let :meth:`run` do it (the
+        default)."""
+        return None
+
+    def result(
+        self, network, inputs, record_steps, recs, counts, state, info, elapsed, outputs=None
+    ) -> RunResult:
+        """The :class:`RunResult` of an execution: recordings shaped (T', B, *shape) or
+        (B, *shape), the outputs picked, the counts' AC/MAC split left to first use."""
         counts.decide_ac(network, inputs)
         shaped = {}
         for name, arr in recs.items():

@@ -36,6 +36,7 @@ import numpy as np
 from ..exceptions import InputError
 from ..ir.network import Network
 from ..limits import check_run_memory, delay_depths, run_memory_total, skips_budget_check
+from ..models.input import Input
 from .base import input_layout, prepare_inputs
 
 __all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"]
@@ -232,7 +233,36 @@ class Program:
         self._layout = input_layout(self.network)
         self._depths = delay_depths(self.network)  # for the memory check of every run
         self._memory = {}  # (batch, steps, record, record_steps) -> estimated bytes
+        # the plain call (one static batch of the one dense input, default options,
+        # the one output recorded): (input name, sample shape), or None
+        self._plain = None
+        self._plain_totals = {}  # batch -> estimated bytes of its plain call
+        if len(self._layout) == 1 and len(self._outputs) == 1:
+            name, pop, sample = self._layout[0]
+            if type(pop.model).check is Input.check:
+                self._plain = (name, sample)
         self.compiles += 1
+
+    def _estimate(self, batch: int, steps: int, record: list, record_steps: str) -> int:
+        """Estimated bytes of a run's buffers and recordings (kept per shape of run)."""
+        key = (batch, steps, tuple(record), record_steps)
+        total = self._memory.get(key)
+        if total is None:
+            total = run_memory_total(self.network, batch, steps, record, record_steps, self._depths)
+            if len(self._memory) >= MEMORY_KEYS:
+                self._memory.clear()
+            self._memory[key] = total
+        return total
+
+    def _small(self, batch: int) -> bool:
+        """Whether a plain call of ``batch`` samples skips the memory check (its
+        estimate is small and no budget is set)."""
+        total = self._plain_totals.get(batch)
+        if total is None:
+            if len(self._plain_totals) >= MEMORY_KEYS:
+                self._plain_totals.clear()
+            total = self._plain_totals[batch] = self._estimate(batch, 1, self._outputs, "all")
+        return skips_budget_check(total, None)
 
     @property
     def current(self) -> bool:
@@ -265,6 +295,23 @@ class Program:
                 self._compile()
             self._runs += 1
             network = self.network
+            if (
+                self._plain is not None
+                and type(inputs) is np.ndarray
+                and steps is None
+                and initial_state is None
+                and record is None
+                and record_steps == "all"
+                and progress is None
+                and memory_budget is None
+                and inputs.shape[1:] == self._plain[1]
+                and inputs.shape[0] > 0
+                and self._small(inputs.shape[0])
+            ):
+                result = self._engine.plain_run(network, self._plain[0], inputs, self._outputs)
+                if result is not None:
+                    result.program = self
+                    return result
             prepared = prepare_inputs(network, inputs, steps, self._layout)
             if record is None:
                 record = self._outputs
@@ -280,16 +327,17 @@ class Program:
                 raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
             # before any allocation: delay buffers and recordings must fit the budget
             # (the estimate depends on the shapes only: kept per batch, steps, recording)
-            key = (prepared.batch, prepared.steps, tuple(record), record_steps)
-            total = self._memory.get(key)
-            if total is None:
-                total = run_memory_total(network, *key[:2], record, record_steps, self._depths)
-                if len(self._memory) >= MEMORY_KEYS:
-                    self._memory.clear()
-                self._memory[key] = total
+            total = self._estimate(prepared.batch, prepared.steps, record, record_steps)
             if not skips_budget_check(total, memory_budget):
                 check_run_memory(
-                    network, *key[:2], record, record_steps, memory_budget, self._depths, total
+                    network,
+                    prepared.batch,
+                    prepared.steps,
+                    record,
+                    record_steps,
+                    memory_budget,
+                    self._depths,
+                    total,
                 )
             result = self._engine.run(
                 network, prepared, record, record_steps, initial_state, progress, self._outputs

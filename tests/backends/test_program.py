@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 from identity import assert_identical
-from netgen import random_case
+from netgen import COMPILED_KINDS, cases, random_case
 
 import neuro
 from neuro.backends.cpu.scheduler import ThreadsWarning
@@ -419,3 +419,41 @@ def test_outputs_of_earlier_calls_are_not_overwritten():
     for x, result in zip(xs, results):
         np.testing.assert_array_equal(result.outputs, fresh(net, x, dtype="float32").outputs)
         assert result.counts == fresh(net, x, dtype="float32").counts
+
+
+@pytest.mark.parametrize("seed, kind", cases(COMPILED_KINDS, per_kind=3, start=300))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_plain_call_equals_the_general_path(seed, kind, dtype, monkeypatch):
+    """One static batch with default options takes the plain call's one compiled entry;
+    it gives the general path's outputs, counts (every kind), final state and info."""
+    net, x, _ = random_case(seed, kind)
+    static = np.ascontiguousarray(x[0], dtype=dtype)
+    program = neuro.compile(net, dtype=dtype)
+    taken = []
+    plain_run = program._engine.plain_run
+    monkeypatch.setattr(program._engine, "plain_run", lambda *a: taken.append(1) or plain_run(*a))
+    plain = program.run(static)
+    general = program.run(static, steps=1)  # an explicit argument: the general path
+    assert taken == [1]
+    outputs = list(net.outputs)
+    assert_identical(plain, general, outputs)
+    assert plain.counts.populations == general.counts.populations
+    assert plain.counts.projections == general.counts.projections
+    assert plain.counts.ac == general.counts.ac
+    assert plain.info == general.info and plain.program is program
+    np.testing.assert_array_equal(plain.outputs, general.outputs)
+    assert plain.outputs.shape == general.outputs.shape
+
+
+def test_the_plain_call_reports_non_finite_inputs_and_values_as_the_general_path():
+    net = mlp(dtype=np.float32)
+    program = neuro.compile(net, dtype="float32")
+    x = np.ones((2, 12), np.float32)
+    x[1, 3] = np.inf
+    with pytest.raises(InputError, match=r"input 'x'.*non-finite"):
+        program.run(x)
+    big = np.full((2, 12), 3e38, np.float32)  # finite inputs, a port overflows float32
+    with pytest.raises(NumericalError, match="'h'"):
+        program.run(big)
+    with pytest.raises(NumericalError, match="'h'"):
+        program.run(big, steps=1)

@@ -41,7 +41,7 @@ from .runloop import (
     run_batch_lockstep,
     run_batch_parallel,
     run_batch_serial,
-    run_call_serial,
+    run_call_frame,
 )
 from .tables import COMPILED_NEURONS, Kind, Pop, Proj, WeightKind
 
@@ -427,10 +427,22 @@ class CompiledNetwork:
         }
         return recs, counts, final, info
 
-    def _call(self, tb, x, record, record_steps, threads, B, T):
-        """:meth:`run` of the common call in one compiled entry (:func:`run_call_serial`):
+    def plain_call(self, x, record):
+        """The plain call (:meth:`.scheduler.CpuBackend.plain_run`): one static batch
+        ``x`` (B, size) for the one dense input population, already in the run's dtype
+        and C-contiguous, recording the one population ``record``, one thread.  Returns
+        what :meth:`run` returns, or None when ``x`` is not such a batch or has a value
+        that is not finite (the general path then names it)."""
+        if x.dtype != self.dtype or not x.flags.c_contiguous or self.inputs[0][2] != "input":
+            return None
+        B = x.shape[0]
+        return self._call(self.buffers(B), x, record, "all", 1, B, 1, check=True)
+
+    def _call(self, tb, x, record, record_steps, threads, B, T, check=False):
+        """:meth:`run` of the common call in one compiled entry (:func:`run_call_frame`):
         one dense input already in the run's dtype, one recording, no initial state, the
-        serial schedule, no progress bar; same results as the general path."""
+        serial schedule, no progress bar; same results as the general path.  With
+        ``check``, None when an input value is not finite."""
         i_in, _, _, size = self.inputs[0]
         if tb.recorded != record:
             tb.pop[:, Pop.RECORD] = tb.pop[:, Pop.RECORD_STEPS] = 0
@@ -440,13 +452,15 @@ class CompiledNetwork:
         kept = T if record_steps == "all" else 1
         rec = np.empty((kept, B, self.sizes[i_rec]), dtype=self.dtype)  # written in full
         x = x.reshape(-1, B, size)
-        net, buf, cnt = tb.arguments(self, _projection_table(self, tb))
+        frame = tb.frame(self, _projection_table(self, tb))
         col_chunks = threads if (threads > 1 and B == 1) else 1
-        args = (x, i_in, rec, i_rec, T, net, buf, cnt, record_steps == "all", col_chunks)
-        if tb.runner("call", run_call_serial, (*args, MIN_PARALLEL_CONNECTIONS))(
-            *args, MIN_PARALLEL_CONNECTIONS
-        ):
-            self._nonfinite(cnt[4])
+        args = (x, i_in, rec, i_rec, T, frame, record_steps == "all", col_chunks)
+        args += (MIN_PARALLEL_CONNECTIONS, check)
+        n_bad = tb.runner("call", run_call_frame, args)(*args)
+        if n_bad < 0:
+            return None
+        if n_bad:
+            self._nonfinite(tb.arguments(self, tb.proj)[2][4])
         counts, final = self._outcome(tb, B, T)
         info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}
         info["schedule"] = "serial"
@@ -454,9 +468,9 @@ class CompiledNetwork:
 
     def _outcome(self, tb, B, T):
         """Counts and final state of the run that just filled the buffers ``tb``."""
-        k = tb.counters.size
-        totals = tb.scratch[: k + tb.ev_out.size].copy()  # the next call reuses the buffer
-        counts = RunCounts(self, B, T, totals[:k].reshape(tb.counters.shape), totals[k:])
+        # the counters and event counts, copied: the next call reuses the buffer
+        totals = tb.scratch[: tb.counters.size + tb.ev_out.size].copy()
+        counts = RunCounts(self, B, T, totals, tb.counters.shape)
         final = {name: {"state": {}, "history": []} for name in self.order}
         for i, name, key in self.stateful:
             v0, size = tb.pop[i, Pop.STATE], tb.pop[i, Pop.SIZE]
@@ -548,7 +562,6 @@ def run_compiled(
 
 
 _RUNNERS = {
-    "call": run_call_serial,
     "serial": run_batch_serial,
     "lockstep": run_batch_lockstep,
     "samples": run_batch_parallel,

@@ -16,20 +16,25 @@ from .tables import Pop
 
 __all__ = ["RunBuffers", "RunCounts"]
 
+_NO_AC = frozenset()
+
 
 class RunCounts(Counts):
     """Counts of a compiled run whose per-layer records are built when first read
     (a call that only wants the outputs does not pay for them)."""
 
-    def __init__(self, tables, batch, steps, counters, ev_out):
-        self.batch, self.steps, self.lookups = int(batch), int(steps), tables.lookups
-        self.ac = frozenset()
-        self._source = (tables, counters, ev_out.reshape(batch, -1))
+    def __init__(self, tables, batch, steps, totals, counters_shape):
+        # attributes set directly: a call pays for no more than it reads
+        self.batch, self.steps, self.lookups = batch, steps, tables.lookups
+        self._ac, self._ac_source = _NO_AC, None
+        self._source = (tables, totals, counters_shape)
         self._built = None
 
     def _build(self):
         if self._built is None:
-            tables, counters, ev_out = self._source
+            tables, totals, shape = self._source
+            k = int(np.prod(shape))
+            counters, ev_out = totals[:k].reshape(shape), totals[k:].reshape(self.batch, -1)
             full = tables.counts(self.batch, self.steps, counters, ev_out)
             self._built = [full.populations, full.projections]
             self._source = None
@@ -86,6 +91,7 @@ class RunBuffers:
         self.conv_f = self.conv_i = None  # convolution work space (fastpath)
         self.tiling = None  # the tile settings its projection table was built for
         self._args = None
+        self._frame = None  # (the net tuple it was built from, the frame)
         self._entries = {}
 
     def arguments(self, net, proj):
@@ -102,6 +108,20 @@ class RunBuffers:
                 net.nonfinite,
             )
         return self._args[:3]
+
+    def frame(self, net, proj):
+        """The call frame of :func:`.runloop.run_call_frame` (address and two dimensions
+        of each array of :meth:`arguments`, in order), built with them."""
+        args = self.arguments(net, proj)
+        if self._frame is None or self._frame[0] is not args[0]:
+            arrays = [a for group in args for a in group]
+            frame = np.zeros(3 * len(arrays), dtype=np.int64)
+            for j, a in enumerate(arrays):
+                assert a.flags.c_contiguous and a.ndim <= 2
+                frame[3 * j] = a.ctypes.data
+                frame[3 * j + 1 : 3 * j + 1 + a.ndim] = a.shape
+            self._frame = (args[0], frame)
+        return self._frame[1]
 
     def runner(self, schedule, dispatcher, args):
         """The compiled runner of ``schedule`` for these buffers' argument types: the

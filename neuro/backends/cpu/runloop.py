@@ -71,6 +71,8 @@ __all__ = [
     "WEIGHT_CODES",
     "data_address",
     "run_call_serial",
+    "run_call_frame",
+    "FRAME_ARRAYS",
 ]
 
 # codes by name (the tables' columns and codes are named in :mod:`.tables`)
@@ -411,3 +413,60 @@ def run_call_serial(x, i_in, rec, i_rec, steps, net, buf, cnt, record_all, col_c
         if bad.shape[1] > 0 and bad[b, 0] > 0:
             n_bad += 1
     return n_bad
+
+
+# A call frame (:meth:`.runbuffers.RunBuffers.frame`) holds the address and two
+# dimensions of each array of ``net``, ``buf`` and ``cnt``, in that order: one int64
+# array crosses into compiled code instead of 17 (each array argument costs the call
+# about 0.2 us to unbox).
+FRAME_ARRAYS = 17
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ints1(frame, j):
+    return carray(_pointer_like(frame[3 * j], frame), frame[3 * j + 1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ints2(frame, j):
+    return carray(_pointer_like(frame[3 * j], frame), (frame[3 * j + 1], frame[3 * j + 2]))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _values(frame, j, like):
+    return carray(_pointer_like(frame[3 * j], like), frame[3 * j + 1])
+
+
+@njit(cache=True, nogil=True)
+def run_call_frame(x, i_in, rec, i_rec, steps, frame, record_all, col_chunks, min_par, check):
+    """:func:`run_call_serial` with the tables and buffers passed as a call frame (the
+    caller keeps every array of the frame alive); with ``check``, first whether every
+    input value is finite (returns -1, having run nothing, when one is not)."""
+    if check and not all_finite(x.reshape(-1)):
+        return -1
+    net = (
+        _ints2(frame, 0),
+        _ints2(frame, 1),
+        _ints1(frame, 2),
+        _ints1(frame, 3),
+        _values(frame, 4, x),
+        _values(frame, 5, x),
+    )
+    buf = (
+        _values(frame, 6, x),
+        _values(frame, 7, x),
+        _ints1(frame, 8),
+        _ints2(frame, 9),
+        _ints1(frame, 10),
+        _values(frame, 11, x),
+    )
+    cnt = (
+        _ints2(frame, 12),
+        _ints2(frame, 13),
+        _ints2(frame, 14),
+        _ints2(frame, 15),
+        _ints2(frame, 16),
+    )
+    return run_call_serial(
+        x, i_in, rec, i_rec, steps, net, buf, cnt, record_all, col_chunks, min_par
+    )

@@ -18,12 +18,13 @@ counts and final state; the option ``engine`` chooses explicitly.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 
 import numpy as np
 
 from ...exceptions import BackendError, NonFiniteWarning, NumericalError
-from ..base import BACKENDS, Backend
+from ..base import BACKENDS, Backend, RunInputs
 from .fastpath import compile_network, supports, warn_user
 from .stepper import StepHooks, Stepper
 from .synapses import build_delivery
@@ -107,6 +108,20 @@ class CpuBackend(Backend):
             return ("compiled", compile_network(network, dtype, nonfinite), threads, pool)
         deliveries = [build_delivery(proj, dtype) for proj in network.projections.values()]
         return ("python", deliveries, 1, 1)
+
+    def plain_run(self, network, name, x, outputs):
+        """The plain call in one compiled entry when the compiled engine runs on one
+        thread (:meth:`.fastpath.CompiledNetwork.plain_call`); else None."""
+        kind, tables, threads, _ = self.prepared
+        if kind != "compiled" or threads != 1:
+            return None
+        start = time.perf_counter()
+        done = tables.plain_call(x, outputs)
+        if done is None:
+            return None
+        elapsed = time.perf_counter() - start
+        inputs = RunInputs({name: x}, {name: True}, 1, x.shape[0], False)
+        return self.result(network, inputs, "all", *done, elapsed, outputs)
 
     def execute(self, network, inputs, record, record_steps, initial_state, progress):
         prepared = self.prepared if self.prepared is not None else self.prepare(network)
