@@ -159,7 +159,8 @@ class GraphBuilder:
                 bias=bias,
                 name=self._unique_projection_name(term.source, post.name),
             )
-            proj.role = term.role
+            # an identity term is an element-wise add (a residual connection), not a layer
+            proj.role = "shortcut" if term.op is None and term.role == "synaptic" else term.role
         return self.of_population(post.name)
 
     def activation(self, x: Value, model: NeuronModel, name: str) -> Value:

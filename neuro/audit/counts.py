@@ -13,6 +13,10 @@ count from them and from the network's static facts, by the kind of projection:
 * a projection from a token input is an embedding *lookup*: a dense layer reads one
   row per token, so its ``dense_macs`` are the entries of the rows read and its
   ``weight_sparse_macs`` their non-zero entries;
+* a shortcut (``Projection.role == "shortcut"``: the identity of a residual add) is
+  synaptic, but its stored connections are its dense layer (one per unit): its
+  ``dense_macs`` and ``activity_sparse_macs`` equal ``weight_sparse_macs`` and
+  ``synops``;
 * a pooling projection (``Projection.role == "pool"``: average pooling as a depthwise
   operator) counts ``pool_ops`` (its additions), no synops or MACs;
 * a projection into a population that routes events (``routes = True``, max pooling)
@@ -53,12 +57,14 @@ PROJECTION_FIELDS = (
 
 
 def projection_kind(network, projection) -> str:
-    """How a projection's events are counted: ``"synaptic"``, ``"lookup"`` (from a token
-    input), ``"pool"`` (average pooling) or ``"route"`` (into a max-pool population)."""
+    """How a projection's events are counted: ``"synaptic"``, ``"shortcut"`` (a residual
+    add's identity), ``"lookup"`` (from a token input), ``"pool"`` (average pooling) or
+    ``"route"`` (into a max-pool population)."""
     if getattr(network.populations[projection.post].model, "routes", False):
         return "route"
-    if getattr(projection, "role", "synaptic") == "pool":
-        return "pool"
+    role = getattr(projection, "role", "synaptic")
+    if role in ("pool", "shortcut"):
+        return role
     if getattr(network.populations[projection.pre].model, "lookup", False):
         return "lookup"
     return "synaptic"
@@ -93,6 +99,8 @@ def count_plan(network, fans: dict | None = None) -> CountPlan:
     for name, p in network.projections.items():
         nnz, dense = fans[name] if name in fans else fanouts(p.weights)
         kind = projection_kind(network, p)
+        if kind == "shortcut":  # its connections are its dense layer
+            dense = nnz
         projs.append((name, p.pre, p.post, p.port, kind, int(np.sum(nnz)), int(np.sum(dense))))
     lookups = frozenset(row[0] for row in projs if row[4] == "lookup")
     return CountPlan(pops, tuple(projs), lookups)
@@ -212,6 +220,9 @@ class Counts:
             if kind == "synaptic":
                 pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, reached_dense[k],
                                       nnz_sum * bt, dense_sum * bt)  # fmt: skip
+            elif kind == "shortcut":
+                pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, nnz,
+                                      nnz_sum * bt, nnz_sum * bt)  # fmt: skip
             elif kind == "lookup":
                 dense = reached_dense[k]
                 pc = ProjectionCounts(name, pre, post, port, events_in[k], nnz, dense, nnz, dense)

@@ -13,7 +13,7 @@ from .weights import WeightOperator
 
 __all__ = ["Projection", "ROLES"]
 
-ROLES = ("synaptic", "pool")
+ROLES = ("synaptic", "pool", "shortcut")
 """Kinds of projection: synaptic (counted as synops) or pooling (counted apart)."""
 
 
@@ -36,10 +36,13 @@ class Projection:
     bias : ndarray or None
         Added to the port every step, whether or not events arrive; shape
         (port width,) or, for convolutions, (C_out,).
-    role : {"synaptic", "pool"}
+    role : {"synaptic", "pool", "shortcut"}
         ``"pool"`` marks a non-synaptic projection (average pooling as a depthwise
         operator, max-pool routing): its events count as ``pool_ops`` or comparisons,
-        not synops or MACs (see :mod:`neuro.audit.counts`).
+        not synops or MACs.  ``"shortcut"`` marks an identity that stands for an
+        element-wise add (a residual connection), not a layer: its dense cost is one
+        operation per unit, not a dense layer's ``n_in * n_out`` (see
+        :mod:`neuro.audit.counts`).
     """
 
     name: str

@@ -211,6 +211,14 @@ def test_residual_blocks_identity_and_downsample():
     assert into_block1 == {"block1.act1": "conv2d", "stem.2": "sparse"}
     into_block2 = sorted(p.weights.type for p in net.incoming("block2"))
     assert into_block2 == ["conv2d", "conv2d"]
+    # the shortcut is an element-wise add, not a layer: one dense operation per unit
+    (shortcut,) = [p for p in net.incoming("block1") if p.weights.type == "sparse"]
+    assert shortcut.role == "shortcut"
+    counted = result.counts.projections[shortcut.name]
+    n_units = x.shape[0] * net.populations[shortcut.pre].size
+    assert counted.dense_macs == counted.weight_sparse_macs == n_units  # not n_units * size
+    pre_out = neuro.run(net, x.numpy(), record=[shortcut.pre]).recordings[shortcut.pre]
+    assert counted.activity_sparse_macs == counted.synops == np.count_nonzero(pre_out)
     # the reference backend agrees on outputs and counts
     ref = neuro.run(net, x.numpy(), backend="reference")
     np.testing.assert_allclose(ref.outputs, result.outputs, atol=1e-9)
@@ -232,7 +240,12 @@ def test_saved_network_round_trip(tmp_path):
     x = torch.randn(2, 2, 8, 8, generator=gen, dtype=torch.float64)
     net = convert(model, example_input=x)
     path = neuro.save(net, tmp_path / "resnet.h5")
-    again = neuro.run(neuro.load(path), x.numpy(), dtype="float64")
+    loaded = neuro.load(path)
+    assert {p.name: p.role for p in loaded.projections.values()} == {
+        p.name: p.role for p in net.projections.values()
+    }
+    assert "shortcut" in {p.role for p in net.projections.values()}
+    again = neuro.run(loaded, x.numpy(), dtype="float64")
     with torch.no_grad():
         np.testing.assert_allclose(again.outputs, model(x).numpy(), atol=1e-5)
 
