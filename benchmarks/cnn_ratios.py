@@ -37,7 +37,8 @@ unweighted mean of their fractions of units firing) and synops against dense MAC
 
 Usage::
 
-    python benchmarks/cnn_ratios.py [--threads 1 2] [--rounds 5] [--models mobilenetv2 vgg11 digits gsc]
+    python benchmarks/cnn_ratios.py [--threads 1 2] [--rounds 5]
+        [--models mobilenetv2 vgg11 digits gsc] [--no-relu6]
 """
 
 from __future__ import annotations
