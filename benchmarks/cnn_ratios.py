@@ -210,8 +210,9 @@ def check(label, network, model, x, tol64: float = 1e-6) -> str:
     """Compare neuro with torch on ``x`` (a wrong answer raises).
 
     In float64 the logits must agree to ``tol64`` (relative to the largest); in float32
-    the largest difference is printed: summation order alone can move a pre-activation
-    lying within rounding error of a threshold across it.
+    the largest difference is printed beside torch's own float32-vs-float64 difference:
+    summation order alone can move a pre-activation lying within rounding error of a
+    threshold across it, in torch as in neuro.
     """
     with torch.no_grad():
         want32 = model(x).numpy()
@@ -221,7 +222,11 @@ def check(label, network, model, x, tol64: float = 1e-6) -> str:
     scale = max(float(np.abs(want64).max()), 1e-30)
     diff64 = float(np.abs(got64 - want64).max()) / scale
     diff32 = float(np.abs(got32 - want32).max()) / scale
-    text = f"max |logit - torch| / max |logit|: float64 {diff64:.1e}, float32 {diff32:.1e}"
+    noise = float(np.abs(want32 - want64).max()) / scale  # torch's own float32 rounding
+    text = (
+        f"max |logit - torch| / max |logit|: float64 {diff64:.1e}, float32 {diff32:.1e} "
+        f"(torch float32 vs float64: {noise:.1e})"
+    )
     print(f"  check {label}: {text}")
     if not diff64 <= tol64:
         raise AssertionError(f"{label}: neuro differs from torch in float64 ({text})")
