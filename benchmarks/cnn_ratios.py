@@ -380,6 +380,7 @@ def main(argv=None) -> int:
     if args.rounds < 5:
         p.error("--rounds must be at least 5 (median with min-max)")
     load = loadavg()
+    torch.set_num_threads(1)  # building and checking (each timing sets its own count)
     rows = []
     for name in args.models:
         if name == "mobilenetv2":
