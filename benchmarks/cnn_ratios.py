@@ -235,12 +235,6 @@ def check(label, network, model, x, tol64: float = 1e-6) -> str:
     return text
 
 
-def shortcut_macs(network, counts) -> int:
-    """Dense MACs of the identity shortcuts (``sparse`` projections): n_in x n_out each."""
-    kinds = {n: p.weights.type for n, p in network.projections.items()}
-    return sum(p.dense_macs for n, p in counts.projections.items() if kinds[n] == "sparse")
-
-
 def compare(label, network, xs, torch_forward, threads, rounds) -> dict:
     """Time torch, ``program.run`` and ``neuro.run`` at ``threads`` threads; one result row."""
     torch.set_num_threads(threads)
@@ -256,16 +250,13 @@ def compare(label, network, xs, torch_forward, threads, rounds) -> dict:
         )
         torch.set_num_threads(threads)  # numba's OpenMP layer shares torch's runtime
     c, info, b = result.counts, result.info, xs.shape[0]
-    skip = shortcut_macs(network, c)
-    skip_text = f", {skip / b:,.0f} of them identity shortcuts" if skip else ""
     measured = (
         f"torch / program.run {t_torch.median / t_prog.median:.2f}x, torch / neuro.run "
         f"{t_torch.median / t_run.median:.2f}x (torch {t_torch.fmt('ms', 2)}, program.run "
         f"{t_prog.fmt('ms', 2)}, neuro.run {t_run.fmt('ms', 2)}; engine {info.get('engine')}, "
         f"schedule {info.get('schedule')}); mean activity {activity(c):.3f}; synops "
-        f"{c.synops / b:,.0f} vs dense MACs {c.dense_macs / b:,.0f} per sample"
-        f"{skip_text} ({c.dense_macs / max(c.synops, 1):.1f}x fewer; without the shortcuts "
-        f"{(c.dense_macs - skip) / max(c.synops, 1):.1f}x)"
+        f"{c.synops / b:,.0f} vs dense MACs {c.dense_macs / b:,.0f} per sample "
+        f"({c.dense_macs / max(c.synops, 1):.1f}x fewer)"
     )
     print(f"  {label}, {threads} thread(s): {measured}")
     return row(f"{label}, {threads} thread(s)", "ratio to torch (reported)", measured, None)
