@@ -24,6 +24,12 @@ splitting the output channels over threads (:func:`conv2d_columns`) gives
 bit-identical results.  The scratch starts at zero and is added to the port after
 all terms, so the port's earlier terms (bias, other projections) are kept apart.
 
+A one-group convolution whose input is mostly events (at least ``DENSE_FRACTION`` of
+its units: the image into a stem, maps after max pooling) skips the bucketing: the
+events are written into a zero-padded map and :mod:`.conv_dense` adds every term of
+each receptive field in the same order, four output pixels per weight row read; the
+values are the same as the gather's.
+
 Geometry (int64 array, :func:`conv_geometry`): ``(H, W, H_out, W_out, stride_h,
 stride_w, pad_h, pad_w, groups, C_in/groups, kh, kw, C_out/groups, dil_h, dil_w)``.
 """
