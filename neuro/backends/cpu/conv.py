@@ -24,6 +24,12 @@ splitting the output channels over threads (:func:`conv2d_columns`) gives
 bit-identical results.  The scratch starts at zero and is added to the port after
 all terms, so the port's earlier terms (bias, other projections) are kept apart.
 
+A one-group convolution whose input is mostly events (at least ``DENSE_FRACTION`` of
+its units: the image into a stem, maps after max pooling) skips the bucketing: the
+events are written into a zero-padded map and :mod:`.conv_dense` adds every term of
+each receptive field in the same order, four output pixels per weight row read; the
+values are the same as the gather's.
+
 Geometry (int64 array, :func:`conv_geometry`): ``(H, W, H_out, W_out, stride_h,
 stride_w, pad_h, pad_w, groups, C_in/groups, kh, kw, C_out/groups, dil_h, dil_w)``.
 """
@@ -31,10 +37,11 @@ stride_w, pad_h, pad_w, groups, C_in/groups, kh, kw, C_out/groups, dil_h, dil_w)
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from ...exceptions import InputError, ShapeError
+from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
+from .views import _pointer_like, _row  # noqa: F401 (_pointer_like: for the run loop)
 
 __all__ = [
     "GEOMETRY_LENGTH",
@@ -59,24 +66,6 @@ GEOMETRY_LENGTH = 15
 # (half the L2 cache of the machines we measure on), so they stay cached while every
 # output pixel reads them.
 CACHE_BYTES = 1 << 18
-
-
-@intrinsic
-def _pointer_like(typingctx, address, like):
-    """Typed data pointer at integer ``address``, of the dtype of the array ``like``."""
-    ptr_type = types.CPointer(like.dtype)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(ptr_type))
-
-    return ptr_type(address, like), codegen
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row(array, offset, n):
-    """``array.ravel()[offset : offset + n]`` as a view without reference counting
-    (the caller keeps ``array`` alive), indexed from 0 so loops over it vectorise."""
-    return carray(_pointer_like(array.ctypes.data + offset * array.itemsize, array), n)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -468,7 +457,7 @@ def work_sizes(geom) -> tuple:
     h, w, h_out, w_out = (int(v) for v in geom[:4])
     c_out = int(geom[8] * geom[12])
     n_pre = int(geom[8] * geom[9]) * h * w
-    return h_out * w_out * c_out, n_pre + 1, 2 * n_pre, n_pre
+    return h_out * w_out * c_out, n_pre + 1, 2 * n_pre, max(n_pre, padded_size(geom))
 
 
 def column_chunk(c_out: int, n_chunks: int) -> int:
@@ -478,10 +467,18 @@ def column_chunk(c_out: int, n_chunks: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _setup(geom, idx, val, k0, k1, s, pstart, pc, pv):
-    """Bucket the events; returns (channel blocks, channels per block)."""
+    """Bucket the events; returns (channel blocks, channels per block).  A one-group
+    convolution whose input is mostly events writes them into the zero-padded map
+    ``pv`` instead (dense-input path): then the channel blocks are -1."""
     cb = _block_channels(geom, s.itemsize)
     hw = geom[0] * geom[1]
     n_units = geom[8] * geom[9] * hw
+    if (
+        geom[8] == 1
+        and k1 - k0 >= DENSE_FRACTION * n_units
+        and pad_events(idx, val, k0, k1, geom, pv)
+    ):
+        return -1, cb
     return bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv), cb
 
 
@@ -495,7 +492,13 @@ def _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_parts):
         step = (n_pix + n_parts - 1) // n_parts
         p0 = min(n_pix, t * step)
         p1 = min(n_pix, p0 + step)
-        if p1 > p0:
+        if p1 > p0 and n_blk < 0:  # dense-input path
+            toff = np.empty(geom[9] * geom[10] * geom[11], dtype=np.int64)
+            woff = np.empty_like(toff)
+            n_terms = dense_terms(geom, cb, toff, woff)
+            dense_gather(sv, wt, geom, pv, toff, woff, n_terms, p0, p1)
+            add_channels_last(o, sv, n_pix, c_out, 0, c_out, p0, p1)
+        elif p1 > p0:
             n_terms = geom[10] * geom[11] * cb
             woff = np.empty(n_terms, dtype=np.int64)
             wv = np.empty(n_terms, dtype=s.dtype)

@@ -1,0 +1,174 @@
+"""Dense-input path of the CPU convolution (numba, ``nogil``, cached): for inputs
+where most units carry an event (the image into a network's stem, the maps after max
+pooling), the events are written into a zero-padded dense map and every output pixel
+takes every term of its receptive field, four output pixels at a time, so each
+weight row read serves four pixels.
+
+The terms of each output element are added in the order of the sparse-input gather
+(:func:`.conv.conv2d_gather`: channel blocks, taps row-major, channels ascending),
+one fused multiply-add each; the zero inputs the sparse path skips add exact zeros,
+so both paths give the same values (up to the sign of a zero sum).  The counts never
+depend on the path: they are computed from the events.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .views import _row
+
+__all__ = ["DENSE_FRACTION", "padded_size", "pad_events", "dense_terms", "dense_gather"]
+
+# A one-group convolution takes the dense-input path when at least this fraction of
+# its input units carry an event (below it, skipping the zeros pays).
+DENSE_FRACTION = 0.85
+
+# Floating-point contraction (fused multiply-add) only: no reassociation.
+_FMA = {"contract"}
+
+
+def padded_size(geom) -> int:
+    """Values of the zero-padded input map ``(C_in, H + 2 pad_h, W + 2 pad_w)``."""
+    c_in = int(geom[8] * geom[9])
+    return c_in * int(geom[0] + 2 * geom[6]) * int(geom[1] + 2 * geom[7])
+
+
+@njit(cache=True, nogil=True)
+def pad_events(idx, val, k0, k1, geom, xp):
+    """Write the events k0:k1 into the zero-padded map ``xp``; False (``xp`` unusable)
+    unless their unit indices ascend strictly within ``[0, C_in H W)``.
+
+    Parameters
+    ----------
+    idx, val : ndarray
+        Event unit indices (``c H W + y W + x``) and values.
+    geom : int64 array, see :func:`.conv.conv_geometry`
+    xp : ndarray, shape (>= C_in (H + 2 pad_h) (W + 2 pad_w),)
+        Filled: the padded map, channels-first.
+    """
+    h, w, ph, pw = geom[0], geom[1], geom[6], geom[7]
+    c_in = geom[8] * geom[9]
+    hw = h * w
+    if k1 <= k0 or idx[k0] < 0 or idx[k1 - 1] >= c_in * hw:
+        return False
+    for k in range(k0 + 1, k1):
+        if idx[k] <= idx[k - 1]:
+            return False
+    hp, wp = h + 2 * ph, w + 2 * pw
+    m = _row(xp, 0, c_in * hp * wp)
+    m[:] = 0
+    c, y, x = idx[k0] // hw, (idx[k0] % hw) // w, idx[k0] % w
+    i = idx[k0]
+    for k in range(k0, k1):
+        while i < idx[k]:  # step (c, y, x) on to the next unit: no division per event
+            i += 1
+            x += 1
+            if x == w:
+                x = 0
+                y += 1
+                if y == h:
+                    y = 0
+                    c += 1
+        m[(c * hp + y + ph) * wp + x + pw] = val[k]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def dense_terms(geom, cb, toff, woff):
+    """The terms of one output pixel in the gather's order (channel blocks of ``cb``,
+    taps row-major, channels ascending): offsets into the padded map (from the pixel's
+    window corner) and into the kernel.  Returns their number, ``C_in kh kw``."""
+    h, w, ph, pw = geom[0], geom[1], geom[6], geom[7]
+    c_in, kh, kw, c_out = geom[9], geom[10], geom[11], geom[12]
+    dh, dw = geom[13], geom[14]
+    hp, wp = h + 2 * ph, w + 2 * pw
+    per_c = kh * kw * c_out
+    n = 0
+    for c0 in range(0, c_in, cb):
+        for ky in range(kh):
+            for kx in range(kw):
+                for c in range(c0, min(c_in, c0 + cb)):
+                    toff[n] = c * hp * wp + ky * dh * wp + kx * dw
+                    woff[n] = c * per_c + (ky * kw + kx) * c_out
+                    n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, fastmath=_FMA)
+def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
+    """Rows ``p0:p1`` of the channels-last scratch (one group) set to the sum of every
+    term of their receptive fields in the zero-padded map ``xp``.
+
+    Parameters
+    ----------
+    s : ndarray, shape (H_out * W_out * C_out,)
+        Channels-last scratch (flat); rows ``p0:p1`` are overwritten.
+    wt : ndarray, shape (1, C_in, kh, kw, C_out)
+    geom : int64 array, see :func:`.conv.conv_geometry`
+    xp : ndarray
+        The padded map, from :func:`pad_events`.
+    toff, woff : int64 ndarray
+        The terms, from :func:`dense_terms`.
+    """
+    w, w_out = geom[1], geom[3]
+    sh, sw, pw = geom[4], geom[5], geom[7]
+    c_out = geom[12]
+    wp = w + 2 * pw
+    q = p0
+    while q < p1:
+        m = min(4, p1 - q)
+        rows = _row(s, q * c_out, m * c_out)
+        rows[:] = 0
+        if m < 4:  # the last pixels of the range, one at a time
+            for r in range(m):
+                yo = (q + r) // w_out
+                base = yo * sh * wp + (q + r - yo * w_out) * sw
+                row = _row(rows, r * c_out, c_out)
+                for t in range(n_terms):
+                    v = xp[base + toff[t]]
+                    w0 = _row(wt, woff[t], c_out)
+                    for j in range(c_out):
+                        row[j] = row[j] + v * w0[j]
+            q += m
+            continue
+        y0 = q // w_out
+        y1 = (q + 1) // w_out
+        y2 = (q + 2) // w_out
+        y3 = (q + 3) // w_out
+        b0 = y0 * sh * wp + (q - y0 * w_out) * sw
+        b1 = y1 * sh * wp + (q + 1 - y1 * w_out) * sw
+        b2 = y2 * sh * wp + (q + 2 - y2 * w_out) * sw
+        b3 = y3 * sh * wp + (q + 3 - y3 * w_out) * sw
+        t = 0
+        while t + 4 <= n_terms:
+            w0 = _row(wt, woff[t], c_out)
+            w1 = _row(wt, woff[t + 1], c_out)
+            w2 = _row(wt, woff[t + 2], c_out)
+            w3 = _row(wt, woff[t + 3], c_out)
+            o0, o1, o2, o3 = toff[t], toff[t + 1], toff[t + 2], toff[t + 3]
+            a0, a1, a2, a3 = xp[b0 + o0], xp[b0 + o1], xp[b0 + o2], xp[b0 + o3]
+            c0, c1, c2, c3 = xp[b1 + o0], xp[b1 + o1], xp[b1 + o2], xp[b1 + o3]
+            e0, e1, e2, e3 = xp[b2 + o0], xp[b2 + o1], xp[b2 + o2], xp[b2 + o3]
+            g0, g1, g2, g3 = xp[b3 + o0], xp[b3 + o1], xp[b3 + o2], xp[b3 + o3]
+            for j in range(c_out):
+                u0, u1, u2, u3 = w0[j], w1[j], w2[j], w3[j]
+                rows[j] = rows[j] + a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3
+                r = c_out + j
+                rows[r] = rows[r] + c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3
+                r += c_out
+                rows[r] = rows[r] + e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3
+                r += c_out
+                rows[r] = rows[r] + g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3
+            t += 4
+        while t < n_terms:
+            w0 = _row(wt, woff[t], c_out)
+            o0 = toff[t]
+            a0, c0, e0, g0 = xp[b0 + o0], xp[b1 + o0], xp[b2 + o0], xp[b3 + o0]
+            for j in range(c_out):
+                u0 = w0[j]
+                rows[j] = rows[j] + a0 * u0
+                rows[c_out + j] = rows[c_out + j] + c0 * u0
+                rows[2 * c_out + j] = rows[2 * c_out + j] + e0 * u0
+                rows[3 * c_out + j] = rows[3 * c_out + j] + g0 * u0
+            t += 1
+        q += 4
