@@ -41,7 +41,7 @@ from numba import njit, prange
 
 from ...exceptions import InputError, ShapeError
 from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
-from .views import _pointer_like, _row  # noqa: F401 (_pointer_like: for the run loop)
+from .views import row_view
 
 __all__ = [
     "GEOMETRY_LENGTH",
@@ -262,19 +262,19 @@ def conv2d_accumulate(s, wt, geom, pstart, pc, pv, c0, c1):
                     r = (yo * w_out + xo) * c_out
                     tap = (ky * kw + kx) * og
                     if n_groups == 1:
-                        row = _row(s, r + c0, n)
+                        row = row_view(s, r + c0, n)
                         e = e0
                         while e + 4 <= e1:
-                            w0 = _row(wt, pc[e] * per_c + tap + c0, n)
-                            w1 = _row(wt, pc[e + 1] * per_c + tap + c0, n)
-                            w2 = _row(wt, pc[e + 2] * per_c + tap + c0, n)
-                            w3 = _row(wt, pc[e + 3] * per_c + tap + c0, n)
+                            w0 = row_view(wt, pc[e] * per_c + tap + c0, n)
+                            w1 = row_view(wt, pc[e + 1] * per_c + tap + c0, n)
+                            w2 = row_view(wt, pc[e + 2] * per_c + tap + c0, n)
+                            w3 = row_view(wt, pc[e + 3] * per_c + tap + c0, n)
                             v0, v1, v2, v3 = pv[e], pv[e + 1], pv[e + 2], pv[e + 3]
                             for j in range(n):
                                 row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
                             e += 4
                         while e < e1:
-                            w0 = _row(wt, pc[e] * per_c + tap + c0, n)
+                            w0 = row_view(wt, pc[e] * per_c + tap + c0, n)
                             v0 = pv[e]
                             for j in range(n):
                                 row[j] = row[j] + v0 * w0[j]
@@ -288,8 +288,8 @@ def conv2d_accumulate(s, wt, geom, pstart, pc, pv, c0, c1):
                             if lo >= hi:
                                 continue
                             # wt[g, c - g*cg, ky, kx, lo - g*og :] starts at c*per_c + tap + ...
-                            w0 = _row(wt, c * per_c + tap + lo - g * og, hi - lo)
-                            row = _row(s, r + lo, hi - lo)
+                            w0 = row_view(wt, c * per_c + tap + lo - g * og, hi - lo)
+                            row = row_view(s, r + lo, hi - lo)
                             v0 = pv[e]
                             for j in range(hi - lo):
                                 row[j] = row[j] + v0 * w0[j]
@@ -325,7 +325,7 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
     dh, dw = geom[13], geom[14]
     hw = h * w
     per_c = kh * kw * c_out
-    zero = _row(s, p0 * c_out, (p1 - p0) * c_out)
+    zero = row_view(s, p0 * c_out, (p1 - p0) * c_out)
     zero[:] = 0
     for blk in range(n_blk):
         kb = blk * hw
@@ -345,27 +345,27 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
                     tap = (ky * kw + kx) * c_out
                     e0 = pstart[key]
                     m = pstart[key + 1] - e0
-                    src_c = _row(pc, e0, m)  # views indexed from 0: no wrap-around checks
-                    src_v = _row(pv, e0, m)
-                    dst_o = _row(woff, n, m)
-                    dst_v = _row(wv, n, m)
+                    src_c = row_view(pc, e0, m)  # views indexed from 0: no wrap-around checks
+                    src_v = row_view(pv, e0, m)
+                    dst_o = row_view(woff, n, m)
+                    dst_v = row_view(wv, n, m)
                     for j in range(m):
                         dst_o[j] = src_c[j] * per_c + tap
                         dst_v[j] = src_v[j]
                     n += m
             if n == 0:
                 continue
-            row = _row(s, q * c_out, c_out)
+            row = row_view(s, q * c_out, c_out)
             t = 0
             while t + 8 <= n:
-                w0 = _row(wt, woff[t], c_out)
-                w1 = _row(wt, woff[t + 1], c_out)
-                w2 = _row(wt, woff[t + 2], c_out)
-                w3 = _row(wt, woff[t + 3], c_out)
-                w4 = _row(wt, woff[t + 4], c_out)
-                w5 = _row(wt, woff[t + 5], c_out)
-                w6 = _row(wt, woff[t + 6], c_out)
-                w7 = _row(wt, woff[t + 7], c_out)
+                w0 = row_view(wt, woff[t], c_out)
+                w1 = row_view(wt, woff[t + 1], c_out)
+                w2 = row_view(wt, woff[t + 2], c_out)
+                w3 = row_view(wt, woff[t + 3], c_out)
+                w4 = row_view(wt, woff[t + 4], c_out)
+                w5 = row_view(wt, woff[t + 5], c_out)
+                w6 = row_view(wt, woff[t + 6], c_out)
+                w7 = row_view(wt, woff[t + 7], c_out)
                 v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
                 v4, v5, v6, v7 = wv[t + 4], wv[t + 5], wv[t + 6], wv[t + 7]
                 for j in range(c_out):
@@ -382,16 +382,16 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
                     )
                 t += 8
             while t + 4 <= n:
-                w0 = _row(wt, woff[t], c_out)
-                w1 = _row(wt, woff[t + 1], c_out)
-                w2 = _row(wt, woff[t + 2], c_out)
-                w3 = _row(wt, woff[t + 3], c_out)
+                w0 = row_view(wt, woff[t], c_out)
+                w1 = row_view(wt, woff[t + 1], c_out)
+                w2 = row_view(wt, woff[t + 2], c_out)
+                w3 = row_view(wt, woff[t + 3], c_out)
                 v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
                 for j in range(c_out):
                     row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
                 t += 4
             while t < n:
-                w0 = _row(wt, woff[t], c_out)
+                w0 = row_view(wt, woff[t], c_out)
                 v0 = wv[t]
                 for j in range(c_out):
                     row[j] = row[j] + v0 * w0[j]
@@ -413,8 +413,8 @@ def add_channels_last(o, s, n_pix, c_out, c0, c1, q0, q1):
     for p0 in range(q0, q1, 64):  # 64 pixels x the channels of s stay in cache
         m = min(64, q1 - p0)
         for c in range(c0, c1):
-            orow = _row(o, c * n_pix + p0, m)
-            col = _row(s, p0 * c_out + c, (m - 1) * c_out + 1)
+            orow = row_view(o, c * n_pix + p0, m)
+            col = row_view(s, p0 * c_out + c, (m - 1) * c_out + 1)
             for q in range(m):
                 orow[q] += col[q * c_out]
 
@@ -487,7 +487,7 @@ def _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_parts):
     """Part ``t`` of ``n_parts``: output pixels (one group) or channels (groups)."""
     c_out = geom[8] * geom[12]
     n_pix = geom[2] * geom[3]
-    sv = _row(s, 0, n_pix * c_out)
+    sv = row_view(s, 0, n_pix * c_out)
     if geom[8] == 1:
         step = (n_pix + n_parts - 1) // n_parts
         p0 = min(n_pix, t * step)

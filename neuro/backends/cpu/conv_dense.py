@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .views import _row
+from .views import row_view
 
 __all__ = ["DENSE_FRACTION", "padded_size", "pad_events", "dense_terms", "dense_gather"]
 
@@ -55,7 +55,7 @@ def pad_events(idx, val, k0, k1, geom, xp):
         if idx[k] <= idx[k - 1]:
             return False
     hp, wp = h + 2 * ph, w + 2 * pw
-    m = _row(xp, 0, c_in * hp * wp)
+    m = row_view(xp, 0, c_in * hp * wp)
     m[:] = 0
     c, y, x = idx[k0] // hw, (idx[k0] % hw) // w, idx[k0] % w
     i = idx[k0]
@@ -117,16 +117,16 @@ def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
     q = p0
     while q < p1:
         m = min(4, p1 - q)
-        rows = _row(s, q * c_out, m * c_out)
+        rows = row_view(s, q * c_out, m * c_out)
         rows[:] = 0
         if m < 4:  # the last pixels of the range, one at a time
             for r in range(m):
                 yo = (q + r) // w_out
                 base = yo * sh * wp + (q + r - yo * w_out) * sw
-                row = _row(rows, r * c_out, c_out)
+                row = row_view(rows, r * c_out, c_out)
                 for t in range(n_terms):
                     v = xp[base + toff[t]]
-                    w0 = _row(wt, woff[t], c_out)
+                    w0 = row_view(wt, woff[t], c_out)
                     for j in range(c_out):
                         row[j] = row[j] + v * w0[j]
             q += m
@@ -141,10 +141,10 @@ def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
         b3 = y3 * sh * wp + (q + 3 - y3 * w_out) * sw
         t = 0
         while t + 4 <= n_terms:
-            w0 = _row(wt, woff[t], c_out)
-            w1 = _row(wt, woff[t + 1], c_out)
-            w2 = _row(wt, woff[t + 2], c_out)
-            w3 = _row(wt, woff[t + 3], c_out)
+            w0 = row_view(wt, woff[t], c_out)
+            w1 = row_view(wt, woff[t + 1], c_out)
+            w2 = row_view(wt, woff[t + 2], c_out)
+            w3 = row_view(wt, woff[t + 3], c_out)
             o0, o1, o2, o3 = toff[t], toff[t + 1], toff[t + 2], toff[t + 3]
             a0, a1, a2, a3 = xp[b0 + o0], xp[b0 + o1], xp[b0 + o2], xp[b0 + o3]
             c0, c1, c2, c3 = xp[b1 + o0], xp[b1 + o1], xp[b1 + o2], xp[b1 + o3]
@@ -161,7 +161,7 @@ def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
                 rows[r] = rows[r] + g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3
             t += 4
         while t < n_terms:
-            w0 = _row(wt, woff[t], c_out)
+            w0 = row_view(wt, woff[t], c_out)
             o0 = toff[t]
             a0, c0, e0, g0 = xp[b0 + o0], xp[b1 + o0], xp[b2 + o0], xp[b3 + o0]
             for j in range(c_out):

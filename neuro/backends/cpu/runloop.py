@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 from numba import carray, njit, prange
 
-from .conv import _pointer_like, conv2d_columns, conv2d_into
+from .conv import conv2d_columns, conv2d_into
 from .egru import egru_row_events
 from .kernels import (
     all_finite,
@@ -58,6 +58,7 @@ from .kernels import (
 )
 from .maxpool_kernels import maxpool_row_events, route_max_into
 from .tables import Kind, Pop, Proj, WeightKind
+from .views import pointer_like
 
 __all__ = [
     "begin_population",
@@ -89,7 +90,7 @@ def data_address(a):
 @njit(cache=True, nogil=True)
 def _view(address, n, like):
     """1-D array of ``n`` items at ``address``, dtype of ``like``; the caller keeps it alive."""
-    return carray(_pointer_like(address, like), n)
+    return carray(pointer_like(address, like), n)
 
 
 @njit(cache=True, nogil=True)
@@ -424,17 +425,17 @@ FRAME_ARRAYS = 17
 
 @njit(cache=True, nogil=True, inline="always")
 def _ints1(frame, j):
-    return carray(_pointer_like(frame[3 * j], frame), frame[3 * j + 1])
+    return carray(pointer_like(frame[3 * j], frame), frame[3 * j + 1])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _ints2(frame, j):
-    return carray(_pointer_like(frame[3 * j], frame), (frame[3 * j + 1], frame[3 * j + 2]))
+    return carray(pointer_like(frame[3 * j], frame), (frame[3 * j + 1], frame[3 * j + 2]))
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _values(frame, j, like):
-    return carray(_pointer_like(frame[3 * j], like), frame[3 * j + 1])
+    return carray(pointer_like(frame[3 * j], like), frame[3 * j + 1])
 
 
 @njit(cache=True, nogil=True)

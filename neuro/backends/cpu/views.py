@@ -5,11 +5,11 @@ from __future__ import annotations
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
-__all__ = ["_pointer_like", "_row"]
+__all__ = ["pointer_like", "row_view"]
 
 
 @intrinsic
-def _pointer_like(typingctx, address, like):
+def pointer_like(typingctx, address, like):
     """Typed data pointer at integer ``address``, of the dtype of the array ``like``."""
     ptr_type = types.CPointer(like.dtype)
 
@@ -20,7 +20,7 @@ def _pointer_like(typingctx, address, like):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row(array, offset, n):
+def row_view(array, offset, n):
     """``array.ravel()[offset : offset + n]`` as a view without reference counting
     (the caller keeps ``array`` alive), indexed from 0 so loops over it vectorise."""
-    return carray(_pointer_like(array.ctypes.data + offset * array.itemsize, array), n)
+    return carray(pointer_like(array.ctypes.data + offset * array.itemsize, array), n)
