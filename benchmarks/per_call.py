@@ -5,7 +5,10 @@ A feed-forward inference is one step, so what a user waits for is the whole call
 (which reuses the network's cached program), against dense numpy and the PyTorch
 forward of the same layer or model, in the same run, with the same threads.  Each
 figure is the median (min-max) over ``--repeats`` rounds, a round being the mean of
-as many calls as fill ``--round-s`` seconds; inputs cycle through a few samples.
+as many calls as fill ``--round-s`` seconds (at least two); inputs cycle through a few
+samples.  Many short rounds (31 of 20 ms by default) keep the median of a
+microsecond-scale call clear of the bursts of a shared virtual machine, which last
+tenths of a second and would decide the median of a few long rounds.
 
 Cases (float32):
 
@@ -24,7 +27,7 @@ figure is slower and ratios drift; re-measure on an idle machine.
 
 Usage::
 
-    python benchmarks/per_call.py [--repeats 7] [--round-s 0.2] [--profile] [--json rows.json]
+    python benchmarks/per_call.py [--repeats 31] [--round-s 0.02] [--profile] [--json rows.json]
 """
 
 from __future__ import annotations
@@ -258,7 +261,7 @@ def profile_call(calls: int = 2000) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(14)
 
 
-def measure(repeats=7, round_s=0.2) -> list[dict]:
+def measure(repeats=31, round_s=0.02) -> list[dict]:
     """Run every case; returns the result rows."""
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores; load average before: {load()}")
@@ -271,8 +274,8 @@ def measure(repeats=7, round_s=0.2) -> list[dict]:
 
 def main(argv=None):
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=7, help="rounds per figure (default 7)")
-    p.add_argument("--round-s", type=float, default=0.2, help="seconds per round (default 0.2)")
+    p.add_argument("--repeats", type=int, default=31, help="rounds per figure (default 31)")
+    p.add_argument("--round-s", type=float, default=0.02, help="seconds per round (default 0.02)")
     p.add_argument("--profile", action="store_true", help="also profile a one-sample call")
     args = p.parse_args(argv)
     if args.profile:

@@ -124,13 +124,15 @@ def train(model, x, y, epochs: int = 15, seed: int = 0, lr: float = 5e-3, batch:
     return model.eval()
 
 
-def _timed(func, repeats: int = 3) -> float:
-    best = float("inf")
+def _timed(func, repeats: int = 5) -> float:
+    """Median seconds of ``repeats`` calls of ``func()`` after one untimed call."""
+    func()
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         func()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def run_demo(
@@ -240,13 +242,17 @@ def run_demo(
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     # one compiled program, run per batch as an application would (set-up paid once)
     program = neuro.compile(network, backend="cpu", dtype="float32", threads=cores or 1)
-    program.run(x_test)
     t_cpu = _timed(lambda: program.run(x_test), repeats=5)
     t_dense = _timed(lambda: dense(x_test), repeats=5)
     x_torch = torch.as_tensor(np.asarray(x_test, dtype=np.float32))
     model32 = cal.model.float().eval()
-    with torch.no_grad():
-        t_torch = _timed(lambda: model32(x_torch), repeats=5)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(cores or 1)  # the same cores as the cpu backend
+    try:
+        with torch.no_grad():
+            t_torch = _timed(lambda: model32(x_torch), repeats=5)
+    finally:
+        torch.set_num_threads(torch_threads)
     report["time_s"] = {
         "cpu": t_cpu,
         "dense_numpy": t_dense,
@@ -254,8 +260,8 @@ def run_demo(
         "samples": len(y_test),
     }
     echo(
-        f"\ntime per batch of {len(y_test)} samples (best of 5, float32, {cores} cores of this "
-        f"machine; torch {torch.get_num_threads()} thread(s)): cpu backend "
+        f"\ntime per batch of {len(y_test)} samples (median of 5 after a warm-up, float32, "
+        f"{cores} cores of this machine for each): cpu backend "
         f"{t_cpu * 1e3:.2f} ms, dense numpy {t_dense * 1e3:.2f} ms (dense / cpu = "
         f"{t_dense / t_cpu:.2f}), torch {t_torch * 1e3:.2f} ms (torch / cpu = "
         f"{t_torch / t_cpu:.2f}); synops {after['synops']} vs dense MACs "
