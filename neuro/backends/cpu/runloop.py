@@ -22,9 +22,11 @@ Projections ``k`` (insertion order), ``proj[k, :]``, columns named by
 :class:`~.tables.Proj` (weight kind, pre population, delay, shape, addresses of the
 weights, of the int arrays and of the fan-out counts, target port, column block).
 Max pooling (:attr:`~.tables.Kind.MAXPOOL`) keeps the running maxima and the tap
-counts in its two ports.  Large dense deliveries of a batch run tile by tile
-(:func:`deliver_tiles`: every sample's events on a tile's rows and columns, then the
-next tile), so a tile of weights fetched once stays cached while every sample reads it.
+counts in its two ports.  Large dense deliveries of a batch run block by block (every
+sample's events for columns ``c0 : c0 + block``, then the next block), or, on one
+thread for large batches, tile by tile (:func:`deliver_tiles`: every sample's events on
+a tile's rows and columns, then the next tile), so weights fetched once stay cached
+while every sample reads them.
 Incoming projections of population ``i``: ``inc[inc_ptr[i]:inc_ptr[i+1]]``.
 Events of ring slot ``s`` and sample ``b``: ``ev_cnt[s, b]`` events at
 ``ev_idx/ev_val[slot_off[s] + b * size : ...]``.
@@ -212,7 +214,7 @@ def deliver_tiles(t, i, k, tile0, tile1, net, buf):
     """Column tiles ``tile0:tile1`` of the dense projection ``k`` into population ``i``,
     for every sample of the batch, one tile of weights at a time.
 
-    A tile is ``proj[k, Proj.ROWS]`` rows by ``proj[k, Proj.BLOCK]`` columns of the
+    A tile is ``proj[k, Proj.ROWS]`` rows by ``proj[k, Proj.TILE]`` columns of the
     weights (sized to stay in the core's cache): every sample's events on the tile's
     rows are delivered before the next tile, so a row segment fetched once serves every
     sample active on that unit.  Each sample's events are taken in their order (a
@@ -226,7 +228,7 @@ def deliver_tiles(t, i, k, tile0, tile1, net, buf):
     ports, ev_idx, ev_val = buf[0], buf[4], buf[5]
     batch = buf[3].shape[1]
     width = pop[i, Pop.WIDTH]
-    n_pre, block, rows = proj[k, Proj.N_PRE], proj[k, Proj.BLOCK], proj[k, Proj.ROWS]
+    n_pre, block, rows = proj[k, Proj.N_PRE], proj[k, Proj.TILE], proj[k, Proj.ROWS]
     w = _view(proj[k, Proj.WEIGHTS], proj[k, Proj.WEIGHTS_LEN], ev_val).reshape((n_pre, width))
     p_first = pop[i, Pop.PORTS] + proj[k, Proj.PORT] * batch * width
     cursor = np.empty(batch, dtype=np.int64)
@@ -252,7 +254,7 @@ def deliver_tiles(t, i, k, tile0, tile1, net, buf):
 @njit(cache=True, nogil=True)
 def _n_tiles(k, net):
     """Column tiles of projection ``k``."""
-    block = net[1][k, Proj.BLOCK]
+    block = net[1][k, Proj.TILE]
     return (net[1][k, Proj.WIDTH] + block - 1) // block
 
 
@@ -359,13 +361,6 @@ def run_batch_lockstep(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
                 begin_population(t, i, b, net, buf)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
-                if _tiled(k, net):  # threads take column tiles: each owns its columns
-                    for tile in prange(_n_tiles(k, net)):
-                        deliver_tiles(t, i, k, tile, tile + 1, net, buf)
-                    for b in prange(batch):
-                        k0, k1 = _events_of(t, k, b, net, buf)
-                        _count_delivery(k, b, k0, k1, net, buf, cnt)
-                    continue
                 for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in prange(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)

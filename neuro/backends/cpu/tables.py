@@ -64,8 +64,9 @@ class Proj(IntEnum):
     FAN_NNZ = 11  #: address of the fan-out non-zeros (N_PRE int64)
     FAN_TOT = 12  #: address of the fan-out totals (N_PRE int64)
     PORT = 13  #: target port of the post-synaptic population
-    BLOCK = 14  #: columns per tile of a dense delivery (WIDTH: one tile)
-    ROWS = 15  #: weight rows per tile of a dense delivery (N_PRE: one tile)
+    BLOCK = 14  #: columns per block of a dense delivery (WIDTH: one block)
+    ROWS = 15  #: weight rows per tile of a tiled dense delivery (N_PRE: not tiled)
+    TILE = 16  #: columns per tile of a tiled dense delivery
 
 
 class Kind(IntEnum):

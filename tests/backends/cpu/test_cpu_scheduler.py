@@ -42,6 +42,14 @@ def test_lockstep_schedule_is_bit_identical_to_stepwise(seed, kind, monkeypatch)
         assert_identical(slow, fast, pops)
 
 
+def test_column_blocks():
+    assert fastpath.column_block("dense", 4096, 4096, 4, True) == 512
+    assert fastpath.column_block("dense", 4096, 4096, 4, False) == 4096  # rows not shared
+    assert fastpath.column_block("dense", 1000, 300, 4, True) == 300  # fits: one block
+    assert fastpath.column_block("sparse", 10**6, 10**6, 4, True) == 10**6  # only dense
+    assert fastpath.column_block("dense", 10**7, 10**4, 4, True) == 16  # at least 16 columns
+
+
 def test_dense_tiles():
     assert fastpath.dense_tile("dense", 4096, 4096, 4, True) == (512, 128)  # 256 KiB tiles
     assert fastpath.dense_tile("dense", 4096, 4096, 8, True) == (512, 64)
