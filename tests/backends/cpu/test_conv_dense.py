@@ -4,6 +4,7 @@ across thread splits, and taken only when its preconditions hold."""
 
 import numpy as np
 import pytest
+from conv_work import guarded_work
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
@@ -16,7 +17,6 @@ from neuro.backends.cpu.conv import (  # noqa: E402
     conv2d_gather,
     conv2d_into,
     conv_geometry,
-    work_sizes,
 )
 from neuro.backends.cpu.conv_dense import DENSE_FRACTION, pad_events, padded_size  # noqa: E402
 from neuro.backends.cpu.synapses import conv2d_layout  # noqa: E402
@@ -55,16 +55,6 @@ def _inputs(case, dtype, seed=0):
     return weight, wt, geom, x, idx, val, (c_out, h_out, w_out)
 
 
-def _work(geom, dtype):
-    n_s, n_start, n_c, n_v = work_sizes(geom)
-    return (
-        np.full(n_s, np.nan, dtype),  # stale values must not leak into results
-        np.full(n_start, -7, np.int64),
-        np.full(n_c, -7, np.int64),
-        np.full(n_v, np.nan, dtype),
-    )
-
-
 def _sparse_gather(o, wt, geom, idx, val, work):
     """The sparse-input path on the same events (bucketing, then the gather)."""
     s, pstart, pc, pv = work
@@ -88,7 +78,7 @@ def test_dense_path_is_taken_and_equals_torch_in_float64(case):
     assert np.count_nonzero(xp) == idx.size and not np.isnan(xp).any()
     bias = np.random.default_rng(5).standard_normal(int(np.prod(out_shape)))
     o = bias.copy()
-    conv2d_into(o, wt, geom, idx, val, 0, idx.size, *_work(geom, np.float64))
+    conv2d_into(o, wt, geom, idx, val, 0, idx.size, *guarded_work(geom, np.float64))
     xt = torch.tensor(x.reshape(1, c_in, h, w_))
     want = F.conv2d(xt, torch.tensor(weight), stride=s, padding=p, dilation=d)
     want = want.numpy().ravel() + bias
@@ -100,13 +90,13 @@ def test_dense_path_is_taken_and_equals_torch_in_float64(case):
 def test_dense_path_is_bit_identical_to_the_sparse_gather_and_across_splits(case, dtype):
     _, wt, geom, _, idx, val, out_shape = _inputs(case, dtype, seed=3)
     dense = np.zeros(int(np.prod(out_shape)), dtype)
-    conv2d_into(dense, wt, geom, idx, val, 0, idx.size, *_work(geom, dtype))
+    conv2d_into(dense, wt, geom, idx, val, 0, idx.size, *guarded_work(geom, dtype))
     sparse = np.zeros_like(dense)
-    _sparse_gather(sparse, wt, geom, idx, val, _work(geom, dtype))
+    _sparse_gather(sparse, wt, geom, idx, val, guarded_work(geom, dtype))
     assert np.array_equal(dense, sparse)
     for chunks in (1, 2, 3, 5):
         split = np.zeros_like(dense)
-        conv2d_columns(split, wt, geom, idx, val, 0, idx.size, *_work(geom, dtype), chunks)
+        conv2d_columns(split, wt, geom, idx, val, 0, idx.size, *guarded_work(geom, dtype), chunks)
         assert np.array_equal(split, dense), chunks
 
 
@@ -116,9 +106,9 @@ def test_events_out_of_order_take_the_sparse_path_with_the_same_result():
     order = np.random.default_rng(0).permutation(idx.size)
     assert not pad_events(idx[order], val[order], 0, idx.size, geom, xp)
     want = np.zeros(int(np.prod(out_shape)))
-    conv2d_into(want, wt, geom, idx, val, 0, idx.size, *_work(geom, np.float64))
+    conv2d_into(want, wt, geom, idx, val, 0, idx.size, *guarded_work(geom, np.float64))
     got = np.zeros_like(want)
-    conv2d_into(got, wt, geom, idx[order], val[order], 0, idx.size, *_work(geom, np.float64))
+    conv2d_into(got, wt, geom, idx[order], val[order], 0, idx.size, *guarded_work(geom, np.float64))
     assert np.array_equal(got, want)
 
 
@@ -128,8 +118,8 @@ def test_a_repeated_or_out_of_range_unit_still_raises():
     rep = idx.copy()
     rep[5] = rep[6]
     with pytest.raises(InputError, match="repeats"):
-        conv2d_into(o, wt, geom, rep, val, 0, idx.size, *_work(geom, np.float64))
+        conv2d_into(o, wt, geom, rep, val, 0, idx.size, *guarded_work(geom, np.float64))
     far = idx.copy()
     far[-1] = x.size
     with pytest.raises(InputError, match="outside"):
-        conv2d_into(o, wt, geom, far, val, 0, idx.size, *_work(geom, np.float64))
+        conv2d_into(o, wt, geom, far, val, 0, idx.size, *guarded_work(geom, np.float64))

@@ -4,6 +4,7 @@ equal to closed forms."""
 
 import numpy as np
 import pytest
+from conv_work import guarded_work
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
@@ -15,7 +16,6 @@ from neuro.backends.cpu.conv import (  # noqa: E402
     conv2d_columns,
     conv2d_into,
     conv_geometry,
-    work_sizes,
 )
 from neuro.backends.cpu.kernels import dense_to_events  # noqa: E402
 from neuro.backends.cpu.synapses import conv2d_layout  # noqa: E402
@@ -70,16 +70,6 @@ def _kernel_inputs(case, dtype, seed=0):
     return weight, wt, geom, x, (c_out, h_out, w_out)
 
 
-def _work(geom, dtype):
-    n_s, n_start, n_c, n_v = work_sizes(geom)
-    return (
-        np.full(n_s, np.nan, dtype),  # stale values must not leak into results
-        np.full(n_start, -7, np.int64),
-        np.full(n_c, -7, np.int64),
-        np.full(n_v, np.nan, dtype),
-    )
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_kernel_equals_torch_conv2d_in_float64(case):
     c_in, c_out, h, w_, k, s, p, g, d, dens = case
@@ -87,7 +77,7 @@ def test_kernel_equals_torch_conv2d_in_float64(case):
     ptr, idx, val = _events(x, np.float64)
     bias = np.random.default_rng(5).standard_normal(int(np.prod(out_shape)))
     o = bias.copy()
-    conv2d_into(o, wt, geom, idx, val, 0, ptr[1], *_work(geom, np.float64))
+    conv2d_into(o, wt, geom, idx, val, 0, ptr[1], *guarded_work(geom, np.float64))
     xt = torch.tensor(x.reshape(1, c_in, h, w_))
     want = F.conv2d(xt, torch.tensor(weight), stride=s, padding=p, groups=g, dilation=d)
     want = want.numpy().ravel() + bias
@@ -101,10 +91,10 @@ def test_thread_splits_are_bit_identical(case, dtype):
     _, wt, geom, x, out_shape = _kernel_inputs(case, dtype, seed=3)
     ptr, idx, val = _events(x, dtype)
     one = np.zeros(int(np.prod(out_shape)), dtype)
-    conv2d_into(one, wt, geom, idx, val, 0, ptr[1], *_work(geom, dtype))
+    conv2d_into(one, wt, geom, idx, val, 0, ptr[1], *guarded_work(geom, dtype))
     for chunks in (1, 2, 3, 5):
         split = np.zeros_like(one)
-        conv2d_columns(split, wt, geom, idx, val, 0, ptr[1], *_work(geom, dtype), chunks)
+        conv2d_columns(split, wt, geom, idx, val, 0, ptr[1], *guarded_work(geom, dtype), chunks)
         assert np.array_equal(split, one), chunks
 
 
@@ -112,8 +102,8 @@ def test_no_events_leave_the_port_alone():
     _, wt, geom, x, out_shape = _kernel_inputs(CASES[0], np.float64)
     o = np.arange(float(np.prod(out_shape)))
     idx, val = np.zeros(1, np.int64), np.zeros(1)
-    conv2d_into(o, wt, geom, idx, val, 0, 0, *_work(geom, np.float64))
-    conv2d_columns(o, wt, geom, idx, val, 0, 0, *_work(geom, np.float64), 2)
+    conv2d_into(o, wt, geom, idx, val, 0, 0, *guarded_work(geom, np.float64))
+    conv2d_columns(o, wt, geom, idx, val, 0, 0, *guarded_work(geom, np.float64), 2)
     assert np.array_equal(o, np.arange(float(np.prod(out_shape))))
 
 
@@ -299,7 +289,7 @@ def test_sweep_kernel_equals_torch_in_any_event_order(case):
         for ev_idx, ev_val in ((idx, val), shuffled):
             for chunks in (0, 1, 2, 3):
                 o, o_buf = _guarded(bias.copy(), -5.0)
-                work = [_guarded(a, a.flat[0]) for a in _work(geom, np.float64)]
+                work = [_guarded(a, a.flat[0]) for a in guarded_work(geom, np.float64)]
                 args = (o, wt_, geom, ev_idx, ev_val, k0, k1, *(v for v, _ in work))
                 if chunks:
                     conv2d_columns(*args, chunks)
@@ -382,4 +372,6 @@ def test_repeated_or_foreign_units_raise():
     for bad in ([5, 3, 5], [2, n_in], [-1, 4]):
         idx = np.asarray(bad, np.int64)
         with pytest.raises(InputError, match="conv2d events"):
-            conv2d_into(o, wt, geom, idx, np.ones(len(bad)), 0, len(bad), *_work(geom, np.float64))
+            conv2d_into(
+                o, wt, geom, idx, np.ones(len(bad)), 0, len(bad), *guarded_work(geom, np.float64)
+            )
