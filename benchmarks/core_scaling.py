@@ -29,7 +29,6 @@ import multiprocessing as mp
 import time
 
 import numpy as np
-
 from _bench import blas_threads, loadavg, parser, row, write_rows
 
 _KINDS = ("compute", "stream", "conv")
@@ -118,7 +117,8 @@ def main() -> None:
             f"{kind:8s} two processes / one: {med:.2f}x "
             f"({min(ratios):.2f}-{max(ratios):.2f}), {args.repeats} rounds"
         )
-        rows.append(row(f"core scaling, {kind}: 2 processes / 1", "informative", f"{med:.2f}x", None))
+        name = f"core scaling, {kind}: 2 processes / 1"
+        rows.append(row(name, "informative", f"{med:.2f}x", None))
     print(f"load average after: {loadavg()}")
     write_rows(args.json, rows)
 
