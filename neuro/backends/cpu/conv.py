@@ -41,6 +41,7 @@ from numba import njit, prange
 
 from ...exceptions import InputError, ShapeError
 from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
+from .conv_split import bucket_events_split, events_ascend, pad_events_split
 from .views import row_view
 
 __all__ = [
@@ -483,6 +484,26 @@ def _setup(geom, idx, val, k0, k1, s, pstart, pc, pv):
 
 
 @njit(cache=True, nogil=True)
+def _setup_split(geom, idx, val, k0, k1, s, pstart, pc, pv, n_chunks):
+    """:func:`_setup` on ``n_chunks`` threads (:mod:`.conv_split`) for events that ascend
+    within the input and fit the work space; the serial set-up (which orders the events,
+    or raises) for any others.  Same work space, entry for entry."""
+    cb = _block_channels(geom, s.itemsize)
+    hw = geom[0] * geom[1]
+    n_units = geom[8] * geom[9] * hw
+    n = k1 - k0
+    if idx[k0] < 0 or idx[k1 - 1] >= n_units or not events_ascend(idx, k0, k1, n_chunks):
+        return _setup(geom, idx, val, k0, k1, s, pstart, pc, pv)
+    if geom[8] == 1 and n >= DENSE_FRACTION * n_units:
+        pad_events_split(idx, val, k0, k1, geom, pv, n_chunks)
+        return -1, cb
+    n_keys = ((idx[k1 - 1] // hw) // cb + 1) * hw
+    if n_keys + 1 > pstart.shape[0] or 2 * n > pc.shape[0] or n > pv.shape[0]:
+        return _setup(geom, idx, val, k0, k1, s, pstart, pc, pv)
+    return bucket_events_split(idx, val, k0, k1, hw, cb, pstart, pc, pv, n_chunks), cb
+
+
+@njit(cache=True, nogil=True)
 def _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_parts):
     """Part ``t`` of ``n_parts``: output pixels (one group) or channels (groups)."""
     c_out = geom[8] * geom[12]
@@ -526,6 +547,6 @@ def conv2d_columns(o, wt, geom, idx, val, k0, k1, s, pstart, pc, pv, n_chunks):
     """
     if k1 <= k0:
         return
-    n_blk, cb = _setup(geom, idx, val, k0, k1, s, pstart, pc, pv)
+    n_blk, cb = _setup_split(geom, idx, val, k0, k1, s, pstart, pc, pv, n_chunks)
     for t in prange(n_chunks):
         _part(o, wt, geom, s, pstart, pc, pv, n_blk, cb, t, n_chunks)

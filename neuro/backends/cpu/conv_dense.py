@@ -17,7 +17,14 @@ from numba import njit
 
 from .views import row_view
 
-__all__ = ["DENSE_FRACTION", "padded_size", "pad_events", "dense_terms", "dense_gather"]
+__all__ = [
+    "DENSE_FRACTION",
+    "padded_size",
+    "pad_events",
+    "pad_channels",
+    "dense_terms",
+    "dense_gather",
+]
 
 # A one-group convolution takes the dense-input path when at least this fraction of
 # its input units carry an event (below it, skipping the zeros pays).
@@ -46,31 +53,45 @@ def pad_events(idx, val, k0, k1, geom, xp):
     xp : ndarray, shape (>= C_in (H + 2 pad_h) (W + 2 pad_w),)
         Filled: the padded map, channels-first.
     """
-    h, w, ph, pw = geom[0], geom[1], geom[6], geom[7]
     c_in = geom[8] * geom[9]
-    hw = h * w
-    if k1 <= k0 or idx[k0] < 0 or idx[k1 - 1] >= c_in * hw:
+    if k1 <= k0 or idx[k0] < 0 or idx[k1 - 1] >= c_in * geom[0] * geom[1]:
         return False
     for k in range(k0 + 1, k1):
         if idx[k] <= idx[k - 1]:
             return False
-    hp, wp = h + 2 * ph, w + 2 * pw
-    m = row_view(xp, 0, c_in * hp * wp)
-    m[:] = 0
-    c, y, x = idx[k0] // hw, (idx[k0] % hw) // w, idx[k0] % w
-    i = idx[k0]
-    for k in range(k0, k1):
-        while i < idx[k]:  # step (c, y, x) on to the next unit: no division per event
-            i += 1
-            x += 1
-            if x == w:
-                x = 0
-                y += 1
-                if y == h:
-                    y = 0
-                    c += 1
-        m[(c * hp + y + ph) * wp + x + pw] = val[k]
+    pad_channels(idx, val, k0, k1, 0, c_in, geom, xp)
     return True
+
+
+@njit(cache=True, nogil=True)
+def pad_channels(idx, val, e0, e1, c0, c1, geom, xp):
+    """Channels ``c0:c1`` of the zero-padded map ``xp``: zeros, then the events
+    ``e0:e1`` (ascending unit indices, all in those channels) at their positions.
+
+    Walks the events row by row of the input (no division per event); writes only
+    ``xp[c0 (H + 2 pad_h)(W + 2 pad_w) : c1 (H + 2 pad_h)(W + 2 pad_w)]``, so
+    disjoint channel ranges can be filled by parallel threads.
+    """
+    h, w, ph, pw = geom[0], geom[1], geom[6], geom[7]
+    hp, wp = h + 2 * ph, w + 2 * pw
+    m = row_view(xp, c0 * hp * wp, (c1 - c0) * hp * wp)
+    m[:] = 0
+    if e1 <= e0:
+        return
+    row = idx[e0] // w  # input row c H + y of the first event
+    row_end = (row + 1) * w
+    c, y = row // h, row % h
+    shift = ((c - c0) * hp + y + ph) * wp + pw - row * w  # unit index -> map position
+    for k in range(e0, e1):
+        i = idx[k]
+        while i >= row_end:  # on to the event's row
+            row_end += w
+            y += 1
+            shift += wp - w
+            if y == h:
+                y = 0
+                shift += 2 * ph * wp
+        m[i + shift] = val[k]
 
 
 @njit(cache=True, nogil=True)

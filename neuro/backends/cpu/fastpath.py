@@ -43,6 +43,7 @@ from .runloop import (
     run_batch_serial,
     run_call_frame,
 )
+from .sample_split import independent_group
 from .tables import COMPILED_NEURONS, Kind, Pop, Proj, WeightKind
 
 __all__ = [
@@ -289,6 +290,7 @@ class CompiledNetwork:
                 taps = op.n_out // network.populations[p.post].size
                 window = np.ascontiguousarray(op.indices // taps, dtype=np.int64)
                 row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(window)
+                targets = window
                 fan_nnz = op.fanout_nnz()
             elif op.type == "sparse":
                 row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
@@ -296,6 +298,7 @@ class CompiledNetwork:
                 row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(indptr)
                 indices = np.ascontiguousarray(op.indices, dtype=np.int64)
                 row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(indices)
+                targets = indices
                 fan_nnz = op.fanout_nnz()
             else:
                 with np.errstate(over="ignore"):
@@ -319,6 +322,9 @@ class CompiledNetwork:
             row[Proj.PORT] = self.port_index[p.post][p.port]
             row[Proj.BLOCK], row[Proj.ROWS] = max(1, op.n_out), max(1, op.n_pre)
             row[Proj.TILE] = max(1, op.n_out)
+            row[Proj.GROUP] = max(1, op.n_pre)
+            if op.type == "sparse":  # units whose outputs a thread can own (batch 1)
+                row[Proj.GROUP] = independent_group(indptr, targets, op.n_pre)
             lookup = self.pop[self.index[p.pre], Pop.KIND] == Kind.TOKEN
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))

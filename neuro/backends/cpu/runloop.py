@@ -48,6 +48,7 @@ import numpy as np
 from numba import carray, njit, prange
 
 from .conv import conv2d_columns, conv2d_into
+from .conv_split import events_ascend
 from .egru import egru_row_events
 from .kernels import (
     all_finite,
@@ -59,6 +60,15 @@ from .kernels import (
     threshold_row_events,
 )
 from .maxpool_kernels import maxpool_row_events, route_max_into
+from .sample_split import (
+    EVENT_COST,
+    UNIT_COST,
+    fill_split,
+    route_max_split,
+    sparse_split,
+    tally_split,
+    threshold_split,
+)
 from .tables import Kind, Pop, Proj, WeightKind
 from .views import pointer_like
 
@@ -117,6 +127,11 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
     elif kind == WeightKind.SPARSE:
         indptr = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
         indices = _view(pk[Proj.INTS2], pk[Proj.INTS2_LEN], int_like)
+        group = pk[Proj.GROUP]
+        if col_chunks > 1 and group < n_pre and (k1 - k0) * EVENT_COST >= min_par:
+            if events_ascend(idx, k0, k1, col_chunks):
+                sparse_split(o, indptr, indices, w, idx, val, k0, k1, group, col_chunks)
+                return
         sparse_rows_into(o, indptr, indices, w, idx, val, k0, k1)
     elif kind == WeightKind.CONV2D:
         geom = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
@@ -135,12 +150,18 @@ def _deliver(o, pk, val_like, int_like, idx, val, k0, k1, c0, c1, col_chunks, mi
     else:
         indptr = _view(pk[Proj.INTS], pk[Proj.INTS_LEN], int_like)
         window = _view(pk[Proj.INTS2], pk[Proj.INTS2_LEN], int_like)
+        group = pk[Proj.GROUP]
+        if col_chunks > 1 and group < n_pre and (k1 - k0) * EVENT_COST >= min_par:
+            if events_ascend(idx, k0, k1, col_chunks):
+                route_max_split(o, indptr, window, idx, val, k0, k1, group, col_chunks)
+                return
         route_max_into(o, indptr, window, idx, val, k0, k1)
 
 
 @njit(cache=True, nogil=True)
-def begin_population(t, i, b, net, buf):
-    """Input populations: this step's events.  Others: ports start from their biases."""
+def begin_population(t, i, b, net, buf, n_split, min_par):
+    """Input populations: this step's events.  Others: ports start from their biases
+    (large ports on ``n_split`` threads: :mod:`.sample_split`)."""
     pop, bias = net[0], net[5]
     ports, slot_off, ev_cnt, ev_idx, ev_val = buf[0], buf[2], buf[3], buf[4], buf[5]
     batch = ev_cnt.shape[1]
@@ -150,6 +171,9 @@ def begin_population(t, i, b, net, buf):
         for port in range(pop[i, Pop.N_PORTS]):
             p0 = pop[i, Pop.PORTS] + (port * batch + b) * width
             b0 = pop[i, Pop.BIAS] + port * width
+            if n_split > 1 and width * UNIT_COST >= min_par:
+                fill_split(ports[p0 : p0 + width], bias[b0 : b0 + width], n_split)
+                continue
             for j in range(width):  # an explicit loop: numba's slice copy is slower
                 ports[p0 + j] = bias[b0 + j]
         return
@@ -180,12 +204,16 @@ def _events_of(t, k, b, net, buf):
 
 
 @njit(cache=True, nogil=True)
-def _count_delivery(k, b, k0, k1, net, buf, cnt):
-    """Counters of projection ``k`` for the events ``k0:k1`` of sample ``b``."""
+def _count_delivery(k, b, k0, k1, net, buf, cnt, n_split, min_par):
+    """Counters of projection ``k`` for the events ``k0:k1`` of sample ``b`` (long
+    event lists on ``n_split`` threads)."""
     proj, ev_idx = net[1], buf[4]
     fan_nnz = _view(proj[k, Proj.FAN_NNZ], proj[k, Proj.N_PRE], ev_idx)
     fan_tot = _view(proj[k, Proj.FAN_TOT], proj[k, Proj.N_PRE], ev_idx)
-    s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
+    if n_split > 1 and (k1 - k0) * EVENT_COST >= min_par:
+        s, a = tally_split(ev_idx, k0, k1, fan_nnz, fan_tot, n_split)
+    else:
+        s, a = fan_counts(ev_idx, k0, k1, fan_nnz, fan_tot)
     cnt[0][b, k] += s
     cnt[1][b, k] += a
     cnt[2][b, k] += k1 - k0
@@ -206,7 +234,7 @@ def deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par):
     c1 = min(width, c0 + proj[k, Proj.BLOCK])
     _deliver(o, proj[k], ev_val, ev_idx, ev_idx, ev_val, k0, k1, c0, c1, col_chunks, min_par, b)
     if c0 == 0:
-        _count_delivery(k, b, k0, k1, net, buf, cnt)
+        _count_delivery(k, b, k0, k1, net, buf, cnt, col_chunks, min_par)
 
 
 @njit(cache=True, nogil=True)
@@ -265,9 +293,10 @@ def _tiled(k, net):
 
 
 @njit(cache=True, nogil=True)
-def finish_population(t, i, b, steps, net, buf, cnt, record_all):
+def finish_population(t, i, b, steps, net, buf, cnt, record_all, n_split, min_par):
     """The model's update of non-input populations (events of step ``t`` from the
-    ports), then counting and recording for every population.
+    ports), then counting and recording for every population.  Large FATReLU
+    populations are thresholded on ``n_split`` threads (:mod:`.sample_split`).
 
     Recorded outputs are written at step t (``record_all``) or 0 (last step only).
     """
@@ -292,7 +321,10 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all):
                     check = False
         if kind == Kind.FATRELU:
             th = theta[pop[i, Pop.THETA] : pop[i, Pop.THETA] + size]
-            n = threshold_row_events(o, th, ev_idx, ev_val, off)
+            if n_split > 1 and size * UNIT_COST >= min_par:
+                n = threshold_split(o, th, ev_idx, ev_val, off, n_split)
+            else:
+                n = threshold_row_events(o, th, ev_idx, ev_val, off)
         elif kind == Kind.READOUT:
             n = dense_row_events(o, ev_idx, ev_val, off)
         elif kind == Kind.READOUT_ACC:
@@ -333,20 +365,20 @@ def run_batch_serial(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min_p
     for t in range(t0, t1):
         for i in range(pop.shape[0]):
             for b in range(batch):
-                begin_population(t, i, b, net, buf)
+                begin_population(t, i, b, net, buf, col_chunks, min_par)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
                 if _tiled(k, net):
                     deliver_tiles(t, i, k, 0, _n_tiles(k, net), net, buf)
                     for b in range(batch):
                         k0, k1 = _events_of(t, k, b, net, buf)
-                        _count_delivery(k, b, k0, k1, net, buf, cnt)
+                        _count_delivery(k, b, k0, k1, net, buf, cnt, 1, min_par)
                     continue
                 for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in range(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, col_chunks, min_par)
             for b in range(batch):
-                finish_population(t, i, b, steps, net, buf, cnt, record_all)
+                finish_population(t, i, b, steps, net, buf, cnt, record_all, col_chunks, min_par)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -358,14 +390,14 @@ def run_batch_lockstep(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
     for t in range(t0, t1):
         for i in range(pop.shape[0]):
             for b in prange(batch):
-                begin_population(t, i, b, net, buf)
+                begin_population(t, i, b, net, buf, 1, min_par)
             for q in range(inc_ptr[i], inc_ptr[i + 1]):
                 k = inc[q]
                 for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                     for b in prange(batch):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
             for b in prange(batch):
-                finish_population(t, i, b, steps, net, buf, cnt, record_all)
+                finish_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -375,12 +407,12 @@ def run_batch_parallel(t0, t1, steps, net, buf, cnt, record_all, col_chunks, min
     for b in prange(buf[3].shape[1]):
         for t in range(t0, t1):
             for i in range(pop.shape[0]):
-                begin_population(t, i, b, net, buf)
+                begin_population(t, i, b, net, buf, 1, min_par)
                 for q in range(inc_ptr[i], inc_ptr[i + 1]):
                     k = inc[q]
                     for c0 in range(0, net[1][k, Proj.WIDTH], net[1][k, Proj.BLOCK]):
                         deliver_projection(t, i, k, b, c0, net, buf, cnt, 1, min_par)
-                finish_population(t, i, b, steps, net, buf, cnt, record_all)
+                finish_population(t, i, b, steps, net, buf, cnt, record_all, 1, min_par)
 
 
 @njit(cache=True, nogil=True)
