@@ -20,7 +20,15 @@ BACKENDS.register_lazy("cpu", "neuro.backends.cpu:CpuBackend")
 BACKENDS.register_lazy("cores", "neuro.backends.cores:CoresBackend")
 BACKENDS.register_lazy("lava", "neuro.backends.lava:LavaBackend")
 
-__all__ = ["BACKENDS", "Backend", "RunInputs", "RunResult", "prepare_inputs", "run"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "LazyRunResult",
+    "RunInputs",
+    "RunResult",
+    "prepare_inputs",
+    "run",
+]
 
 
 @dataclass
@@ -221,6 +229,25 @@ class RunResult:
         from ..audit.report import Audit
 
         return Audit.from_result(self, **options)
+
+
+class LazyRunResult(RunResult):
+    """A :class:`RunResult` whose ``final_state``, when None, is built on first read:
+    every population (``_stateless``, names) with no model state and no history (a
+    network without stateful populations or delays, after a plain call)."""
+
+    @property
+    def final_state(self) -> dict:
+        state = self.__dict__.get("final_state")
+        if state is None:
+            names = self.__dict__.get("_stateless", ())
+            state = {name: {"state": {}, "history": []} for name in names}
+            self.__dict__["final_state"] = state
+        return state
+
+    @final_state.setter
+    def final_state(self, value) -> None:
+        self.__dict__["final_state"] = value
 
 
 class Backend:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import os
 import threading
 from collections import OrderedDict
 
@@ -35,7 +36,16 @@ import numpy as np
 
 from ..exceptions import InputError
 from ..ir.network import Network
-from ..limits import check_run_memory, delay_depths, run_memory_total, skips_budget_check
+from ..limits import (
+    _ALWAYS_FITS as ALWAYS_FITS,
+)
+from ..limits import (
+    ENV_VAR,
+    check_run_memory,
+    delay_depths,
+    run_memory_total,
+    skips_budget_check,
+)
 from ..models.input import Input
 from .base import input_layout, prepare_inputs
 
@@ -45,6 +55,31 @@ __all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"
 CACHE_SIZE = 4
 # Memory estimates a program keeps (one per batch size, steps and recording asked for).
 MEMORY_KEYS = 16
+
+
+# What a guard check raises when the network changed under it: a value that no longer
+# compares (e.g. an array), a removed name or attribute.
+_CHANGED = (ValueError, TypeError, KeyError, AttributeError)
+
+# The memory budget of the environment, read per call from os.environ's own mapping (the
+# one os.environ.get reads, without its key encoding: tens of nanoseconds, not a
+# microsecond); where os.environ has no such mapping, through os.environ.get.
+_ENVIRON = getattr(os.environ, "_data", None)
+if not isinstance(_ENVIRON, dict):  # pragma: no cover - other Python implementations
+    _ENVIRON = None
+    _BUDGET_KEY = None
+else:
+    _BUDGET_KEY = os.environ.encodekey(ENV_VAR)
+
+
+def _budget_set() -> bool:
+    """Whether ``$NEURO_MEMORY_BUDGET`` is set (as :func:`~neuro.limits.skips_budget_check`
+    reads it)."""
+    return bool(os.environ.get(ENV_VAR))
+
+
+def _never() -> bool:
+    return False
 
 
 def _fields(obj) -> dict:
@@ -84,6 +119,7 @@ class NetworkGuard:
         self.projs = list(network.projections.items())
         outputs = network.__dict__.get("_outputs")
         self.outputs = None if outputs is None else list(outputs)
+        self.check = _never  # one straight-line check of everything kept (locked only)
         if not lock:
             return
         for pop in network.populations.values():
@@ -99,7 +135,7 @@ class NetworkGuard:
                 self.same.append((p, "bias", p.bias))
             self.same.append((p, "weights", p.weights))
             self._fields(p.weights)
-        self._check = self._checker()
+        self.check = self._checker()
 
     def _lock(self, obj, name: str, value: np.ndarray) -> None:
         if not (value.flags.owndata and value.base is None):
@@ -166,11 +202,9 @@ class NetworkGuard:
 
     def current(self) -> bool:
         """Whether the network still has the compiled structure, arrays and values."""
-        if not self.locked:
-            return False
         try:
-            return self._check()
-        except (ValueError, TypeError, KeyError, AttributeError):
+            return self.check()
+        except _CHANGED:
             return False  # a value that no longer compares (e.g. an array), a removed name
 
 
@@ -236,11 +270,12 @@ class Program:
         # the plain call (one static batch of the one dense input, default options,
         # the one output recorded): (input name, sample shape), or None
         self._plain = None
-        self._plain_totals = {}  # batch -> estimated bytes of its plain call
+        self._plain_shapes = {}  # input shape -> whether its plain call may be taken
         if len(self._layout) == 1 and len(self._outputs) == 1:
             name, pop, sample = self._layout[0]
             if type(pop.model).check is Input.check:
                 self._plain = (name, sample)
+        self._check = self._guard.check
         self.compiles += 1
 
     def _estimate(self, batch: int, steps: int, record: list, record_steps: str) -> int:
@@ -254,15 +289,22 @@ class Program:
             self._memory[key] = total
         return total
 
-    def _small(self, batch: int) -> bool:
-        """Whether a plain call of ``batch`` samples skips the memory check (its
-        estimate is small and no budget is set)."""
-        total = self._plain_totals.get(batch)
-        if total is None:
-            if len(self._plain_totals) >= MEMORY_KEYS:
-                self._plain_totals.clear()
-            total = self._plain_totals[batch] = self._estimate(batch, 1, self._outputs, "all")
-        return skips_budget_check(total, None)
+    def _plain_shape(self, shape: tuple) -> bool:
+        """Whether inputs of ``shape`` may take the plain call: one static batch of the
+        one dense input whose run's estimated memory is small enough to skip the
+        budget check when no budget is set (kept per shape)."""
+        plain = self._plain
+        ok = (
+            plain is not None
+            and len(shape) >= 1
+            and shape[1:] == plain[1]
+            and shape[0] > 0
+            and self._estimate(shape[0], 1, self._outputs, "all") <= ALWAYS_FITS
+        )
+        if len(self._plain_shapes) >= MEMORY_KEYS:
+            self._plain_shapes.clear()
+        self._plain_shapes[shape] = ok
+        return ok
 
     @property
     def current(self) -> bool:
@@ -291,27 +333,32 @@ class Program:
         with self._lock:
             # guarded: compile again when the network changed, also before the first run
             # (edits between compile and run); unguarded: compile every run after the first
-            if (self._runs or self._guarded) and not self._guard.current():
+            try:
+                current = self._check()
+            except _CHANGED:  # a value that no longer compares (e.g. an array), a removed name
+                current = False
+            if not current and (self._runs or self._guarded):
                 self._compile()
             self._runs += 1
             network = self.network
             if (
-                self._plain is not None
-                and type(inputs) is np.ndarray
+                type(inputs) is np.ndarray
                 and steps is None
                 and initial_state is None
                 and record is None
                 and record_steps == "all"
                 and progress is None
                 and memory_budget is None
-                and inputs.shape[1:] == self._plain[1]
-                and inputs.shape[0] > 0
-                and self._small(inputs.shape[0])
+                and not (_ENVIRON.get(_BUDGET_KEY) if _ENVIRON is not None else _budget_set())
             ):
-                result = self._engine.plain_run(network, self._plain[0], inputs, self._outputs)
-                if result is not None:
-                    result.program = self
-                    return result
+                plain = self._plain_shapes.get(inputs.shape)
+                if plain is None:
+                    plain = self._plain_shape(inputs.shape)
+                if plain:
+                    result = self._engine.plain_run(network, self._plain[0], inputs, self._outputs)
+                    if result is not None:
+                        result.program = self
+                        return result
             prepared = prepare_inputs(network, inputs, steps, self._layout)
             if record is None:
                 record = self._outputs
