@@ -123,17 +123,21 @@ class NetworkGuard:
         if not lock:
             return
         for pop in network.populations.values():
-            self.equal += [(pop, "name", pop.name), (pop, "shape", pop.shape)]
-            self.same.append((pop, "model", pop.model))
+            for name, value in _fields(pop).items():  # name, shape (by value), model
+                if name == "model":
+                    self.same.append((pop, "model", value))
+                else:
+                    self.equal.append((pop, name, value))
             self._fields(pop.model)
         for p in network.projections.values():
-            for attr in ("name", "pre", "post", "port", "delay"):
-                self.equal.append((p, attr, getattr(p, attr)))
-            if isinstance(p.bias, np.ndarray):
-                self._lock(p, "bias", p.bias)
-            else:
-                self.same.append((p, "bias", p.bias))
-            self.same.append((p, "weights", p.weights))
+            # name, pre, post, port, delay, role (by value), bias, weights (by identity)
+            for name, value in _fields(p).items():
+                if name == "bias" and isinstance(value, np.ndarray):
+                    self._lock(p, "bias", value)
+                elif name in ("bias", "weights"):
+                    self.same.append((p, name, value))
+                else:
+                    self.equal.append((p, name, value))
             self._fields(p.weights)
         self.check = self._checker()
 
