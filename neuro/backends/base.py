@@ -232,22 +232,43 @@ class RunResult:
 
 
 class LazyRunResult(RunResult):
-    """A :class:`RunResult` whose ``final_state``, when None, is built on first read:
-    every population (``_stateless``, names) with no model state and no history (a
-    network without stateful populations or delays, after a plain call)."""
+    """A :class:`RunResult` whose ``counts`` and ``final_state`` are built on first read
+    (a call that only wants the outputs does not pay for them).
+
+    ``_count_source`` is ``(make, *args)``: ``counts`` is ``make(*args)``.
+    ``_stateless`` names the populations of a network without model state or delays:
+    ``final_state`` gives each an empty state and history, as a run would.  Copies and
+    pickles carry the built counts and final state.
+    """
+
+    @property
+    def counts(self):
+        counts = self._counts
+        if counts is None:
+            make, *args = self._count_source
+            counts = self._counts = make(*args)
+            self._count_source = None
+        return counts
+
+    @counts.setter
+    def counts(self, value) -> None:
+        self._counts, self._count_source = value, None
 
     @property
     def final_state(self) -> dict:
-        state = self.__dict__.get("final_state")
+        state = self._final
         if state is None:
-            names = self.__dict__.get("_stateless", ())
-            state = {name: {"state": {}, "history": []} for name in names}
-            self.__dict__["final_state"] = state
+            state = {name: {"state": {}, "history": []} for name in self._stateless}
+            self._final = state
         return state
 
     @final_state.setter
     def final_state(self, value) -> None:
-        self.__dict__["final_state"] = value
+        self._final = value
+
+    def __getstate__(self):
+        _ = self.counts, self.final_state
+        return self.__dict__.copy()
 
 
 class Backend:
@@ -387,32 +408,45 @@ def run(
     RunResult
         ``result.program`` runs the network again on new inputs.
     """
-    from .program import Program, cached_program
-
     if not isinstance(network, Network):
         raise InputError(
             f"neuro.run expects a neuro.Network, got a {type(network).__name__}; convert torch "
             "models with neuro.convert_and_run or converters.convert."
         )
-    if options.get("client") is not None:
-        from ..distributed import run as distributed_run
+    if "client" in options:
+        client = options.pop("client")
+        if client is not None:
+            from ..distributed import run as distributed_run
 
-        return distributed_run(
-            network,
-            inputs,
-            steps=steps,
-            record=record,
-            record_steps=record_steps,
-            initial_state=initial_state,
-            progress=progress,
-            backend=backend,
-            **options,
-        )
-    options.pop("client", None)
+            return distributed_run(
+                network,
+                inputs,
+                steps=steps,
+                record=record,
+                record_steps=record_steps,
+                initial_state=initial_state,
+                progress=progress,
+                backend=backend,
+                client=client,
+                **options,
+            )
+    program_module = _PROGRAM_MODULE or _program_module()
     if cache:
-        program = cached_program(network, backend, options)
+        program = program_module.cached_program(network, backend, options)
     else:
-        program = Program(network, backend, guard=False, **options)
+        program = program_module.Program(network, backend, guard=False, **options)
     return program.run(
         inputs, steps, initial_state, record, record_steps, progress, memory_budget=memory_budget
     )
+
+
+_PROGRAM_MODULE = None
+
+
+def _program_module():
+    """:mod:`neuro.backends.program`, imported on first use (it imports this module)."""
+    global _PROGRAM_MODULE
+    from . import program
+
+    _PROGRAM_MODULE = program
+    return program

@@ -82,6 +82,18 @@ def _never() -> bool:
     return False
 
 
+def _first_call_only():
+    """A check that is True on its first call only (an unguarded program's first run)."""
+    first = [True]
+
+    def check() -> bool:
+        if first:
+            return bool(first.pop())
+        return False
+
+    return check
+
+
 def _fields(obj) -> dict:
     """Attributes of a model or weight operator (dataclass fields, else ``vars``)."""
     if dataclasses.is_dataclass(obj):
@@ -183,12 +195,11 @@ class NetworkGuard:
             return f"getattr({ref(obj)}, {name!r})"
 
         net = ref(self.network)
-        lines.append(f"tuple({net}.populations) == {ref(tuple(n for n, _ in self.pops))}")
-        for name, pop in self.pops:
-            lines.append(f"{net}.populations[{name!r}] is {ref(pop)}")
-        lines.append(f"tuple({net}.projections) == {ref(tuple(n for n, _ in self.projs))}")
-        for name, proj in self.projs:
-            lines.append(f"{net}.projections[{name!r}] is {ref(proj)}")
+        for table, entries in (("populations", self.pops), ("projections", self.projs)):
+            # the names in order, then each entry by identity (not ==, which a class
+            # may define as it likes)
+            lines.append(f"tuple({net}.{table}) == {ref(tuple(n for n, _ in entries))}")
+            lines += [f"{net}.{table}[{n!r}] is {ref(v)}" for n, v in entries]
         lines.append(f"{net}.__dict__.get('_outputs') == {ref(self.outputs)}")
         for obj, name, value in self.same:
             lines.append(f"{attr(obj, name)} is {ref(value)}")
@@ -256,8 +267,9 @@ class Program:
         self._guarded = guard
         self._lock = threading.Lock()
         self.compiles = 0
-        self._runs = 0
         self._compile()
+        if not guard:  # the first run uses this compile; every later one compiles again
+            self._check = _first_call_only()
 
     def _compile(self) -> None:
         self.network.validate()
@@ -341,9 +353,8 @@ class Program:
                 current = self._check()
             except _CHANGED:  # a value that no longer compares (e.g. an array), a removed name
                 current = False
-            if not current and (self._runs or self._guarded):
+            if not current:
                 self._compile()
-            self._runs += 1
             network = self.network
             if (
                 type(inputs) is np.ndarray
@@ -440,15 +451,6 @@ def compile(network: Network, backend: str = "cpu", **options) -> Program:  # no
     return Program(network, backend, **options)
 
 
-def _options_key(backend: str, options: dict):
-    try:
-        key = (backend, tuple(sorted(options.items())))
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 class _ProgramCache(OrderedDict):
     """The programs :func:`neuro.run` keeps on a network; copies and pickles start empty."""
 
@@ -468,14 +470,15 @@ _CACHE_ATTR = "_neuro_programs"
 def cached_program(network: Network, backend: str, options: dict) -> Program:
     """The cached program of ``network`` for ``backend`` and ``options``, compiled on
     first use (and again whenever the network changed)."""
-    key = _options_key(backend, options)
-    if key is None:  # options that cannot be compared: no caching
-        return Program(network, backend, guard=False, **options)
     cache = network.__dict__.get(_CACHE_ATTR)
     if cache is None:
         cache = _ProgramCache()
         network.__dict__[_CACHE_ATTR] = cache
-    program = cache.get(key)
+    try:
+        key = (backend, tuple(sorted(options.items()))) if options else (backend, ())
+        program = cache.get(key)
+    except TypeError:  # options that cannot be compared: no caching
+        return Program(network, backend, guard=False, **options)
     if program is None or program.network is not network:
         program = Program(network, backend, **options)
         cache[key] = program

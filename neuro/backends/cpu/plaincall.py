@@ -29,7 +29,6 @@ __all__ = ["PlainCall", "plain_call"]
 
 _perf_counter = time.perf_counter
 _new = object.__new__
-_NO_AC = frozenset()
 
 
 class PlainCall:
@@ -67,9 +66,8 @@ class PlainCall:
         "proj",
         "entry",
         "totals",
-        "count_shape",
-        "lookups",
-        "input_name",
+        "batch",
+        "flat_out",
         "network",
         "info",
         "eager_state",
@@ -82,7 +80,7 @@ class PlainCall:
         (self.name,) = self.record
         self.network = net.network
         batch = tb.batch
-        i_in, self.input_name, _, size = net.inputs[0]
+        i_in, _, _, size = net.inputs[0]
         self.i_in = i_in
         self.i_rec = net.index[self.name]
         self.dtype = net.dtype
@@ -90,10 +88,11 @@ class PlainCall:
         self.x_shape = (1, batch, size)
         self.rec_shape = (1, batch, net.sizes[self.i_rec])
         self.out_shape = (batch, *self.network.populations[self.name].shape)
+        self.flat_out = len(self.out_shape) == 2
+        self.batch = batch
         # the counters and events out, copied after each call (the next one reuses them)
         self.totals = tb.scratch[: tb.counters.size + tb.ev_out.size]
-        self.count_shape = tb.counters.shape
-        self.lookups = net.lookups
+        assert tb.counters.shape == (3, batch, net.proj.shape[0])
         self.info = {"dtype": net.dtype_name, "engine": "compiled", "threads": 1}
         self.info["schedule"] = "serial"
         self.eager_state = bool(net.stateful or net.delayed)
@@ -124,12 +123,12 @@ class PlainCall:
             tb.pop[:, Pop.RECORD] = tb.pop[:, Pop.RECORD_STEPS] = 0
             tb.recorded = list(self.record)
         # batches share the projection table only while the tile settings hold
-        if tb.proj is not self.proj or (tb.batch > 1 and tb.tiling != fastpath.tiling_settings()):
+        if tb.proj is not self.proj or (self.batch > 1 and tb.tiling != fastpath.tiling_settings()):
             self._refresh()
         start = _perf_counter()
         rec = np.empty(self.rec_shape, self.dtype)  # written in full by the loop
         n_bad = self.entry(
-            x.reshape(self.x_shape),
+            x[None] if x.ndim == 2 else x.reshape(self.x_shape),
             self.i_in,
             rec,
             self.i_rec,
@@ -145,36 +144,29 @@ class PlainCall:
                 return None
             net = self.net
             net._nonfinite(tb.arguments(net, tb.proj)[2][4])
-        counts = _new(RunCounts)
-        counts.__dict__ = {
-            "batch": tb.batch,
-            "steps": 1,
-            "lookups": self.lookups,
-            "_ac": _NO_AC,
-            "_ac_source": None,
-            "_ac_input": (self.network, self.input_name, x),
-            "_source": (self.net, self.totals.copy(), self.count_shape),
-            "_built": None,
-        }
-        if self.eager_state:
-            final = self.net._outcome(tb, tb.batch, 1)[1]
-        else:
-            final = None
-        outputs = rec.reshape(self.out_shape)
-        result = _new(LazyRunResult)
-        result.__dict__ = {
-            "outputs": outputs,
-            "recordings": {self.name: outputs},
-            "counts": counts,
-            "final_state": final,
-            "backend": "cpu",
-            "network": self.network,
-            "wall_time_s": _perf_counter() - start,
-            "info": self.info.copy(),
-            "program": None,
-            "_stateless": self.stateless,
-        }
+        result = _new(LazyRunResult)  # RunResult's fields, set in its order
+        result.outputs = outputs = rec[0] if self.flat_out else rec.reshape(self.out_shape)
+        result.recordings = {self.name: outputs}
+        result._counts = None
+        # the counters and events out, copied (the next call reuses the buffers)
+        result._count_source = (_counts, self.net, self.batch, self.totals.tobytes(), x)
+        result._final = self.net._outcome(tb, self.batch, 1)[1] if self.eager_state else None
+        result.backend = "cpu"
+        result.network = self.network
+        result.wall_time_s = _perf_counter() - start
+        result.info = self.info.copy()
+        result.program = None
+        result._stateless = self.stateless
         return result
+
+
+def _counts(net, batch, totals, x):
+    """The counts of a plain call from its copied counters (``totals``, bytes) and input
+    ``x`` (for the AC/MAC split), per-layer records built when first read."""
+    totals = np.frombuffer(totals, dtype=np.int64)
+    counts = RunCounts(net, batch, 1, totals, (3, batch, net.proj.shape[0]))
+    counts._ac_input = (net.network, net.inputs[0][1], x)
+    return counts
 
 
 def plain_call(net, x, record):
