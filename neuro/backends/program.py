@@ -20,9 +20,10 @@ operators and the identity of every array with the compiled ones and checks that
 array is still read-only: one straight-line expression generated at compile time, tens
 of nanoseconds per kept attribute (about a tenth of a microsecond per array, for its
 flag), whatever the weights' size; on any difference the program compiles again, so a
-run always uses the network as it is.  Arrays that do not own their memory (views of another array, arrays sharing
-memory with a torch tensor) are first replaced in the network by read-only copies, so
-nothing outside numpy's write protection can change them.  ``neuro.run(...,
+run always uses the network as it is.  Arrays that do not own their memory (views of
+another array, arrays sharing memory with a torch tensor) are first replaced in the
+network by read-only copies, so nothing outside numpy's write protection can change
+them.  ``neuro.run(...,
 cache=False)`` compiles for the one call and leaves the network's arrays as they are.
 """
 
