@@ -20,7 +20,15 @@ BACKENDS.register_lazy("cpu", "neuro.backends.cpu:CpuBackend")
 BACKENDS.register_lazy("cores", "neuro.backends.cores:CoresBackend")
 BACKENDS.register_lazy("lava", "neuro.backends.lava:LavaBackend")
 
-__all__ = ["BACKENDS", "Backend", "RunInputs", "RunResult", "prepare_inputs", "run"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "LazyRunResult",
+    "RunInputs",
+    "RunResult",
+    "prepare_inputs",
+    "run",
+]
 
 
 @dataclass
@@ -223,6 +231,46 @@ class RunResult:
         return Audit.from_result(self, **options)
 
 
+class LazyRunResult(RunResult):
+    """A :class:`RunResult` whose ``counts`` and ``final_state`` are built on first read
+    (a call that only wants the outputs does not pay for them).
+
+    ``_count_source`` is ``(make, *args)``: ``counts`` is ``make(*args)``.
+    ``_stateless`` names the populations of a network without model state or delays:
+    ``final_state`` gives each an empty state and history, as a run would.  Copies and
+    pickles carry the built counts and final state.
+    """
+
+    @property
+    def counts(self):
+        counts = self._counts
+        if counts is None:
+            make, *args = self._count_source
+            counts = self._counts = make(*args)
+            self._count_source = None
+        return counts
+
+    @counts.setter
+    def counts(self, value) -> None:
+        self._counts, self._count_source = value, None
+
+    @property
+    def final_state(self) -> dict:
+        state = self._final
+        if state is None:
+            state = {name: {"state": {}, "history": []} for name in self._stateless}
+            self._final = state
+        return state
+
+    @final_state.setter
+    def final_state(self, value) -> None:
+        self._final = value
+
+    def __getstate__(self):
+        _ = self.counts, self.final_state
+        return self.__dict__.copy()
+
+
 class Backend:
     """Base class of backends: subclasses implement :meth:`execute`.
 
@@ -360,32 +408,45 @@ def run(
     RunResult
         ``result.program`` runs the network again on new inputs.
     """
-    from .program import Program, cached_program
-
     if not isinstance(network, Network):
         raise InputError(
             f"neuro.run expects a neuro.Network, got a {type(network).__name__}; convert torch "
             "models with neuro.convert_and_run or converters.convert."
         )
-    if options.get("client") is not None:
-        from ..distributed import run as distributed_run
+    if "client" in options:
+        client = options.pop("client")
+        if client is not None:
+            from ..distributed import run as distributed_run
 
-        return distributed_run(
-            network,
-            inputs,
-            steps=steps,
-            record=record,
-            record_steps=record_steps,
-            initial_state=initial_state,
-            progress=progress,
-            backend=backend,
-            **options,
-        )
-    options.pop("client", None)
+            return distributed_run(
+                network,
+                inputs,
+                steps=steps,
+                record=record,
+                record_steps=record_steps,
+                initial_state=initial_state,
+                progress=progress,
+                backend=backend,
+                client=client,
+                **options,
+            )
+    program_module = _PROGRAM_MODULE or _program_module()
     if cache:
-        program = cached_program(network, backend, options)
+        program = program_module.cached_program(network, backend, options)
     else:
-        program = Program(network, backend, guard=False, **options)
+        program = program_module.Program(network, backend, guard=False, **options)
     return program.run(
         inputs, steps, initial_state, record, record_steps, progress, memory_budget=memory_budget
     )
+
+
+_PROGRAM_MODULE = None
+
+
+def _program_module():
+    """:mod:`neuro.backends.program`, imported on first use (it imports this module)."""
+    global _PROGRAM_MODULE
+    from . import program
+
+    _PROGRAM_MODULE = program
+    return program

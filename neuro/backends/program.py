@@ -14,13 +14,16 @@ read-only" instead of silently changing a compiled network.  To change a network
 assign a new array or object (``proj.weights.weight = w2``, ``pop.model =
 FATReLU(0.2)``, ``net.connect(...)``), or make the array writeable again
 (``w.flags.writeable = True``) and edit it.  Before every run (the first one too) the
-guard compares the network's structure and the identity of every array with the
-compiled ones and checks that each array is still read-only: one straight-line
-expression generated at compile time, tens of nanoseconds per kept attribute, whatever
-the weights' size; on any difference the program compiles again, so a run always uses
-the network as it is.  Arrays that do not own their memory (views of another array, arrays sharing
-memory with a torch tensor) are first replaced in the network by read-only copies, so
-nothing outside numpy's write protection can change them.  ``neuro.run(...,
+guard compares the network's structure (population and projection names in order, each
+entry by identity, every dataclass field of each), the fields of models and weight
+operators and the identity of every array with the compiled ones and checks that each
+array is still read-only: one straight-line expression generated at compile time, tens
+of nanoseconds per kept attribute (about a tenth of a microsecond per array, for its
+flag), whatever the weights' size; on any difference the program compiles again, so a
+run always uses the network as it is.  Arrays that do not own their memory (views of
+another array, arrays sharing memory with a torch tensor) are first replaced in the
+network by read-only copies, so nothing outside numpy's write protection can change
+them.  ``neuro.run(...,
 cache=False)`` compiles for the one call and leaves the network's arrays as they are.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import os
 import threading
 from collections import OrderedDict
 
@@ -35,7 +39,16 @@ import numpy as np
 
 from ..exceptions import InputError
 from ..ir.network import Network
-from ..limits import check_run_memory, delay_depths, run_memory_total, skips_budget_check
+from ..limits import (
+    _ALWAYS_FITS as ALWAYS_FITS,
+)
+from ..limits import (
+    ENV_VAR,
+    check_run_memory,
+    delay_depths,
+    run_memory_total,
+    skips_budget_check,
+)
 from ..models.input import Input
 from .base import input_layout, prepare_inputs
 
@@ -45,6 +58,43 @@ __all__ = ["Program", "NetworkGuard", "compile", "cached_program", "clear_cache"
 CACHE_SIZE = 4
 # Memory estimates a program keeps (one per batch size, steps and recording asked for).
 MEMORY_KEYS = 16
+
+
+# What a guard check raises when the network changed under it: a value that no longer
+# compares (e.g. an array), a removed name or attribute.
+_CHANGED = (ValueError, TypeError, KeyError, AttributeError)
+
+# The memory budget of the environment, read per call from os.environ's own mapping (the
+# one os.environ.get reads, without its key encoding: tens of nanoseconds, not a
+# microsecond); where os.environ has no such mapping, through os.environ.get.
+_ENVIRON = getattr(os.environ, "_data", None)
+if not isinstance(_ENVIRON, dict):  # pragma: no cover - other Python implementations
+    _ENVIRON = None
+    _BUDGET_KEY = None
+else:
+    _BUDGET_KEY = os.environ.encodekey(ENV_VAR)
+
+
+def _budget_set() -> bool:
+    """Whether ``$NEURO_MEMORY_BUDGET`` is set (as :func:`~neuro.limits.skips_budget_check`
+    reads it)."""
+    return bool(os.environ.get(ENV_VAR))
+
+
+def _never() -> bool:
+    return False
+
+
+def _first_call_only():
+    """A check that is True on its first call only (an unguarded program's first run)."""
+    first = [True]
+
+    def check() -> bool:
+        if first:
+            return bool(first.pop())
+        return False
+
+    return check
 
 
 def _fields(obj) -> dict:
@@ -84,22 +134,27 @@ class NetworkGuard:
         self.projs = list(network.projections.items())
         outputs = network.__dict__.get("_outputs")
         self.outputs = None if outputs is None else list(outputs)
+        self.check = _never  # one straight-line check of everything kept (locked only)
         if not lock:
             return
         for pop in network.populations.values():
-            self.equal += [(pop, "name", pop.name), (pop, "shape", pop.shape)]
-            self.same.append((pop, "model", pop.model))
+            for name, value in _fields(pop).items():  # name, shape (by value), model
+                if name == "model":
+                    self.same.append((pop, "model", value))
+                else:
+                    self.equal.append((pop, name, value))
             self._fields(pop.model)
         for p in network.projections.values():
-            for attr in ("name", "pre", "post", "port", "delay"):
-                self.equal.append((p, attr, getattr(p, attr)))
-            if isinstance(p.bias, np.ndarray):
-                self._lock(p, "bias", p.bias)
-            else:
-                self.same.append((p, "bias", p.bias))
-            self.same.append((p, "weights", p.weights))
+            # name, pre, post, port, delay, role (by value), bias, weights (by identity)
+            for name, value in _fields(p).items():
+                if name == "bias" and isinstance(value, np.ndarray):
+                    self._lock(p, "bias", value)
+                elif name in ("bias", "weights"):
+                    self.same.append((p, name, value))
+                else:
+                    self.equal.append((p, name, value))
             self._fields(p.weights)
-        self._check = self._checker()
+        self.check = self._checker()
 
     def _lock(self, obj, name: str, value: np.ndarray) -> None:
         if not (value.flags.owndata and value.base is None):
@@ -143,12 +198,11 @@ class NetworkGuard:
             return f"getattr({ref(obj)}, {name!r})"
 
         net = ref(self.network)
-        lines.append(f"tuple({net}.populations) == {ref(tuple(n for n, _ in self.pops))}")
-        for name, pop in self.pops:
-            lines.append(f"{net}.populations[{name!r}] is {ref(pop)}")
-        lines.append(f"tuple({net}.projections) == {ref(tuple(n for n, _ in self.projs))}")
-        for name, proj in self.projs:
-            lines.append(f"{net}.projections[{name!r}] is {ref(proj)}")
+        for table, entries in (("populations", self.pops), ("projections", self.projs)):
+            # the names in order, then each entry by identity (not ==, which a class
+            # may define as it likes)
+            lines.append(f"tuple({net}.{table}) == {ref(tuple(n for n, _ in entries))}")
+            lines += [f"{net}.{table}[{n!r}] is {ref(v)}" for n, v in entries]
         lines.append(f"{net}.__dict__.get('_outputs') == {ref(self.outputs)}")
         for obj, name, value in self.same:
             lines.append(f"{attr(obj, name)} is {ref(value)}")
@@ -166,11 +220,9 @@ class NetworkGuard:
 
     def current(self) -> bool:
         """Whether the network still has the compiled structure, arrays and values."""
-        if not self.locked:
-            return False
         try:
-            return self._check()
-        except (ValueError, TypeError, KeyError, AttributeError):
+            return self.check()
+        except _CHANGED:
             return False  # a value that no longer compares (e.g. an array), a removed name
 
 
@@ -218,8 +270,9 @@ class Program:
         self._guarded = guard
         self._lock = threading.Lock()
         self.compiles = 0
-        self._runs = 0
         self._compile()
+        if not guard:  # the first run uses this compile; every later one compiles again
+            self._check = _first_call_only()
 
     def _compile(self) -> None:
         self.network.validate()
@@ -236,11 +289,12 @@ class Program:
         # the plain call (one static batch of the one dense input, default options,
         # the one output recorded): (input name, sample shape), or None
         self._plain = None
-        self._plain_totals = {}  # batch -> estimated bytes of its plain call
+        self._plain_shapes = {}  # input shape -> whether its plain call may be taken
         if len(self._layout) == 1 and len(self._outputs) == 1:
             name, pop, sample = self._layout[0]
             if type(pop.model).check is Input.check:
                 self._plain = (name, sample)
+        self._check = self._guard.check
         self.compiles += 1
 
     def _estimate(self, batch: int, steps: int, record: list, record_steps: str) -> int:
@@ -254,15 +308,22 @@ class Program:
             self._memory[key] = total
         return total
 
-    def _small(self, batch: int) -> bool:
-        """Whether a plain call of ``batch`` samples skips the memory check (its
-        estimate is small and no budget is set)."""
-        total = self._plain_totals.get(batch)
-        if total is None:
-            if len(self._plain_totals) >= MEMORY_KEYS:
-                self._plain_totals.clear()
-            total = self._plain_totals[batch] = self._estimate(batch, 1, self._outputs, "all")
-        return skips_budget_check(total, None)
+    def _plain_shape(self, shape: tuple) -> bool:
+        """Whether inputs of ``shape`` may take the plain call: one static batch of the
+        one dense input whose run's estimated memory is small enough to skip the
+        budget check when no budget is set (kept per shape)."""
+        plain = self._plain
+        ok = (
+            plain is not None
+            and len(shape) >= 1
+            and shape[1:] == plain[1]
+            and shape[0] > 0
+            and self._estimate(shape[0], 1, self._outputs, "all") <= ALWAYS_FITS
+        )
+        if len(self._plain_shapes) >= MEMORY_KEYS:
+            self._plain_shapes.clear()
+        self._plain_shapes[shape] = ok
+        return ok
 
     @property
     def current(self) -> bool:
@@ -291,27 +352,31 @@ class Program:
         with self._lock:
             # guarded: compile again when the network changed, also before the first run
             # (edits between compile and run); unguarded: compile every run after the first
-            if (self._runs or self._guarded) and not self._guard.current():
+            try:
+                current = self._check()
+            except _CHANGED:  # a value that no longer compares (e.g. an array), a removed name
+                current = False
+            if not current:
                 self._compile()
-            self._runs += 1
             network = self.network
             if (
-                self._plain is not None
-                and type(inputs) is np.ndarray
+                type(inputs) is np.ndarray
                 and steps is None
                 and initial_state is None
                 and record is None
                 and record_steps == "all"
                 and progress is None
                 and memory_budget is None
-                and inputs.shape[1:] == self._plain[1]
-                and inputs.shape[0] > 0
-                and self._small(inputs.shape[0])
+                and not (_ENVIRON.get(_BUDGET_KEY) if _ENVIRON is not None else _budget_set())
             ):
-                result = self._engine.plain_run(network, self._plain[0], inputs, self._outputs)
-                if result is not None:
-                    result.program = self
-                    return result
+                plain = self._plain_shapes.get(inputs.shape)
+                if plain is None:
+                    plain = self._plain_shape(inputs.shape)
+                if plain:
+                    result = self._engine.plain_run(network, self._plain[0], inputs, self._outputs)
+                    if result is not None:
+                        result.program = self
+                        return result
             prepared = prepare_inputs(network, inputs, steps, self._layout)
             if record is None:
                 record = self._outputs
@@ -389,15 +454,6 @@ def compile(network: Network, backend: str = "cpu", **options) -> Program:  # no
     return Program(network, backend, **options)
 
 
-def _options_key(backend: str, options: dict):
-    try:
-        key = (backend, tuple(sorted(options.items())))
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 class _ProgramCache(OrderedDict):
     """The programs :func:`neuro.run` keeps on a network; copies and pickles start empty."""
 
@@ -417,14 +473,15 @@ _CACHE_ATTR = "_neuro_programs"
 def cached_program(network: Network, backend: str, options: dict) -> Program:
     """The cached program of ``network`` for ``backend`` and ``options``, compiled on
     first use (and again whenever the network changed)."""
-    key = _options_key(backend, options)
-    if key is None:  # options that cannot be compared: no caching
-        return Program(network, backend, guard=False, **options)
     cache = network.__dict__.get(_CACHE_ATTR)
     if cache is None:
         cache = _ProgramCache()
         network.__dict__[_CACHE_ATTR] = cache
-    program = cache.get(key)
+    try:
+        key = (backend, tuple(sorted(options.items()))) if options else (backend, ())
+        program = cache.get(key)
+    except TypeError:  # options that cannot be compared: no caching
+        return Program(network, backend, guard=False, **options)
     if program is None or program.network is not network:
         program = Program(network, backend, **options)
         cache[key] = program

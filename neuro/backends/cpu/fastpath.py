@@ -235,6 +235,7 @@ class CompiledNetwork:
         self._projections(network, dtype)
         self._counting(network)
         self._buffers = {}
+        self._plains = {}  # batch size -> its plain call (.plaincall), with the buffers
 
     def _cast(self, values, what):
         """``values`` in the run's dtype; values beyond its range are reported."""
@@ -453,17 +454,6 @@ class CompiledNetwork:
         }
         return recs, counts, final, info
 
-    def plain_call(self, x, record):
-        """The plain call (:meth:`.scheduler.CpuBackend.plain_run`): one static batch
-        ``x`` (B, size) for the one dense input population, already in the run's dtype
-        and C-contiguous, recording the one population ``record``, one thread.  Returns
-        what :meth:`run` returns, or None when ``x`` is not such a batch or has a value
-        that is not finite (the general path then names it)."""
-        if x.dtype != self.dtype or not x.flags.c_contiguous or self.inputs[0][2] != "input":
-            return None
-        B = x.shape[0]
-        return self._call(self.buffers(B), x, record, "all", 1, B, 1, check=True)
-
     def _call(self, tb, x, record, record_steps, threads, B, T, check=False):
         """:meth:`run` of the common call in one compiled entry (:func:`run_call_frame`):
         one dense input already in the run's dtype, one recording, no initial state, the
@@ -532,7 +522,7 @@ class CompiledNetwork:
 def _projection_table(net: CompiledNetwork, tb: RunBuffers):
     """The projection table of the batch size of ``tb``, with its tiles and the
     convolutions' work space (kept on ``tb`` while the tile settings are unchanged)."""
-    tiling = (COLUMN_BLOCK_BYTES, TILED_WEIGHT_BYTES, TILE_MIN_BATCH, TILE_COLUMNS, TILE_BYTES)
+    tiling = tiling_settings()
     if tb.proj is None or tb.tiling != tiling:
         proj = net.proj.copy()
         if net.conv_rows:  # the convolutions' work space of this batch size
@@ -551,6 +541,11 @@ def _projection_table(net: CompiledNetwork, tb: RunBuffers):
                     )
         tb.proj, tb.tiling = proj, tiling
     return tb.proj
+
+
+def tiling_settings() -> tuple:
+    """The tile settings a batch's projection table is built for (module constants)."""
+    return (COLUMN_BLOCK_BYTES, TILED_WEIGHT_BYTES, TILE_MIN_BATCH, TILE_COLUMNS, TILE_BYTES)
 
 
 def _finite(a) -> bool:

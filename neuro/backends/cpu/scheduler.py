@@ -18,14 +18,14 @@ counts and final state; the option ``engine`` chooses explicitly.
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager
 
 import numpy as np
 
 from ...exceptions import BackendError, NonFiniteWarning, NumericalError
-from ..base import BACKENDS, Backend, RunInputs
+from ..base import BACKENDS, Backend
 from .fastpath import compile_network, supports, warn_user
+from .plaincall import plain_call
 from .stepper import StepHooks, Stepper
 from .synapses import build_delivery
 
@@ -70,6 +70,7 @@ class CpuBackend(Backend):
 
     name = "cpu"
     options = ("dtype", "engine", "threads", "nonfinite")
+    _plain = None  # the compiled network of prepare() when plain calls can use it
 
     def _settings(self):
         dtype = np.dtype(self.config.get("dtype", "float32"))
@@ -105,23 +106,19 @@ class CpuBackend(Backend):
             )
         if engine != "python" and compiled:
             pool = _pool_threads(threads)
-            return ("compiled", compile_network(network, dtype, nonfinite), threads, pool)
+            tables = compile_network(network, dtype, nonfinite)
+            self._plain = tables if threads == 1 else None
+            return ("compiled", tables, threads, pool)
         deliveries = [build_delivery(proj, dtype) for proj in network.projections.values()]
         return ("python", deliveries, 1, 1)
 
     def plain_run(self, network, name, x, outputs):
         """The plain call in one compiled entry when the compiled engine runs on one
-        thread (:meth:`.fastpath.CompiledNetwork.plain_call`); else None."""
-        kind, tables, threads, _ = self.prepared
-        if kind != "compiled" or threads != 1:
+        thread (:func:`.plaincall.plain_call`); else None."""
+        tables = self._plain
+        if tables is None:
             return None
-        start = time.perf_counter()
-        done = tables.plain_call(x, outputs)
-        if done is None:
-            return None
-        elapsed = time.perf_counter() - start
-        inputs = RunInputs({name: x}, {name: True}, 1, x.shape[0], False)
-        return self.result(network, inputs, "all", *done, elapsed, outputs)
+        return plain_call(tables, x, outputs)
 
     def execute(self, network, inputs, record, record_steps, initial_state, progress):
         prepared = self.prepared if self.prepared is not None else self.prepare(network)
