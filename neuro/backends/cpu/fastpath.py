@@ -291,7 +291,7 @@ class CompiledNetwork:
                 taps = op.n_out // network.populations[p.post].size
                 window = np.ascontiguousarray(op.indices // taps, dtype=np.int64)
                 row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(window)
-                targets = window
+                row[Proj.GROUP] = independent_group(indptr, window, op.n_pre)  # batch-1 splits
                 fan_nnz = op.fanout_nnz()
             elif op.type == "sparse":
                 row[Proj.WEIGHTS], row[Proj.WEIGHTS_LEN] = self._pair(self._cast(op.data, where))
@@ -299,7 +299,7 @@ class CompiledNetwork:
                 row[Proj.INTS], row[Proj.INTS_LEN] = self._pair(indptr)
                 indices = np.ascontiguousarray(op.indices, dtype=np.int64)
                 row[Proj.INTS2], row[Proj.INTS2_LEN] = self._pair(indices)
-                targets = indices
+                row[Proj.GROUP] = independent_group(indptr, indices, op.n_pre)
                 fan_nnz = op.fanout_nnz()
             else:
                 with np.errstate(over="ignore"):
@@ -323,9 +323,6 @@ class CompiledNetwork:
             row[Proj.PORT] = self.port_index[p.post][p.port]
             row[Proj.BLOCK], row[Proj.ROWS] = max(1, op.n_out), max(1, op.n_pre)
             row[Proj.TILE] = max(1, op.n_out)
-            row[Proj.GROUP] = max(1, op.n_pre)
-            if op.type == "sparse":  # units whose outputs a thread can own (batch 1)
-                row[Proj.GROUP] = independent_group(indptr, targets, op.n_pre)
             lookup = self.pop[self.index[p.pre], Pop.KIND] == Kind.TOKEN
             if op.type == "dense" and not lookup:
                 self.dense_shared.append((k, op.n_pre, op.n_out))

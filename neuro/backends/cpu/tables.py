@@ -67,7 +67,7 @@ class Proj(IntEnum):
     BLOCK = 14  #: columns per block of a dense delivery (WIDTH: one block)
     ROWS = 15  #: weight rows per tile of a tiled dense delivery (N_PRE: not tiled)
     TILE = 16  #: columns per tile of a tiled dense delivery
-    GROUP = 17  #: sparse and route: pre-synaptic units per independent group (N_PRE: one)
+    GROUP = 17  #: sparse and route: units per independent group (N_PRE: one group)
 
 
 class Kind(IntEnum):
