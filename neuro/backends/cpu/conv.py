@@ -41,7 +41,8 @@ from numba import njit, prange
 
 from ...exceptions import InputError, ShapeError
 from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
-from .conv_split import bucket_events_split, events_ascend, pad_events_split
+from .conv_split import bucket_blocks, bucket_events_split, pad_events_split
+from .event_ranges import events_ascend
 from .views import row_view
 
 __all__ = [
@@ -183,40 +184,11 @@ def bucket_events(idx, val, k0, k1, hw, cb, n_units, pstart, pc, pv):
         raise InputError("conv2d events: a unit index lies outside [0, C_in H W) of the input")
     if n_keys + 1 > pstart.shape[0] or 2 * n > pc.shape[0] or n > pv.shape[0]:
         raise ShapeError("conv2d events: the work space is smaller than work_sizes gives")
-    for q in range(n_keys + 1):
-        pstart[q] = 0
-    c = 0
-    limit = hw
-    base = 0  # block * hw
-    for j in range(n):  # channels ascend: no division per event
-        k = k0 + j if sorted_in else order[j]
-        i = idx[k]
-        while i >= limit:
-            c += 1
-            limit += hw
-            if c % cb == 0:
-                base += hw
-        q = base + i - (limit - hw)
-        pc[n + j] = q
-        pstart[q + 1] += 1
-    for q in range(n_keys):
-        pstart[q + 1] += pstart[q]
-    c = 0
-    limit = hw
-    for j in range(n):  # pstart[q] moves on to the start of bucket q + 1
-        k = k0 + j if sorted_in else order[j]
-        i = idx[k]
-        while i >= limit:
-            c += 1
-            limit += hw
-        q = pc[n + j]
-        at = pstart[q]
-        pc[at] = c
-        pv[at] = val[k]
-        pstart[q] = at + 1
-    for q in range(n_keys, 0, -1):
-        pstart[q] = pstart[q - 1]
-    pstart[0] = 0
+    if sorted_in:
+        bucket_blocks(idx, val, k0, k1, k0, n, 0, n_keys // hw, hw, cb, pstart, pc, pv)
+    else:  # the events in unit order, then bucketed as ascending events are
+        bucket_blocks(idx[order], val[order], 0, n, 0, n, 0, n_keys // hw, hw, cb, pstart, pc, pv)
+    pstart[n_keys] = n
     return n_keys // hw
 
 

@@ -21,29 +21,12 @@ them first.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, prange
 
 from .conv_dense import pad_channels
+from .event_ranges import chunk_events
 
-__all__ = ["events_ascend", "pad_events_split", "bucket_blocks", "bucket_events_split"]
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def events_ascend(idx, k0, k1, n_chunks):
-    """Whether the unit indices ``idx[k0:k1]`` ascend strictly (checked by ``n_chunks``
-    threads, each on its own range of neighbouring pairs)."""
-    n = k1 - k0
-    ok = np.ones(n_chunks, dtype=np.bool_)
-    step = (n + n_chunks - 1) // n_chunks
-    for t in prange(n_chunks):
-        a = max(k0 + 1, k0 + t * step)
-        b = min(k1, k0 + (t + 1) * step)
-        for k in range(a, b):
-            if idx[k] <= idx[k - 1]:
-                ok[t] = False
-                break
-    return ok.all()
+__all__ = ["pad_events_split", "bucket_blocks", "bucket_events_split"]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -52,14 +35,9 @@ def pad_events_split(idx, val, k0, k1, geom, xp, n_chunks):
     for events already known to ascend within ``[0, C_in H W)``."""
     c_in = geom[8] * geom[9]
     hw = geom[0] * geom[1]
-    step = (c_in + n_chunks - 1) // n_chunks
-    events = idx[k0:k1]
     for t in prange(n_chunks):
-        c0 = min(c_in, t * step)
-        c1 = min(c_in, c0 + step)
+        c0, c1, e0, e1 = chunk_events(idx, k0, k1, c_in, hw, t, n_chunks)
         if c1 > c0:
-            e0 = k0 + np.searchsorted(events, c0 * hw)
-            e1 = k0 + np.searchsorted(events, c1 * hw)
             pad_channels(idx, val, e0, e1, c0, c1, geom, xp)
 
 
@@ -115,14 +93,9 @@ def bucket_events_split(idx, val, k0, k1, hw, cb, pstart, pc, pv, n_chunks):
     space; returns the channel blocks spanned."""
     n = k1 - k0
     n_blk = (idx[k1 - 1] // hw) // cb + 1
-    step = (n_blk + n_chunks - 1) // n_chunks
-    events = idx[k0:k1]
     for t in prange(n_chunks):
-        bl0 = min(n_blk, t * step)
-        bl1 = min(n_blk, bl0 + step)
+        bl0, bl1, e0, e1 = chunk_events(idx, k0, k1, n_blk, cb * hw, t, n_chunks)
         if bl1 > bl0:
-            e0 = k0 + np.searchsorted(events, bl0 * cb * hw)
-            e1 = k0 + np.searchsorted(events, bl1 * cb * hw)
             bucket_blocks(idx, val, e0, e1, k0, n, bl0, bl1, hw, cb, pstart, pc, pv)
     pstart[n_blk * hw] = n
     return n_blk

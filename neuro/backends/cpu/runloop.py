@@ -48,8 +48,8 @@ import numpy as np
 from numba import carray, njit, prange
 
 from .conv import conv2d_columns, conv2d_into
-from .conv_split import events_ascend
 from .egru import egru_row_events
+from .event_ranges import events_ascend
 from .kernels import (
     all_finite,
     dense_row_events,

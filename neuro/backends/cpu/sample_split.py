@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .event_ranges import chunk_events
 from .kernels import SCAN_BLOCK, fan_counts, sparse_rows_into, threshold_row_events
 from .maxpool_kernels import route_max_into
 
@@ -142,23 +143,13 @@ def independent_group(indptr, targets, n_pre: int) -> int:
     return n_pre
 
 
-@njit(cache=True, nogil=True)
-def _group_events(idx, k0, k1, group, n_groups, t, n_chunks):
-    """Events of the groups of range ``t`` (events ascending by unit)."""
-    step = (n_groups + n_chunks - 1) // n_chunks
-    g0 = min(n_groups, t * step)
-    g1 = min(n_groups, g0 + step)
-    events = idx[k0:k1]
-    return k0 + np.searchsorted(events, g0 * group), k0 + np.searchsorted(events, g1 * group)
-
-
 @njit(cache=True, nogil=True, parallel=True)
 def sparse_split(o, indptr, indices, data, idx, val, k0, k1, group, n_chunks):
     """:func:`.kernels.sparse_rows_into` on ``n_chunks`` threads, whole independent
     groups of ``group`` units each, for events that ascend by unit."""
     n_groups = (indptr.shape[0] - 1 + group - 1) // group
     for t in prange(n_chunks):
-        e0, e1 = _group_events(idx, k0, k1, group, n_groups, t, n_chunks)
+        _, _, e0, e1 = chunk_events(idx, k0, k1, n_groups, group, t, n_chunks)
         sparse_rows_into(o, indptr, indices, data, idx, val, e0, e1)
 
 
@@ -168,5 +159,5 @@ def route_max_split(o, indptr, window, idx, val, k0, k1, group, n_chunks):
     independent groups of ``group`` units each, for events that ascend by unit."""
     n_groups = (indptr.shape[0] - 1 + group - 1) // group
     for t in prange(n_chunks):
-        e0, e1 = _group_events(idx, k0, k1, group, n_groups, t, n_chunks)
+        _, _, e0, e1 = chunk_events(idx, k0, k1, n_groups, group, t, n_chunks)
         route_max_into(o, indptr, window, idx, val, e0, e1)

@@ -8,11 +8,8 @@ from conv_work import guarded_work
 
 from neuro.backends.cpu.conv import _block_channels, bucket_events, conv_geometry
 from neuro.backends.cpu.conv_dense import pad_events, padded_size
-from neuro.backends.cpu.conv_split import (
-    bucket_events_split,
-    events_ascend,
-    pad_events_split,
-)
+from neuro.backends.cpu.conv_split import bucket_events_split, pad_events_split
+from neuro.backends.cpu.event_ranges import events_ascend
 from neuro.backends.cpu.synapses import conv2d_layout
 from neuro.ir.weights import Conv2d
 
