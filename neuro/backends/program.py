@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
-import os
 import threading
 from collections import OrderedDict
 
@@ -40,10 +39,8 @@ import numpy as np
 from ..exceptions import InputError
 from ..ir.network import Network
 from ..limits import (
-    _ALWAYS_FITS as ALWAYS_FITS,
-)
-from ..limits import (
-    ENV_VAR,
+    ALWAYS_FITS,
+    budget_in_environment,
     check_run_memory,
     delay_depths,
     run_memory_total,
@@ -63,22 +60,6 @@ MEMORY_KEYS = 16
 # What a guard check raises when the network changed under it: a value that no longer
 # compares (e.g. an array), a removed name or attribute.
 _CHANGED = (ValueError, TypeError, KeyError, AttributeError)
-
-# The memory budget of the environment, read per call from os.environ's own mapping (the
-# one os.environ.get reads, without its key encoding: tens of nanoseconds, not a
-# microsecond); where os.environ has no such mapping, through os.environ.get.
-_ENVIRON = getattr(os.environ, "_data", None)
-if not isinstance(_ENVIRON, dict):  # pragma: no cover - other Python implementations
-    _ENVIRON = None
-    _BUDGET_KEY = None
-else:
-    _BUDGET_KEY = os.environ.encodekey(ENV_VAR)
-
-
-def _budget_set() -> bool:
-    """Whether ``$NEURO_MEMORY_BUDGET`` is set (as :func:`~neuro.limits.skips_budget_check`
-    reads it)."""
-    return bool(os.environ.get(ENV_VAR))
 
 
 def _never() -> bool:
@@ -367,7 +348,7 @@ class Program:
                 and record_steps == "all"
                 and progress is None
                 and memory_budget is None
-                and not (_ENVIRON.get(_BUDGET_KEY) if _ENVIRON is not None else _budget_set())
+                and not budget_in_environment()
             ):
                 plain = self._plain_shapes.get(inputs.shape)
                 if plain is None:
