@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 from _bench import blas_threads, parser, row, write_rows
-from per_call import mlp
+from per_call import mlp, profile_call
 
 import neuro
 
@@ -135,23 +135,6 @@ def pieces(calls: int = 100_000) -> None:
         print(f"  {name}: {us:.2f} us")
 
 
-def profile(calls: int = 100_000) -> None:
-    """cProfile of ``calls`` plain calls (profiler overhead included)."""
-    import cProfile
-    import pstats
-
-    net, _, _ = mlp()
-    program = neuro.compile(net, dtype="float32", threads=1)
-    x = np.zeros((1, 784), np.float32)
-    program.run(x)
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(calls):
-        program.run(x)
-    prof.disable()
-    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
-
-
 def main(argv=None):
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--blocks", type=int, default=60, help="blocks of 1,000 calls (default 60)")
@@ -163,7 +146,7 @@ def main(argv=None):
         if args.pieces:
             pieces()
         if args.profile:
-            profile()
+            profile_call(100_000)
     write_rows(args.json, rows)
 
 

@@ -17,11 +17,9 @@ Usage::
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
-from _bench import blas_threads, loadavg, parser, row, write_rows
+from _bench import blas_threads, loadavg, parser, row, timings, write_rows
 from resnet18_cpu import ResNet18, set_batchnorm_statistics, set_thresholds
 
 import neuro
@@ -30,12 +28,7 @@ from converters import convert
 
 def median_call(fn, calls: int) -> float:
     """Median wall seconds of ``calls`` calls of ``fn()``."""
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return timings(fn, rounds=calls, warmup=0).median
 
 
 def main() -> None:
