@@ -163,23 +163,17 @@ class Counts:
     def ac(self) -> frozenset:
         """Projections whose synops are accumulates (NeuroBench's rule: every input in
         {-1, 0, 1}; :func:`neuro.audit.tally.accumulate_projections`)."""
-        source = getattr(self, "_ac_source", None)
-        if source is not None:  # (network, inputs) of the run: decide now
-            self._ac, self._ac_source = accumulate_projections(*source), None
         return self._ac
 
     @ac.setter
     def ac(self, value) -> None:
-        self._ac, self._ac_source = frozenset(value), None
+        self._ac = frozenset(value)
 
     def decide_ac(self, network, inputs) -> None:
-        """Decide :attr:`ac` from the run's inputs when first read (a call that only
-        wants the outputs does not scan its inputs)."""
-        self._ac_source = (network, inputs)
-
-    def __getstate__(self):  # copies and pickles carry the decided set, not the inputs
-        _ = self.ac
-        return self.__dict__.copy()
+        """Decide :attr:`ac` from the run's inputs, now: one compiled pass over each
+        input array (the set does not depend on what the caller does with its arrays
+        after the call)."""
+        self._ac = accumulate_projections(network, inputs)
 
     @classmethod
     def from_tallies(

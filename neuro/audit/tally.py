@@ -22,7 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TALLY_FIELDS", "accumulate_projections", "fanouts", "tally_active", "tally_events"]  # noqa: F822
+__all__ = [  # noqa: F822
+    "TALLY_FIELDS",
+    "accumulate_projections",
+    "fanouts",
+    "graded_count",
+    "tally_active",
+    "tally_events",
+]
 
 TALLY_FIELDS = ("events_in", "reached_nnz", "reached_dense")
 
@@ -71,12 +78,27 @@ def tally_active(active: np.ndarray, nnz: np.ndarray, dense: np.ndarray) -> tupl
     return int(active.sum()), int((active @ nnz).sum()), int((active @ dense).sum())
 
 
+def _graded_count(x):
+    """Values of the 1-D ``x`` outside {-1, 0, 1}; compiled with numba as
+    ``graded_count`` on first use.  One branch-free pass (vectorised)."""
+    n = 0
+    for i in range(x.shape[0]):
+        v = x[i]
+        n += (v != 0) & (v != 1) & (v != -1)
+    return n
+
+
 def _ternary(x) -> bool:
+    """Whether every value of ``x`` lies in {-1, 0, 1} (NeuroBench's AC rule)."""
     x = np.asarray(x)
-    return bool(np.all((x == 0) | (x == 1) | (x == -1)))
+    if x.dtype == np.bool_ or x.size == 0:
+        return True
+    if x.dtype.kind not in "fiu" or x.dtype == np.float16:  # not numba's
+        return bool(np.all((x == 0) | (x == 1) | (x == -1)))
+    return _compiled("graded_count")(x.reshape(-1)) == 0
 
 
-def accumulate_projections(network, inputs) -> frozenset:
+def accumulate_projections(network, inputs, scanned=None) -> frozenset:
     """Projections whose operations are accumulates under NeuroBench's rule.
 
     NeuroBench counts a layer's operations as ACs when its input holds only values
@@ -88,25 +110,41 @@ def accumulate_projections(network, inputs) -> frozenset:
     Parameters
     ----------
     network : Network
-    inputs : RunInputs
+    inputs : RunInputs or None
         The run's raw inputs (``arrays``: population name → array).
+    scanned : dict of str → bool, optional
+        Input populations already scanned by the caller: whether all their values lie
+        in {-1, 0, 1} (these are not looked up in ``inputs``).
     """
-    pops = network.populations
+    scanned = scanned or {}
+    arrays = inputs.arrays if inputs is not None else {}
     ternary = set()
-    for name, pop in pops.items():
+    for name, pop in network.populations.items():
         model = pop.model
         if getattr(model, "ternary_output", False) or getattr(model, "lookup", False):
             ternary.add(name)
-        elif model.is_input and name in inputs.arrays and _ternary(inputs.arrays[name]):
+        elif model.is_input and name in scanned:
+            if scanned[name]:
+                ternary.add(name)
+        elif model.is_input and name in arrays and _ternary(arrays[name]):
             ternary.add(name)
     return frozenset(n for n, p in network.projections.items() if p.pre in ternary)
 
 
-def __getattr__(name):
-    if name == "tally_events":
+_COMPILED = {"tally_events": _tally_events, "graded_count": _graded_count}
+
+
+def _compiled(name: str):
+    """The numba-compiled kernel ``name`` (compiled on first use, then kept)."""
+    kernel = globals().get(name)
+    if kernel is None:
         from numba import njit
 
-        compiled = njit(cache=True, nogil=True)(_tally_events)
-        globals()["tally_events"] = compiled
-        return compiled
+        kernel = globals()[name] = njit(cache=True, nogil=True)(_COMPILED[name])
+    return kernel
+
+
+def __getattr__(name):
+    if name in _COMPILED:
+        return _compiled(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -445,6 +445,25 @@ def test_the_plain_call_equals_the_general_path(seed, kind, dtype, monkeypatch):
     assert plain.outputs.shape == general.outputs.shape
 
 
+@pytest.mark.parametrize("general", [False, True])
+def test_the_ac_split_is_that_of_the_input_during_the_call(general):
+    """NeuroBench's rule (a projection's synops are ACs when its input lies in
+    {-1, 0, 1}) is decided from the input as the call saw it: editing the caller's
+    array afterwards, before the counts are read, changes nothing."""
+    net = mlp(dtype=np.float32)
+    program = neuro.compile(net, dtype="float32")
+    options = {"steps": 1} if general else {}
+    spikes = (np.random.default_rng(3).random((2, 12)) < 0.5).astype(np.float32)
+    spikes[0, 0] = -1.0
+    graded = np.random.default_rng(4).random((2, 12)).astype(np.float32)
+    on_spikes, on_graded = program.run(spikes, **options), program.run(graded, **options)
+    spikes[:] = 0.5  # the caller reuses its arrays before reading the counts
+    graded[:] = 1.0
+    assert on_spikes.counts.ac == {"x->h"}
+    assert on_graded.counts.ac == set()
+    assert on_spikes.counts.synops_ac == on_spikes.counts.projections["x->h"].synops > 0
+
+
 def test_the_plain_call_reports_non_finite_inputs_and_values_as_the_general_path():
     net = mlp(dtype=np.float32)
     program = neuro.compile(net, dtype="float32")

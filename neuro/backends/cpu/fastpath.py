@@ -469,10 +469,10 @@ class CompiledNetwork:
         col_chunks = threads if (threads > 1 and B == 1) else 1
         args = (x, i_in, rec, i_rec, T, frame, record_steps == "all", col_chunks)
         args += (MIN_PARALLEL_CONNECTIONS, check)
-        n_bad = tb.runner("call", run_call_frame, args)(*args)
-        if n_bad < 0:
+        code = tb.runner("call", run_call_frame, args)(*args)  # 2 n_bad + ternary, or -1
+        if code < 0:
             return None
-        if n_bad:
+        if code > 1:
             self._nonfinite(tb.arguments(self, tb.proj)[2][4])
         counts, final = self._outcome(tb, B, T)
         info = {"dtype": self.dtype_name, "engine": "compiled", "threads": int(threads)}

@@ -215,6 +215,19 @@ def all_finite(x):
 
 
 @njit(cache=True, nogil=True)
+def scan_values(x):
+    """(whether every value of the 1-D ``x`` is finite, whether every value lies in
+    {-1, 0, 1}) in one branch-free pass (vectorised)."""
+    bad = False
+    graded = False
+    for i in range(x.shape[0]):
+        v = x[i]
+        bad |= (v - v) != 0
+        graded |= (v != 0) & (v != 1) & (v != -1)
+    return not bad, not graded
+
+
+@njit(cache=True, nogil=True)
 def count_nonzero_rows(weight):
     """Non-zero entries of each row of a 2-D array, int64 (n_rows,)."""
     out = np.zeros(weight.shape[0], dtype=np.int64)

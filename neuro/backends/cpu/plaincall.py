@@ -7,9 +7,10 @@ depend on the values of ``x`` is prepared once per batch size (:class:`PlainCall
 with the batch's :class:`~.runbuffers.RunBuffers`): the call frame, the shapes of the
 input view and of the recording, the counters' view, the result's constant parts.  A
 call checks that ``x`` is such a batch, runs the one compiled entry
-(:func:`.runloop.run_call_frame`, which also checks that every input value is finite),
-copies the counters and builds the result; the per-layer counts, the AC/MAC split and
-(for networks without model state or delays) the final state are built when first read.
+(:func:`.runloop.run_call_frame`, whose one pass over the input checks that every value
+is finite and decides the counts' AC/MAC split), copies the counters and builds the
+result; the per-layer counts and (for networks without model state or delays) the final
+state are built when first read.
 The results are those of the general path, bit for bit.
 """
 
@@ -19,6 +20,7 @@ import time
 
 import numpy as np
 
+from ...audit.tally import accumulate_projections
 from ..base import LazyRunResult
 from . import fastpath
 from .runbuffers import RunCounts
@@ -72,6 +74,7 @@ class PlainCall:
         "info",
         "eager_state",
         "stateless",
+        "ac",
     )
 
     def __init__(self, net, tb, record):
@@ -92,11 +95,16 @@ class PlainCall:
         self.batch = batch
         # the counters and events out, copied after each call (the next one reuses them)
         self.totals = tb.scratch[: tb.counters.size + tb.ev_out.size]
-        assert tb.counters.shape == (3, batch, net.proj.shape[0])
         self.info = {"dtype": net.dtype_name, "engine": "compiled", "threads": 1}
         self.info["schedule"] = "serial"
         self.eager_state = bool(net.stateful or net.delayed)
         self.stateless = tuple(net.order)
+        # the AC/MAC split for an input with graded values, and for one in {-1, 0, 1}
+        name_in = net.inputs[0][1]
+        self.ac = tuple(
+            accumulate_projections(self.network, None, {name_in: ternary})
+            for ternary in (False, True)
+        )
         self.proj = self.frame = self.entry = None
         self._refresh()
 
@@ -127,7 +135,7 @@ class PlainCall:
             self._refresh()
         start = _perf_counter()
         rec = np.empty(self.rec_shape, self.dtype)  # written in full by the loop
-        n_bad = self.entry(
+        code = self.entry(  # 2 n_bad + ternary, or -1
             x[None] if x.ndim == 2 else x.reshape(self.x_shape),
             self.i_in,
             rec,
@@ -139,8 +147,8 @@ class PlainCall:
             fastpath.MIN_PARALLEL_CONNECTIONS,
             True,
         )
-        if n_bad:
-            if n_bad < 0:
+        if code != 0 and code != 1:
+            if code < 0:
                 return None
             net = self.net
             net._nonfinite(tb.arguments(net, tb.proj)[2][4])
@@ -149,7 +157,13 @@ class PlainCall:
         result.recordings = {self.name: outputs}
         result._counts = None
         # the counters and events out, copied (the next call reuses the buffers)
-        result._count_source = (_counts, self.net, self.batch, self.totals.tobytes(), x)
+        result._count_source = (
+            _counts,
+            self.net,
+            self.batch,
+            self.totals.tobytes(),
+            self.ac[code & 1],
+        )
         result._final = self.net._outcome(tb, self.batch, 1)[1] if self.eager_state else None
         result.backend = "cpu"
         result.network = self.network
@@ -160,12 +174,12 @@ class PlainCall:
         return result
 
 
-def _counts(net, batch, totals, x):
-    """The counts of a plain call from its copied counters (``totals``, bytes) and input
-    ``x`` (for the AC/MAC split), per-layer records built when first read."""
+def _counts(net, batch, totals, ac):
+    """The counts of a plain call from its copied counters (``totals``, bytes) and AC/MAC
+    split (``ac``, decided during the call), per-layer records built when first read."""
     totals = np.frombuffer(totals, dtype=np.int64)
     counts = RunCounts(net, batch, 1, totals, (3, batch, net.proj.shape[0]))
-    counts._ac_input = (net.network, net.inputs[0][1], x)
+    counts._ac = ac
     return counts
 
 

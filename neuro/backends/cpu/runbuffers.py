@@ -26,27 +26,9 @@ class RunCounts(Counts):
     def __init__(self, tables, batch, steps, totals, counters_shape):
         # attributes set directly: a call pays for no more than it reads
         self.batch, self.steps, self.lookups = batch, steps, tables.lookups
-        self._ac, self._ac_source, self._ac_input = _NO_AC, None, None
+        self._ac = _NO_AC
         self._source = (tables, totals, counters_shape)
         self._built = None
-
-    @property
-    def ac(self) -> frozenset:
-        """As :attr:`Counts.ac`; a plain call (:mod:`.plaincall`) keeps its network,
-        input name and input array in ``_ac_input`` and decides here, when first read."""
-        plain = self._ac_input
-        if plain is not None:
-            from ..base import RunInputs
-
-            network, name, x = plain
-            self._ac_input = None
-            self.decide_ac(network, RunInputs({name: x}, {name: True}, 1, x.shape[0], False))
-        return Counts.ac.fget(self)
-
-    @ac.setter
-    def ac(self, value) -> None:
-        self._ac_input = None
-        Counts.ac.fset(self, value)
 
     def _build(self):
         if self._built is None:

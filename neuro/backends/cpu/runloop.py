@@ -55,6 +55,7 @@ from .kernels import (
     dense_row_events,
     dense_rows_into,
     fan_counts,
+    scan_values,
     scatter_dense_columns,
     sparse_rows_into,
     threshold_row_events,
@@ -468,9 +469,14 @@ def _values(frame, j, like):
 @njit(cache=True, nogil=True)
 def run_call_frame(x, i_in, rec, i_rec, steps, frame, record_all, col_chunks, min_par, check):
     """:func:`run_call_serial` with the tables and buffers passed as a call frame (the
-    caller keeps every array of the frame alive); with ``check``, first whether every
-    input value is finite (returns -1, having run nothing, when one is not)."""
-    if check and not all_finite(x.reshape(-1)):
+    caller keeps every array of the frame alive), after one pass over the input.
+
+    Returns -1, having run nothing, when ``check`` is set and an input value is not
+    finite; otherwise ``2 * n_bad + ternary``: ``n_bad`` as :func:`run_call_serial`
+    returns it, ``ternary`` 1 when every input value lies in {-1, 0, 1} (the counts'
+    AC/MAC rule, decided from the input as it was during the call)."""
+    finite, ternary = scan_values(x.reshape(-1))
+    if check and not finite:
         return -1
     net = (
         _ints2(frame, 0),
@@ -495,6 +501,7 @@ def run_call_frame(x, i_in, rec, i_rec, steps, frame, record_all, col_chunks, mi
         _ints2(frame, 15),
         _ints2(frame, 16),
     )
-    return run_call_serial(
+    n_bad = run_call_serial(
         x, i_in, rec, i_rec, steps, net, buf, cnt, record_all, col_chunks, min_par
     )
+    return 2 * n_bad + ternary
