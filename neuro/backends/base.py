@@ -341,7 +341,8 @@ class Backend:
         self, network, inputs, record_steps, recs, counts, state, info, elapsed, outputs=None
     ) -> RunResult:
         """The :class:`RunResult` of an execution: recordings shaped (T', B, *shape) or
-        (B, *shape), the outputs picked, the counts' AC/MAC split left to first use."""
+        (B, *shape), the outputs picked, the counts' AC/MAC split decided from ``inputs``
+        now (one compiled pass over each input array)."""
         counts.decide_ac(network, inputs)
         shaped = {}
         for name, arr in recs.items():

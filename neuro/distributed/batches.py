@@ -166,7 +166,8 @@ def submit(
             )
     if record_steps not in ("all", "last"):
         raise InputError(f"record_steps == {record_steps!r}, must be 'all' or 'last'.")
-    n = tasks_for(client, prepared.batch, tasks)
+    nthreads = client.nthreads()  # one round trip to the scheduler per call
+    n = tasks_for(client, prepared.batch, tasks, nthreads)
     if backend == "cores" and options.get("quantize") and n > 1:
         from ..backends.cores.quantize import Quantization
 
@@ -196,7 +197,7 @@ def submit(
             pure=False,
             **where,
         )
-        for part, state, key, where in zip(parts, states, keys, spread(client, n))
+        for part, state, key, where in zip(parts, states, keys, spread(client, n, nthreads))
     ]
     return Submitted(
         client,

@@ -63,9 +63,11 @@ def check_client(client) -> None:
         )
 
 
-def worker_threads(client) -> int:
-    """Threads over all workers of ``client`` (at least 1)."""
-    return max(1, sum(client.nthreads().values()))
+def worker_threads(client, nthreads: dict | None = None) -> int:
+    """Threads over all workers of ``client`` (at least 1); ``nthreads`` is
+    ``client.nthreads()`` when the caller already asked the scheduler for it."""
+    nthreads = client.nthreads() if nthreads is None else nthreads
+    return max(1, sum(nthreads.values()))
 
 
 _TOKEN = "_neuro_shipped_as"
@@ -96,21 +98,24 @@ def resident(network):
     return kept
 
 
-def spread(client, n: int) -> list[dict]:
+def spread(client, n: int, nthreads: dict | None = None) -> list[dict]:
     """Placement hints for ``n`` tasks: one worker thread after another, round robin.
 
     Dask would otherwise send every task to a worker that already holds their shared
     data (the shipped network), and its memory manager keeps a single copy of it; the
     hints spread the parts over the workers, and ``allow_other_workers`` lets the
-    scheduler move a part elsewhere (a worker that died, a busy one).
+    scheduler move a part elsewhere (a worker that died, a busy one).  ``nthreads`` is
+    ``client.nthreads()`` when the caller already asked the scheduler for it (each
+    question is a round trip to the scheduler).
     """
-    slots = [w for w, threads in sorted(client.nthreads().items()) for _ in range(threads)]
+    nthreads = client.nthreads() if nthreads is None else nthreads
+    slots = [w for w, threads in sorted(nthreads.items()) for _ in range(threads)]
     if not slots:
         return [{} for _ in range(n)]
     return [{"workers": [slots[i % len(slots)]], "allow_other_workers": True} for i in range(n)]
 
 
-def tasks_for(client, batch: int, tasks: int | None) -> int:
+def tasks_for(client, batch: int, tasks: int | None, nthreads: dict | None = None) -> int:
     """Number of tasks a batch of ``batch`` samples is split into.
 
     Parameters
@@ -120,6 +125,8 @@ def tasks_for(client, batch: int, tasks: int | None) -> int:
         Samples (or streams).
     tasks : int, optional
         Requested number; default one per worker thread.
+    nthreads : dict, optional
+        ``client.nthreads()``, when the caller already has it.
 
     Returns
     -------
@@ -127,7 +134,7 @@ def tasks_for(client, batch: int, tasks: int | None) -> int:
         In [1, batch].
     """
     if tasks is None:
-        tasks = worker_threads(client)
+        tasks = worker_threads(client, nthreads)
     if isinstance(tasks, bool) or int(tasks) != tasks or tasks < 1:
         raise InputError(f"tasks == {tasks!r}, must be an int >= 1.")
     return int(min(int(tasks), batch))

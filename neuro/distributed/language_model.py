@@ -166,7 +166,8 @@ def event_perplexity(
     tokens = batchify(ids, batch_size)
     T, B = tokens.shape
     step = _chunk_steps(network, B, reset_every, chunk, options)
-    ranges = bounds(B, tasks_for(client, B, tasks))
+    nthreads = client.nthreads()  # one round trip to the scheduler per call
+    ranges = bounds(B, tasks_for(client, B, tasks, nthreads))
     shipped = ship_network(client, network)
     keys = task_keys("neuro-lm-streams", len(ranges))
     futures = [
@@ -183,7 +184,7 @@ def event_perplexity(
             pure=False,
             **where,
         )
-        for (lo, hi), key, where in zip(ranges, keys, spread(client, len(ranges)))
+        for (lo, hi), key, where in zip(ranges, keys, spread(client, len(ranges), nthreads))
     ]
     parts = wait_for(client, futures, progress)
     per_prediction = np.concatenate([p["nll"] for p in parts], axis=1)
