@@ -25,28 +25,10 @@ from pathlib import Path
 import numpy as np
 
 import neuro
+from neuro.apps.lm.hardware import host_embedding_network
 from neuro.audit.export import write_all
 from neuro.exceptions import CapacityError
 from neuro.hardware.mapper import map_network
-
-
-def host_embedding_network(network: neuro.Network) -> neuro.Network:
-    """The unfused LM network with its ``embedding`` population fed from the host.
-
-    The token population and the token → embedding projection are dropped; the
-    embedding population becomes a dense input of E units.
-    """
-    pops = []
-    for pop in network.populations.values():
-        if pop.model.is_input:
-            continue
-        if pop.name == "embedding":
-            pop = neuro.Population("embedding", pop.shape, neuro.Input())
-        pops.append(pop)
-    projs = [p for p in network.projections.values() if p.pre in {q.name for q in pops}]
-    meta = dict(network.metadata, input_encoding="embedding vector from the host: E events")
-    meta.pop("runner", None)
-    return neuro.Network(pops, projs, network.outputs, network.name + "_host_embedding", meta)
 
 
 def get_model(args):
