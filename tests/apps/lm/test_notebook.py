@@ -59,7 +59,10 @@ def test_notebook_tiny(ptb_dir, monkeypatch):
     assert summary["tiny"] is True
     # the committed checkpoints when there are some, else the tiny model's 3 levels
     assert len(summary["levels"]) == (len(COMMITTED) or 3)
-    assert summary["max_ppl_gap"] < 1e-6  # torch and event-driven agree
+    # torch (float32) and event-driven (float64) agree: to 1e-6 on the tiny model, to the
+    # project's 1e-4 on trained models, whose units can sit within float32 rounding of
+    # their thresholds
+    assert summary["max_ppl_gap"] < (1e-4 if COMMITTED else 1e-6)
     sparsities = [r["sparsity"] for r in summary["levels"]]
     assert sparsities[0] == 0 and sparsities[1] > 0.49 and sparsities[2] > 0.79
     assert sparsities == sorted(sparsities)
