@@ -64,8 +64,10 @@ def test_notebook_tiny(ptb_dir, monkeypatch):
     # their thresholds
     assert summary["max_ppl_gap"] < (1e-4 if COMMITTED else 1e-6)
     sparsities = [r["sparsity"] for r in summary["levels"]]
-    assert sparsities[0] == 0 and sparsities[1] > 0.49 and sparsities[2] > 0.79
-    assert sparsities == sorted(sparsities)
+    assert sparsities[0] < 1e-3 and sparsities == sorted(sparsities)  # fp16 zeros: ~1e-6
+    named = [int(p.stem[-2:]) / 100 for p in COMMITTED] or [0.0, 0.5, 0.8]
+    for level, name in zip(sparsities, named):  # each level pruned to what it says
+        assert name - 0.01 < level < name + 0.01 if COMMITTED else level >= name - 0.01
     for row in summary["levels"]:
         assert row["synops"] <= row["weight_sparse_macs"] <= row["dense_macs"]
         # not vacuous: the event run fires, but sparsely, at every pruning level
@@ -87,10 +89,10 @@ def test_committed_outputs_meet_the_targets():
     levels = summary["levels"]
     assert len(levels) == len(COMMITTED)
     dense = levels[0]
-    assert dense["sparsity"] == 0 and dense["ppl_torch"] <= 120
+    assert dense["sparsity"] < 1e-3 and dense["ppl_torch"] <= 120
     for row in levels[1:]:
         assert row["ppl_torch"] <= 1.3 * dense["ppl_torch"], row
         assert row["synops"] < row["activity_sparse_macs"] < row["dense_macs"]
     assert summary["max_ppl_gap"] <= 1e-4
-    assert [round(r["sparsity"], 1) for r in levels] == [0.0, 0.5, 0.8, 0.9]
+    assert [round(r["sparsity"], 2) for r in levels] == [int(p.stem[-2:]) / 100 for p in COMMITTED]
     assert images >= 1 and "Audit of" in text
