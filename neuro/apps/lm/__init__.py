@@ -15,7 +15,13 @@ from .compact import save_compact
 from .config import TrainConfig
 from .evaluate import event_perplexity, sparsity_table, torch_nll, torch_perplexity
 from .hardware import hardware_audit, host_embedding_network
-from .pruning import apply_masks, magnitude_masks, prunable_weights, weight_sparsity
+from .pruning import (
+    apply_masks,
+    magnitude_masks,
+    prunable_weights,
+    ramp_sparsity,
+    weight_sparsity,
+)
 from .report import lm_report
 from .train import LevelResult, train_lm, train_phase
 
@@ -39,4 +45,5 @@ __all__ = [
     "magnitude_masks",
     "apply_masks",
     "weight_sparsity",
+    "ramp_sparsity",
 ]

@@ -133,6 +133,45 @@ def load_checkpoint(path):
     return restore_model(data, dict(data["state_dict"]))
 
 
+def load_initial_weights(model, path) -> float:
+    """Copy a checkpoint's weights into ``model`` (the start of a pruning run).
+
+    Parameters
+    ----------
+    model : neuro.torch.EGRULanguageModel
+        Built from the run's config; its dropouts stay the run's.
+    path : str or Path
+        ``.pt`` or compact ``.npz`` checkpoint of the same architecture and vocabulary.
+
+    Returns
+    -------
+    float
+        The checkpoint's weight sparsity (as stored in it).
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable checkpoint.
+    ParameterError
+        Another architecture or vocabulary than ``model``'s.
+    """
+    from neuro.exceptions import ParameterError
+
+    source, info = load_checkpoint(path)
+    mine, theirs = model.state_dict(), source.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in mine.items()}
+    found = {k: tuple(v.shape) for k, v in theirs.items()}
+    if shapes != found:
+        diff = sorted(k for k in set(shapes) | set(found) if shapes.get(k) != found.get(k))
+        raise ParameterError(
+            f"{path}: init_from checkpoint has another architecture than the run's config "
+            f"(tensors {diff[:4]} differ in shape or presence); give the checkpoint's "
+            "embedding size, hidden sizes and tying."
+        )
+    model.load_state_dict(theirs)
+    return info["sparsity"]
+
+
 def restore_model(meta: dict, state: dict):
     """The model a checkpoint describes, in eval mode, and its ``info`` dict.
 

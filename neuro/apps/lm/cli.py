@@ -4,7 +4,9 @@ Writes one checkpoint per sparsity level (``egru_lm_s00.pt``, ``egru_lm_s50.pt``
 each with a ``.json`` summary), ``results.json``, ``progress.jsonl`` and the resumable
 training state ``train_state.pt`` into ``--out``.  ``--resume`` continues the run
 stored in ``--out`` with its stored configuration (only ``--time-budget`` and
-``--threads`` apply anew).
+``--threads`` apply anew).  ``--init-from CHECKPOINT`` starts the pruning levels from a
+trained model instead of training a dense one: the run takes the checkpoint's
+configuration, with the pruning options given here.
 """
 
 from __future__ import annotations
@@ -49,6 +51,22 @@ def configure(parser) -> None:
         help="weight sparsities to prune to, e.g. '0,0.5,0.8,0.9'",
     )
     parser.add_argument("--prune-time-fraction", type=float, default=d.prune_time_fraction)
+    parser.add_argument(
+        "--prune-ramp",
+        type=float,
+        default=d.prune_ramp_fraction,
+        help="fraction of each level's fine-tuning over which pruning ramps up (0: one shot)",
+    )
+    parser.add_argument(
+        "--no-prune-embedding",
+        action="store_true",
+        help="prune only the EGRU kernels (the embedding keeps the zeros it has)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="start the pruning levels from this checkpoint (.pt or .npz); no dense phase",
+    )
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--bptt", type=int, default=d.bptt)
     parser.add_argument("--lr", type=float, default=d.lr)
@@ -97,6 +115,8 @@ def main(args) -> int:
         stored = read_state_config(args.out).to_dict()
         stored["time_budget_s"] = args.time_budget
         config = TrainConfig.from_dict(stored)
+    elif args.init_from:
+        config = _config_from_checkpoint(args)
     else:
         config = _config_from_args(args)
     corpus = load_ptb(args.data)
@@ -131,6 +151,34 @@ def main(args) -> int:
     return 0
 
 
+#: The options a run started from a checkpoint takes from the command line; every other
+#: field (architecture, dropouts, optimiser, learning rate) is the checkpoint's.
+_PRUNING_OPTIONS = {
+    "sparsities": "sparsities",
+    "finetune_epochs": "finetune_epochs",
+    "finetune_lr_scale": "finetune_lr_scale",
+    "prune_ramp_fraction": "prune_ramp",
+    "eval_every_epochs": "eval_every",
+    "checkpoint_every_s": "checkpoint_every",
+    "time_budget_s": "time_budget",
+    "seed": "seed",
+    "init_from": "init_from",
+}
+
+
+def _config_from_checkpoint(args):
+    from .checkpoint import load_checkpoint
+    from .config import TrainConfig
+
+    _, info = load_checkpoint(args.init_from)
+    fields = info["config"].to_dict()
+    fields.update({key: getattr(args, name) for key, name in _PRUNING_OPTIONS.items()})
+    fields["prune_embedding"] = not args.no_prune_embedding
+    if fields["epochs"] is None:
+        fields["epochs"] = 1.0  # step mode: each level fine-tunes for finetune_epochs
+    return TrainConfig.from_dict(fields)
+
+
 def _config_from_args(args):
     from .config import TrainConfig
 
@@ -158,6 +206,8 @@ def _config_from_args(args):
         epochs=args.epochs,
         finetune_epochs=args.finetune_epochs,
         finetune_lr_scale=args.finetune_lr_scale,
+        prune_ramp_fraction=args.prune_ramp,
+        prune_embedding=not args.no_prune_embedding,
         warmup_steps=args.warmup_steps,
         eval_every_epochs=args.eval_every,
         checkpoint_every_s=args.checkpoint_every,

@@ -47,7 +47,20 @@ class TrainConfig:
     finetune_lr_scale : float
         Fine-tuning peak learning rate relative to ``lr``.
     prune_embedding : bool
-        Prune the embedding (and tied decoder) too, not only the EGRU kernels.
+        Prune the embedding (and tied decoder) too, not only the EGRU kernels.  When
+        False, a level's sparsity is that of the EGRU kernels, and the embedding keeps
+        the zeros it has when the level starts (an earlier level's, or a checkpoint's).
+    prune_ramp_fraction : float
+        0: each level prunes in one shot when it starts.  Otherwise gradual magnitude
+        pruning (Zhu & Gupta 2017): over this fraction of the level's fine-tuning the
+        target sparsity rises from the level's starting sparsity to the level's with a
+        cubic schedule, ``s = s1 + (s0 - s1) (1 - t)^3``, the masks recomputed every
+        ``PRUNE_INTERVAL_STEPS`` steps; the rest of the level fine-tunes at the final
+        sparsity.
+    init_from : str or None
+        A checkpoint (``.pt`` or compact ``.npz``) of the same architecture to start
+        from: its weights replace the dense phase, which is skipped, and every
+        non-zero level of ``sparsities`` must exceed its weight sparsity.
     eval_batch_size : int
         Streams used for validation and test perplexity.
     max_train_tokens, max_eval_tokens : int or None
@@ -96,6 +109,8 @@ class TrainConfig:
     prune_time_fraction: float = 0.35
     finetune_lr_scale: float = 0.3
     prune_embedding: bool = True
+    prune_ramp_fraction: float = 0.0
+    init_from: str | None = None
     eval_batch_size: int = 10
     max_train_tokens: int | None = None
     max_eval_tokens: int | None = None
@@ -118,6 +133,13 @@ class TrainConfig:
                 f"TrainConfig prune_time_fraction == {self.prune_time_fraction!r}, "
                 "must be in [0, 1)."
             )
+        if not 0.0 <= self.prune_ramp_fraction <= 1.0:
+            raise ParameterError(
+                f"TrainConfig prune_ramp_fraction == {self.prune_ramp_fraction!r}, "
+                "must be in [0, 1]."
+            )
+        if self.init_from is not None:
+            self.init_from = str(self.init_from)
         if self.time_budget_s <= 0:
             raise ParameterError(
                 f"TrainConfig time_budget_s == {self.time_budget_s!r}, must be > 0."

@@ -107,25 +107,30 @@ def sparsity_table(rows: list[dict]) -> str:
     Parameters
     ----------
     rows : list of dict
-        Each with ``sparsity``, ``ppl_torch``, ``ppl_event``, ``activity`` (mean over
-        EGRU layers), ``dense_macs``, ``weight_sparse_macs``, ``activity_sparse_macs`` and
-        ``synops`` (per token).
+        Each with ``sparsity`` (of the pruned matrices), ``ppl_torch``, ``ppl_event``,
+        ``activity`` (mean over EGRU layers), ``dense_macs``, ``weight_sparse_macs``,
+        ``activity_sparse_macs`` and ``synops`` (per token); optionally
+        ``embedding_sparsity`` (then ``sparsity`` is the EGRU kernels' and the table
+        gains a column).
 
     Returns
     -------
     str
     """
+    split = all("embedding_sparsity" in r for r in rows)
     head = (
-        "| weight sparsity | ppl torch | ppl event | activity | dense MACs/tok | "
-        "weight-sparse | activity-sparse | both (synops) | reduction both | 1/(d_w·d_a) |"
+        ("| EGRU weight sparsity | embedding sparsity |" if split else "| weight sparsity |")
+        + " ppl torch | ppl event | activity | dense MACs/tok | weight-sparse | "
+        "activity-sparse | both (synops) | reduction both | 1/(d_w·d_a) |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * (11 if split else 10)]
     for r in rows:
         both = r["dense_macs"] / max(1.0, r["synops"])
         dw = r["weight_sparse_macs"] / r["dense_macs"]
         da = r["activity_sparse_macs"] / r["dense_macs"]
+        emb = f" {r['embedding_sparsity']:.2f} |" if split else ""
         lines.append(
-            f"| {r['sparsity']:.2f} | {r['ppl_torch']:.2f} | {r['ppl_event']:.2f} | "
+            f"| {r['sparsity']:.2f} |{emb} {r['ppl_torch']:.2f} | {r['ppl_event']:.2f} | "
             f"{r['activity']:.3f} | {r['dense_macs']:,.0f} | {r['weight_sparse_macs']:,.0f} | "
             f"{r['activity_sparse_macs']:,.0f} | {r['synops']:,.0f} | {both:.2f}x | "
             f"{1.0 / (dw * da):.2f}x |"

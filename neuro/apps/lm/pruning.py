@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["prunable_weights", "magnitude_masks", "apply_masks", "weight_sparsity"]
+__all__ = [
+    "prunable_weights",
+    "magnitude_masks",
+    "apply_masks",
+    "weight_sparsity",
+    "ramp_sparsity",
+    "PRUNE_INTERVAL_STEPS",
+]
+
+#: Optimiser steps between two mask updates of gradual pruning.
+PRUNE_INTERVAL_STEPS = 25
 
 
 def prunable_weights(model, include_embedding: bool = True) -> dict:
@@ -73,3 +83,13 @@ def weight_sparsity(weights: dict) -> float:
     zeros = sum(int((w == 0).sum()) for w in weights.values())
     total = sum(w.numel() for w in weights.values())
     return zeros / total if total else 0.0
+
+
+def ramp_sparsity(start: float, final: float, t: float) -> float:
+    """Target sparsity of gradual pruning at ramp progress ``t`` (Zhu & Gupta 2017).
+
+    ``final + (start - final) (1 - t)^3``: steep at first, while many small weights are
+    left, and flat near ``final``.  ``t`` is clipped to [0, 1].
+    """
+    t = min(1.0, max(0.0, float(t)))
+    return final + (start - final) * (1.0 - t) ** 3

@@ -33,10 +33,17 @@ import numpy as np
 from neuro.data.ptb import batchify
 from neuro.exceptions import require
 
-from .checkpoint import atomic_torch_save, build_model, save_checkpoint
+from .checkpoint import atomic_torch_save, build_model, load_initial_weights, save_checkpoint
 from .config import TrainConfig
 from .evaluate import torch_perplexity
-from .pruning import apply_masks, magnitude_masks, prunable_weights, weight_sparsity
+from .pruning import (
+    PRUNE_INTERVAL_STEPS,
+    apply_masks,
+    magnitude_masks,
+    prunable_weights,
+    ramp_sparsity,
+    weight_sparsity,
+)
 
 __all__ = [
     "LevelResult",
@@ -153,7 +160,7 @@ def train_phase(
     """
     torch = require("torch", "torch", "training EGRU language models")
 
-    weights = prunable_weights(model, config.prune_embedding) if masks else {}
+    weights = prunable_weights(model) if masks else {}
     opt = make_optimizer(model, config, lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -242,6 +249,13 @@ def _lr_at(config: TrainConfig, phase: int, frac: float, step: int) -> float:
     if phase == 0 and config.warmup_steps and step < config.warmup_steps:
         lr *= (step + 1) / config.warmup_steps
     return lr
+
+
+def _prune_to(weights: dict, sparsity: float) -> dict:
+    """Magnitude masks of ``sparsity`` for ``weights``, applied; returns the masks."""
+    masks = magnitude_masks(weights, sparsity)
+    apply_masks(weights, masks)
+    return masks
 
 
 def _rng_state(torch) -> dict:
@@ -373,6 +387,15 @@ def train_lm(
         model = build_model(config, len(corpus.vocab))
         run = {"phase": 0, "step": 0, "seconds": 0.0, "pos": 0, "tokens": 0, "total_steps": 0}
         masks, results, hidden, opt_state = None, [], None, None
+        if config.init_from is not None:
+            start = load_initial_weights(model, config.init_from)
+            if not levels or levels[0] <= start:
+                raise ParameterError(
+                    f"TrainConfig sparsities {config.sparsities}: with init_from "
+                    f"{config.init_from!r} (weight sparsity {start:.3f}) every non-zero level "
+                    "must exceed the checkpoint's sparsity, and one is needed."
+                )
+            run["phase"] = 1  # the checkpoint stands in for the dense phase
 
     def log_row(row):
         if out is not None:
@@ -417,12 +440,18 @@ def train_lm(
     while run["phase"] < len(phases):
         phase = run["phase"]
         sparsity = phases[phase]
-        weights = prunable_weights(model, config.prune_embedding)
+        weights = prunable_weights(model)  # every matrix a mask may hold
+        pruned = prunable_weights(model, config.prune_embedding)  # those pruned further
         if phase > 0 and masks is None:  # entering a pruning level
-            masks = magnitude_masks(weights, sparsity)
-            apply_masks(weights, masks)
+            # matrices not pruned further keep the zeros they have (an earlier level's)
+            masks = {n: w != 0 for n, w in weights.items() if n not in pruned and (w == 0).any()}
+            if config.prune_ramp_fraction > 0:  # gradual: keep today's zeros, then ramp
+                masks.update({name: w != 0 for name, w in pruned.items()})
+                run["ramp_from"] = run["pruned_to"] = weight_sparsity(pruned)
+            else:
+                masks.update(_prune_to(pruned, sparsity))
             if log:
-                log(f"pruned to {weight_sparsity(weights):.3f} sparsity; fine-tuning")
+                log(f"pruned to {weight_sparsity(pruned):.3f} sparsity; fine-tuning to {sparsity}")
         opt = make_optimizer(model, config, _lr_at(config, phase, 0.0, 0))
         if opt_state is not None:
             opt.load_state_dict(opt_state)
@@ -461,6 +490,11 @@ def train_lm(
             lr = _lr_at(config, phase, frac, run["step"])
             for group in opt.param_groups:
                 group["lr"] = lr
+            if "ramp_from" in run and run["pruned_to"] < sparsity:
+                t = frac / config.prune_ramp_fraction
+                if run["step"] % PRUNE_INTERVAL_STEPS == 0 or t >= 1.0:
+                    run["pruned_to"] = ramp_sparsity(run["ramp_from"], sparsity, t)
+                    masks.update(_prune_to(pruned, run["pruned_to"]))
             pos = run["pos"]
             if pos == 0:
                 hidden = None  # each epoch starts from a zero state
@@ -481,6 +515,7 @@ def train_lm(
                     "epochs": run["tokens"] / per_epoch_tokens,
                     "loss": float(np.mean(running)),
                     "lr": lr,
+                    "weight_sparsity": run.get("pruned_to", sparsity),
                     "seconds": time.perf_counter() - t_phase,
                     "cpu_s": time.process_time(),
                     "wall": time.time(),
@@ -502,8 +537,10 @@ def train_lm(
                 save_state()
                 last_save = time.perf_counter()
         # phase finished: evaluate, checkpoint the model, move on
+        if run.pop("ramp_from", None) is not None and run.pop("pruned_to") < sparsity:
+            masks.update(_prune_to(pruned, sparsity))  # a ramp longer than the phase ends here
         model.eval()
-        level_sparsity = weight_sparsity(weights) if phase > 0 else 0.0
+        level_sparsity = weight_sparsity(pruned) if phase > 0 else 0.0
         v = torch_perplexity(model, valid, config.eval_batch_size)
         t = torch_perplexity(model, test, config.eval_batch_size)
         metrics = {

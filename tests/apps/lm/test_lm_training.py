@@ -13,6 +13,7 @@ from neuro.apps.lm import (  # noqa: E402
     load_checkpoint,
     magnitude_masks,
     prunable_weights,
+    ramp_sparsity,
     save_checkpoint,
     torch_nll,
     train_lm,
@@ -193,3 +194,95 @@ def test_train_lm_cli_resume(ptb_dir, tmp_path, capsys):
     assert neuro_main(common + ["--resume"]) == 0  # nothing left to do: same results
     assert "resume: True" in capsys.readouterr().out
     assert json.loads((out / "results.json").read_text())["levels"][0]["sparsity"] == 0.0
+
+
+def test_ramp_sparsity_is_zhu_and_gupta_cubic():
+    assert ramp_sparsity(0.5, 0.8, 0.0) == 0.5
+    assert ramp_sparsity(0.5, 0.8, 1.0) == 0.8
+    assert ramp_sparsity(0.5, 0.8, 0.5) == pytest.approx(0.8 - 0.3 / 8)
+    assert ramp_sparsity(0.0, 0.9, 7.0) == 0.9
+
+
+@pytest.fixture(scope="module")
+def dense_checkpoint(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dense")
+    train_lm(corpus, TrainConfig(**{**RESUMABLE, "sparsities": [0.0]}), out)
+    return out / "egru_lm_s00.pt"
+
+
+def test_gradual_pruning_from_a_checkpoint_resumes_exactly(corpus, dense_checkpoint, tmp_path):
+    fields = dict(
+        RESUMABLE,
+        sparsities=[0.5, 0.8],
+        finetune_epochs=2.0,  # 100 steps per level, the first 60 ramping
+        prune_ramp_fraction=0.6,
+        eval_every_epochs=None,
+        init_from=str(dense_checkpoint),
+    )
+    config = TrainConfig(**fields)
+    models, results = train_lm(corpus, config, tmp_path / "whole")
+    assert [r.steps for r in results] == [100, 100]  # no dense phase
+    assert not (tmp_path / "whole" / "egru_lm_s00.pt").exists()
+    dense, _ = load_checkpoint(dense_checkpoint)
+    for target, result in zip([0.5, 0.8], results):
+        assert result.sparsity == pytest.approx(target, abs=1e-3)
+        for name, w in prunable_weights(models[target]).items():
+            assert int((w == 0).sum()) >= int(target * w.numel()), name
+    # pruning only removes weights: a weight zero at 50 % stays zero at 80 %
+    half, most = prunable_weights(models[0.5]), prunable_weights(models[0.8])
+    for name in half:
+        assert bool(torch.all(most[name][half[name] == 0] == 0)), name
+    # a run stopped inside the ramp and resumed ends where the uninterrupted one did
+    out = tmp_path / "split"
+    train_lm(corpus, config, out, stop_after_steps=40)
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    expected = ramp_sparsity(0.0, 0.5, 25 / 60)  # the masks of step 25
+    assert state["run"]["pruned_to"] == pytest.approx(expected)
+    stopped = build_model(config, len(corpus.vocab))
+    stopped.load_state_dict(state["model"])
+    assert weight_sparsity(prunable_weights(stopped)) == pytest.approx(expected, abs=1e-3)
+    resumed, resumed_results = train_lm(corpus, config, out, resume=True)
+    assert [r.test_ppl for r in resumed_results] == [r.test_ppl for r in results]
+    for key, value in models[0.8].state_dict().items():
+        assert torch.equal(resumed[0.8].state_dict()[key], value), key
+
+
+def test_init_from_refuses_lower_levels_and_other_architectures(corpus, dense_checkpoint):
+    low = TrainConfig(**{**RESUMABLE, "sparsities": [0.0], "init_from": str(dense_checkpoint)})
+    with pytest.raises(ParameterError, match="must exceed the checkpoint's sparsity"):
+        train_lm(corpus, low)
+    other = TrainConfig(
+        **{**RESUMABLE, "hidden_sizes": [32, 16], "init_from": str(dense_checkpoint)}
+    )
+    with pytest.raises(ParameterError, match="another architecture"):
+        train_lm(corpus, other)
+
+
+def test_train_lm_cli_init_from_takes_the_checkpoints_config(ptb_dir, dense_checkpoint, tmp_path):
+    out = tmp_path / "pruned"
+    argv = [
+        "train-lm", "--data", str(ptb_dir), "--out", str(out), "--threads", "1",
+        "--init-from", str(dense_checkpoint), "--sparsities", "0.6",
+        "--finetune-epochs", "0.1", "--prune-ramp", "0.5", "--time-budget", "600",
+    ]  # fmt: skip
+    assert neuro_main(argv) == 0
+    model, info = load_checkpoint(out / "egru_lm_s60.pt")
+    _, dense_info = load_checkpoint(dense_checkpoint)
+    assert info["config"].hidden_sizes == dense_info["config"].hidden_sizes == [24, 16]
+    assert info["config"].init_from == str(dense_checkpoint)
+    assert info["sparsity"] == pytest.approx(0.6, abs=1e-3)
+
+
+def test_levels_without_the_embedding_keep_its_zeros(corpus, dense_checkpoint, tmp_path):
+    half = TrainConfig(**{**RESUMABLE, "sparsities": [0.5], "init_from": str(dense_checkpoint)})
+    train_lm(corpus, half, tmp_path / "half")
+    start = tmp_path / "half" / "egru_lm_s50.pt"
+    fields = dict(RESUMABLE, sparsities=[0.8], prune_embedding=False, init_from=str(start))
+    models, results = train_lm(corpus, TrainConfig(**fields, prune_ramp_fraction=0.5), tmp_path)
+    before = load_checkpoint(start)[0].embedding.weight
+    after = models[0.8].embedding.weight
+    assert bool(torch.all(after[before == 0] == 0))  # the 50 % level's zeros are kept
+    assert float((after == 0).float().mean()) == pytest.approx(0.5, abs=1e-3)  # not pruned
+    layers = prunable_weights(models[0.8], include_embedding=False)
+    assert results[0].sparsity == pytest.approx(weight_sparsity(layers))
+    assert results[0].sparsity == pytest.approx(0.8, abs=1e-3)
