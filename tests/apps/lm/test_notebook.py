@@ -75,7 +75,7 @@ def test_notebook_tiny(ptb_dir, monkeypatch):
     for layer, rate in summary["activity_per_layer"].items():
         assert 0.01 < rate < 0.9, (layer, rate)
     assert images >= 1  # the activity histograms
-    assert "| weight sparsity |" in text and "Audit of" in text
+    assert "weight sparsity |" in text and "Audit of" in text
 
 
 @pytest.mark.skipif(not COMMITTED, reason="no trained checkpoints committed")
