@@ -5,8 +5,10 @@ A run has phases:
 1. dense training with truncated BPTT (state carried between chunks, gradients cut),
    AdamW (or Adam) and a cosine learning-rate decay over the phase;
 2. iterative magnitude pruning: for each sparsity level (ascending) the smallest
-   weights of every matrix are zeroed, and the model is fine-tuned with the masks
-   re-applied after every step.  Each level starts from the previous level's model.
+   weights of every pruned matrix are zeroed -- at once, or gradually over part of the
+   level (``prune_ramp_fraction``) -- and the model is fine-tuned with the masks
+   re-applied after every step.  Each level starts from the previous level's model; with
+   ``init_from`` the first starts from a checkpoint, in place of phase 1.
 
 A model checkpoint (torch state_dict + config) is written after each phase/level.
 With an output directory, the whole training state -- model, optimizer, phase and
