@@ -9,9 +9,11 @@ The event-driven convolution of one sample and step runs in three passes:
 2. *Accumulation* into a per-sample channels-last scratch ``(H_out·W_out, C_out)``:
    for each active pixel and each kernel tap landing on an output position, the
    pixel's events add ``v · w[c, ky, kx, :]`` to the output row, one contiguous
-   ``C_out``-wide multiply-add (vectorised, fused multiply-add); four events of a
-   pixel at a time, so the output row is read and written once per four weight rows
-   (``s += v0 w0 + v1 w1 + v2 w2 + v3 w3``, left to right).  Borders, stride,
+   ``C_out``-wide multiply-add (vectorised, fused multiply-add).  A row of up to
+   128 float32 (64 float64) channels stays in vector registers while all the terms of
+   its receptive field are added (:mod:`.simd`), so it is read and written once per
+   pixel; wider rows take eight terms per pass.  Each element receives its terms one
+   fused multiply-add at a time, left to right.  Borders, stride,
    padding, dilation and groups (depthwise included) are exact: a tap that lands
    outside the output or between strided positions adds nothing.  A 1×1 kernel is the
    dense-layer path (one tap: the pixel's events are a dense fan-out row).
@@ -19,7 +21,7 @@ The event-driven convolution of one sample and step runs in three passes:
    ``(C_out, H_out, W_out)``: O(outputs).
 
 Every output element receives its terms in one fixed order (pixels ascending, then
-channels ascending, grouped by four), whatever the column range a thread owns, so
+channels ascending), whatever the column range a thread owns, so
 splitting the output channels over threads (:func:`conv2d_columns`) gives
 bit-identical results.  The scratch starts at zero and is added to the port after
 all terms, so the port's earlier terms (bias, other projections) are kept apart.
@@ -27,7 +29,7 @@ all terms, so the port's earlier terms (bias, other projections) are kept apart.
 A one-group convolution whose input is mostly events (at least ``DENSE_FRACTION`` of
 its units: the image into a stem, maps after max pooling) skips the bucketing: the
 events are written into a zero-padded map and :mod:`.conv_dense` adds every term of
-each receptive field in the same order, four output pixels per weight row read; the
+each receptive field in the same order, four output pixels per weight segment read; the
 values are the same as the gather's.
 
 Geometry (int64 array, :func:`conv_geometry`): ``(H, W, H_out, W_out, stride_h,
@@ -43,6 +45,7 @@ from ...exceptions import InputError, ShapeError
 from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
 from .conv_split import bucket_blocks, bucket_events_split, pad_events_split
 from .event_ranges import events_ascend
+from .simd import VECTOR_BYTES, add_terms_grouped, add_terms_row
 from .views import row_view
 
 __all__ = [
@@ -275,7 +278,8 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
 
     For each channel block (weights of a block stay in cache), then each output pixel,
     the terms ``(event, tap)`` of its receptive field are listed (taps row-major, channels
-    ascending) and added to the output row eight at a time (then four, then one).
+    ascending) and added to the output row in registers (:func:`.simd.add_terms_row`),
+    or eight at a time for rows wider than two register blocks.
 
     Parameters
     ----------
@@ -298,6 +302,7 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
     dh, dw = geom[13], geom[14]
     hw = h * w
     per_c = kh * kw * c_out
+    wide = 16 * VECTOR_BYTES // s.itemsize  # two register blocks
     zero = row_view(s, p0 * c_out, (p1 - p0) * c_out)
     zero[:] = 0
     for blk in range(n_blk):
@@ -329,46 +334,10 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
             if n == 0:
                 continue
             row = row_view(s, q * c_out, c_out)
-            t = 0
-            while t + 8 <= n:
-                w0 = row_view(wt, woff[t], c_out)
-                w1 = row_view(wt, woff[t + 1], c_out)
-                w2 = row_view(wt, woff[t + 2], c_out)
-                w3 = row_view(wt, woff[t + 3], c_out)
-                w4 = row_view(wt, woff[t + 4], c_out)
-                w5 = row_view(wt, woff[t + 5], c_out)
-                w6 = row_view(wt, woff[t + 6], c_out)
-                w7 = row_view(wt, woff[t + 7], c_out)
-                v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
-                v4, v5, v6, v7 = wv[t + 4], wv[t + 5], wv[t + 6], wv[t + 7]
-                for j in range(c_out):
-                    row[j] = (
-                        row[j]
-                        + v0 * w0[j]
-                        + v1 * w1[j]
-                        + v2 * w2[j]
-                        + v3 * w3[j]
-                        + v4 * w4[j]
-                        + v5 * w5[j]
-                        + v6 * w6[j]
-                        + v7 * w7[j]
-                    )
-                t += 8
-            while t + 4 <= n:
-                w0 = row_view(wt, woff[t], c_out)
-                w1 = row_view(wt, woff[t + 1], c_out)
-                w2 = row_view(wt, woff[t + 2], c_out)
-                w3 = row_view(wt, woff[t + 3], c_out)
-                v0, v1, v2, v3 = wv[t], wv[t + 1], wv[t + 2], wv[t + 3]
-                for j in range(c_out):
-                    row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
-                t += 4
-            while t < n:
-                w0 = row_view(wt, woff[t], c_out)
-                v0 = wv[t]
-                for j in range(c_out):
-                    row[j] = row[j] + v0 * w0[j]
-                t += 1
+            if c_out <= wide:
+                add_terms_row(row, c_out, wt, woff, wv, 0, n)
+            else:
+                add_terms_grouped(row, c_out, wt, woff, wv, n)
 
 
 @njit(cache=True, nogil=True, fastmath=_FMA)

@@ -1,8 +1,9 @@
 """Dense-input path of the CPU convolution (numba, ``nogil``, cached): for inputs
 where most units carry an event (the image into a network's stem, the maps after max
 pooling), the events are written into a zero-padded dense map and every output pixel
-takes every term of its receptive field, four output pixels at a time, so each
-weight row read serves four pixels.
+takes every term of its receptive field, four output pixels at a time: a segment of
+each weight row is loaded into vector registers once and serves the four pixels,
+whose output segments stay in registers across all the terms (:mod:`.simd`).
 
 The terms of each output element are added in the order of the sparse-input gather
 (:func:`.conv.conv2d_gather`: channel blocks, taps row-major, channels ascending),
@@ -13,8 +14,10 @@ depend on the path: they are computed from the events.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
+from .simd import add_pixel_terms_rows
 from .views import row_view
 
 __all__ = [
@@ -135,6 +138,7 @@ def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
     sh, sw, pw = geom[4], geom[5], geom[7]
     c_out = geom[12]
     wp = w + 2 * pw
+    bases = np.empty(4, dtype=np.int64)
     q = p0
     while q < p1:
         m = min(4, p1 - q)
@@ -152,44 +156,8 @@ def dense_gather(s, wt, geom, xp, toff, woff, n_terms, p0, p1):
                         row[j] = row[j] + v * w0[j]
             q += m
             continue
-        y0 = q // w_out
-        y1 = (q + 1) // w_out
-        y2 = (q + 2) // w_out
-        y3 = (q + 3) // w_out
-        b0 = y0 * sh * wp + (q - y0 * w_out) * sw
-        b1 = y1 * sh * wp + (q + 1 - y1 * w_out) * sw
-        b2 = y2 * sh * wp + (q + 2 - y2 * w_out) * sw
-        b3 = y3 * sh * wp + (q + 3 - y3 * w_out) * sw
-        t = 0
-        while t + 4 <= n_terms:
-            w0 = row_view(wt, woff[t], c_out)
-            w1 = row_view(wt, woff[t + 1], c_out)
-            w2 = row_view(wt, woff[t + 2], c_out)
-            w3 = row_view(wt, woff[t + 3], c_out)
-            o0, o1, o2, o3 = toff[t], toff[t + 1], toff[t + 2], toff[t + 3]
-            a0, a1, a2, a3 = xp[b0 + o0], xp[b0 + o1], xp[b0 + o2], xp[b0 + o3]
-            c0, c1, c2, c3 = xp[b1 + o0], xp[b1 + o1], xp[b1 + o2], xp[b1 + o3]
-            e0, e1, e2, e3 = xp[b2 + o0], xp[b2 + o1], xp[b2 + o2], xp[b2 + o3]
-            g0, g1, g2, g3 = xp[b3 + o0], xp[b3 + o1], xp[b3 + o2], xp[b3 + o3]
-            for j in range(c_out):
-                u0, u1, u2, u3 = w0[j], w1[j], w2[j], w3[j]
-                rows[j] = rows[j] + a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3
-                r = c_out + j
-                rows[r] = rows[r] + c0 * u0 + c1 * u1 + c2 * u2 + c3 * u3
-                r += c_out
-                rows[r] = rows[r] + e0 * u0 + e1 * u1 + e2 * u2 + e3 * u3
-                r += c_out
-                rows[r] = rows[r] + g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3
-            t += 4
-        while t < n_terms:
-            w0 = row_view(wt, woff[t], c_out)
-            o0 = toff[t]
-            a0, c0, e0, g0 = xp[b0 + o0], xp[b1 + o0], xp[b2 + o0], xp[b3 + o0]
-            for j in range(c_out):
-                u0 = w0[j]
-                rows[j] = rows[j] + a0 * u0
-                rows[c_out + j] = rows[c_out + j] + c0 * u0
-                rows[2 * c_out + j] = rows[2 * c_out + j] + e0 * u0
-                rows[3 * c_out + j] = rows[3 * c_out + j] + g0 * u0
-            t += 1
+        for r in range(4):
+            yo = (q + r) // w_out
+            bases[r] = yo * sh * wp + (q + r - yo * w_out) * sw
+        add_pixel_terms_rows(rows, c_out, wt, woff, xp, bases, toff, n_terms)
         q += 4

@@ -33,6 +33,7 @@ CASES = [
     (6, 10, 9, 9, 5, 3, 0, 1, 1.0),  # no padding, stride 3: taps past the end
     (8, 16, 12, 12, 1, 2, 0, 1, 1.0),  # 1x1 stride 2
     (600, 20, 4, 4, 3, 1, 1, 1, 0.9),  # several channel blocks
+    (4, 37, 6, 9, 3, 1, 1, 1, 1.0),  # vector segments and a scalar tail per pixel
     (2, 3, 1, 1, 3, 1, 1, 1, 1.0),  # one pixel: every tap but the centre is padding
 ]
 

@@ -37,6 +37,7 @@ CASES = [
     (4, 6, 10, 10, 3, 2, 2, 2, 3, 0.7),  # dilation with groups and stride
     (40, 24, 6, 6, 3, 1, 1, 1, 1, 0.05),  # mostly silent input
     (600, 20, 4, 4, 3, 1, 1, 1, 1, 0.3),  # several channel blocks
+    (6, 136, 5, 6, 3, 1, 1, 1, 1, 0.5),  # rows wider than the register blocks
 ]
 
 
