@@ -99,18 +99,26 @@ def resident(network):
 
 
 def spread(client, n: int, nthreads: dict | None = None) -> list[dict]:
-    """Placement hints for ``n`` tasks: one worker thread after another, round robin.
+    """Placement hints for ``n`` tasks.
 
+    Up to two tasks per worker thread: one worker thread after another, round robin.
     Dask would otherwise send every task to a worker that already holds their shared
     data (the shipped network), and its memory manager keeps a single copy of it; the
     hints spread the parts over the workers, and ``allow_other_workers`` lets the
-    scheduler move a part elsewhere (a worker that died, a busy one).  ``nthreads`` is
-    ``client.nthreads()`` when the caller already asked the scheduler for it (each
-    question is a round trip to the scheduler).
+    scheduler move a part elsewhere (a worker that died, a busy one).
+
+    More tasks than that: no hints.  Tasks without restrictions that outnumber the
+    cluster's threads more than twice are "root-ish" to Dask's scheduler, which queues
+    them and hands each to the next worker thread that frees up (a worker holds at most
+    ``ceil(worker-saturation × threads)`` of them), so a faster or less loaded worker
+    takes more parts: many small tasks balance workers of unequal speed.
+
+    ``nthreads`` is ``client.nthreads()`` when the caller already asked the scheduler
+    for it (each question is a round trip to the scheduler).
     """
     nthreads = client.nthreads() if nthreads is None else nthreads
     slots = [w for w, threads in sorted(nthreads.items()) for _ in range(threads)]
-    if not slots:
+    if not slots or n > 2 * len(slots):
         return [{} for _ in range(n)]
     return [{"workers": [slots[i % len(slots)]], "allow_other_workers": True} for i in range(n)]
 

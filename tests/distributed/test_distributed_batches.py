@@ -24,6 +24,8 @@ def test_mlp_time_series_identical(client, tasks):
     assert_same_run(local, dist)
     assert dist.info["distributed"]["tasks"] == (tasks or 2)
     assert dist.info["distributed"]["ranges"][-1][1] == 7
+    # pinned round robin (up to two tasks per thread) or queued by Dask (more): both work
+    assert len(dist.info["distributed"]["workers"]) == 2
     assert local.info["schedule"] in str(dist.info["schedule"])
 
 
