@@ -35,6 +35,7 @@ __all__ = [
     "scatter_conv2d",
     "threshold_events",
     "threshold_row_events",
+    "threshold_row_scan",
     "dense_rows_into",
     "sparse_rows_into",
     "conv2d_into",
@@ -104,19 +105,25 @@ def dense_row_events(row, idx, val, off):
     return k - off
 
 
-@njit(cache=True, nogil=True)
-def threshold_row_events(row, theta, idx, val, off):
-    """FATReLU on one sample: an event (value x) where x >= theta and x != 0.
+@njit(cache=True, nogil=True, inline="always")
+def threshold_row_scan(row, theta, idx, val, off):
+    """FATReLU on one sample: an event (value x) where x >= theta and x != 0, and
+    whether every value of ``row`` is finite, in one pass over ``row``.
 
-    Events are written in ascending unit order to ``idx, val[off : off + count]``.
+    Events are written in ascending unit order to ``idx, val[off : off + count]``;
+    returns ``(count, finite)``.  Events of a finite row are finite (they are its
+    values), so the check covers them too.
     """
     n = row.shape[0]
     k = off
+    bad = False
     for b0 in range(0, n, SCAN_BLOCK):
         b1 = min(b0 + SCAN_BLOCK, n)
         hits = 0
         for i in range(b0, b1):  # vectorised count: skip blocks without events
-            hits += (row[i] >= theta[i]) & (row[i] != 0)
+            x = row[i]
+            hits += (x >= theta[i]) & (x != 0)
+            bad |= (x - x) != 0  # inf or NaN
         if hits == 0:
             continue
         mask = np.uint64(0)
@@ -124,7 +131,15 @@ def threshold_row_events(row, theta, idx, val, off):
             hit = (row[i] >= theta[i]) & (row[i] != 0)
             mask |= np.uint64(hit) << np.uint64(i - b0)
         k = _write_block(row, mask, b0, idx, val, k)
-    return k - off
+    return k - off, not bad
+
+
+@njit(cache=True, nogil=True)
+def threshold_row_events(row, theta, idx, val, off):
+    """FATReLU on one sample (:func:`threshold_row_scan` without the check): an event
+    (value x) where x >= theta and x != 0, written in ascending unit order to
+    ``idx, val[off : off + count]``; returns the count."""
+    return threshold_row_scan(row, theta, idx, val, off)[0]
 
 
 @njit(cache=True, nogil=True)

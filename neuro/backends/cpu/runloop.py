@@ -58,7 +58,7 @@ from .kernels import (
     scan_values,
     scatter_dense_columns,
     sparse_rows_into,
-    threshold_row_events,
+    threshold_row_scan,
 )
 from .maxpool_kernels import maxpool_row_events, route_max_into
 from .sample_split import (
@@ -314,7 +314,11 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all, n_split, min_pa
         p0 = pop[i, Pop.PORTS] + b * width
         o = ports[p0 : p0 + width]
         s0 = pop[i, Pop.STATE] + b * size
-        if check and kind != Kind.MAXPOOL:  # max-pooling ports start at -inf
+        # a FATReLU population's single port is checked while it is thresholded (and
+        # then its events, the port's values, need no check); max-pooling ports start
+        # at -inf
+        fused = kind == Kind.FATRELU and pop[i, Pop.N_PORTS] == 1
+        if check and kind != Kind.MAXPOOL and not fused:
             for port in range(pop[i, Pop.N_PORTS]):
                 q0 = pop[i, Pop.PORTS] + (port * batch + b) * width
                 if not all_finite(ports[q0 : q0 + width]):
@@ -323,9 +327,13 @@ def finish_population(t, i, b, steps, net, buf, cnt, record_all, n_split, min_pa
         if kind == Kind.FATRELU:
             th = theta[pop[i, Pop.THETA] : pop[i, Pop.THETA] + size]
             if n_split > 1 and size * UNIT_COST >= min_par:
-                n = threshold_split(o, th, ev_idx, ev_val, off, n_split)
+                n, finite = threshold_split(o, th, ev_idx, ev_val, off, n_split)
             else:
-                n = threshold_row_events(o, th, ev_idx, ev_val, off)
+                n, finite = threshold_row_scan(o, th, ev_idx, ev_val, off)
+            if check and fused:
+                if not finite:
+                    bad[b, 0], bad[b, 1] = t + 1, i
+                check = False  # the events are finite, or the sample is already marked
         elif kind == Kind.READOUT:
             n = dense_row_events(o, ev_idx, ev_val, off)
         elif kind == Kind.READOUT_ACC:

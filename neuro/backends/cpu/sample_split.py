@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from .event_ranges import chunk_events
-from .kernels import SCAN_BLOCK, fan_counts, sparse_rows_into, threshold_row_events
+from .kernels import SCAN_BLOCK, fan_counts, sparse_rows_into, threshold_row_scan
 from .maxpool_kernels import route_max_into
 
 __all__ = [
@@ -73,21 +73,23 @@ def fill_split(dst, src, n_chunks):
 
 @njit(cache=True, nogil=True, parallel=True)
 def threshold_split(row, theta, idx, val, off, n_chunks):
-    """:func:`.kernels.threshold_row_events` on ``n_chunks`` threads: the same events,
-    in the same order, at ``idx, val[off : off + count]``; returns the count.
+    """:func:`.kernels.threshold_row_scan` on ``n_chunks`` threads: the same events,
+    in the same order, at ``idx, val[off : off + count]``; returns ``(count, finite)``.
 
     ``idx``/``val`` must have room for ``len(row)`` events at ``off`` (as the serial
     threshold's buffer has).
     """
     n = row.shape[0]
     counts = np.zeros(n_chunks, dtype=np.int64)
+    finite = np.ones(n_chunks, dtype=np.bool_)
     for t in prange(n_chunks):
         u0, u1 = _range(n, t, n_chunks, SCAN_BLOCK)
         if u1 > u0:
-            m = threshold_row_events(row[u0:u1], theta[u0:u1], idx, val, off + u0)
+            m, ok = threshold_row_scan(row[u0:u1], theta[u0:u1], idx, val, off + u0)
             for e in range(off + u0, off + u0 + m):
                 idx[e] += u0
             counts[t] = m
+            finite[t] = ok
     at = off + counts[0]
     for t in range(1, n_chunks):  # move the ranges' events together, in range order
         src = off + _range(n, t, n_chunks, SCAN_BLOCK)[0]
@@ -96,7 +98,7 @@ def threshold_split(row, theta, idx, val, off, n_chunks):
                 idx[at + e] = idx[src + e]
                 val[at + e] = val[src + e]
         at += counts[t]
-    return at - off
+    return at - off, finite.all()
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -8,7 +8,12 @@ from identity import assert_identical
 
 import neuro
 from neuro.backends.cpu import fastpath
-from neuro.backends.cpu.kernels import fan_counts, sparse_rows_into, threshold_row_events
+from neuro.backends.cpu.kernels import (
+    fan_counts,
+    sparse_rows_into,
+    threshold_row_events,
+    threshold_row_scan,
+)
 from neuro.backends.cpu.maxpool_kernels import route_max_into
 from neuro.backends.cpu.sample_split import (
     fill_split,
@@ -33,12 +38,19 @@ def test_threshold_split_equals_the_serial_threshold(n, chunks, dtype):
     want_idx, want_val = np.full(n + off, -9, np.int64), np.full(n + off, np.nan, dtype)
     got_idx, got_val = want_idx.copy(), want_val.copy()
     m = threshold_row_events(row, theta, want_idx, want_val, off)
-    assert threshold_split(row, theta, got_idx, got_val, off, chunks) == m
+    assert threshold_split(row, theta, got_idx, got_val, off, chunks) == (m, True)
     np.testing.assert_array_equal(got_idx[off : off + m], want_idx[off : off + m])
     np.testing.assert_array_equal(got_val[off : off + m], want_val[off : off + m])
     fire = (row >= theta) & (row != 0)  # the rule, independently
     np.testing.assert_array_equal(got_idx[off : off + m], np.flatnonzero(fire))
     assert np.all(got_idx[:off] == -9)  # nothing written before the offset
+    for bad in (np.nan, np.inf, -np.inf):  # one non-finite value anywhere is reported
+        where = int(rng.integers(n))
+        row2 = row.copy()
+        row2[where] = bad
+        n2, finite = threshold_split(row2, theta, got_idx, got_val, off, chunks)
+        assert not finite
+        assert threshold_row_scan(row2, theta, want_idx, want_val, off) == (n2, False)
 
 
 @pytest.mark.parametrize("chunks", [1, 2, 5])
