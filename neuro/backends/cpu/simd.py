@@ -11,8 +11,8 @@ registers.
 Each element receives its terms one by one, in term order, each as one fused
 multiply-add (``llvm.fmuladd``, the operation that the kernels' ``contract`` fast-math
 flag produces): ``a = v_0 w_0 + a``, then ``a = v_1 w_1 + a``, ... — the same values, bit
-for bit, as the scalar loops ``row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + ...`` of
-:mod:`.conv` and :mod:`.conv_dense`.
+for bit, as a scalar loop ``row[j] = row[j] + v0 * w0[j] + v1 * w1[j] + ...`` compiled
+with that flag (:func:`add_terms_grouped`, the rows' tails).
 """
 
 from __future__ import annotations
