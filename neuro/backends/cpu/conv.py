@@ -45,7 +45,7 @@ from ...exceptions import InputError, ShapeError
 from .conv_dense import DENSE_FRACTION, dense_gather, dense_terms, pad_events, padded_size
 from .conv_split import bucket_blocks, bucket_events_split, pad_events_split
 from .event_ranges import events_ascend
-from .simd import VECTOR_BYTES, add_terms_grouped, add_terms_row
+from .simd import add_row_terms
 from .views import row_view
 
 __all__ = [
@@ -278,8 +278,8 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
 
     For each channel block (weights of a block stay in cache), then each output pixel,
     the terms ``(event, tap)`` of its receptive field are listed (taps row-major, channels
-    ascending) and added to the output row in registers (:func:`.simd.add_terms_row`),
-    or eight at a time for rows wider than two register blocks.
+    ascending) and added to the output row (:func:`.simd.add_row_terms`: in registers,
+    or eight at a time for rows wider than two register blocks).
 
     Parameters
     ----------
@@ -302,7 +302,6 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
     dh, dw = geom[13], geom[14]
     hw = h * w
     per_c = kh * kw * c_out
-    wide = 16 * VECTOR_BYTES // s.itemsize  # two register blocks
     zero = row_view(s, p0 * c_out, (p1 - p0) * c_out)
     zero[:] = 0
     for blk in range(n_blk):
@@ -334,10 +333,7 @@ def conv2d_gather(s, wt, geom, pstart, pc, pv, n_blk, p0, p1, woff, wv):
             if n == 0:
                 continue
             row = row_view(s, q * c_out, c_out)
-            if c_out <= wide:
-                add_terms_row(row, c_out, wt, woff, wv, 0, n)
-            else:
-                add_terms_grouped(row, c_out, wt, woff, wv, n)
+            add_row_terms(row, c_out, wt, woff, wv, n)
 
 
 @njit(cache=True, nogil=True, fastmath=_FMA)

@@ -26,6 +26,7 @@ from .views import row_view
 
 __all__ = [
     "VECTOR_BYTES",
+    "add_row_terms",
     "add_terms",
     "add_terms_grouped",
     "add_terms_row",
@@ -36,6 +37,65 @@ __all__ = [
 # Bytes of one vector register (AVX2); a block of ``vectors`` registers holds the
 # segment, at most 8 (the other registers hold the weights and the broadcast value).
 VECTOR_BYTES = 32
+# Rows of at most this many vectors (two blocks of 8) are held in registers across all
+# their terms (:func:`add_terms_row`); wider rows take eight terms per pass
+# (:func:`add_terms_grouped`), which measured as fast as more register blocks.
+REGISTER_ROW_VECTORS = 16
+
+
+class _Vectors:
+    """LLVM IR for vectors of ``VECTOR_BYTES`` of a float type, shared by the intrinsics'
+    code generators: addresses, unaligned loads and stores, broadcasts, fused
+    multiply-adds."""
+
+    def __init__(self, context, builder, dtype):
+        self.builder = builder
+        self.lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
+        self.type = ir.VectorType(context.get_value_type(dtype), self.lanes)
+        self.align = dtype.bitwidth // 8
+        self.fmuladd = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(self.type, [self.type] * 3),
+            f"llvm.fmuladd.v{self.lanes}f{dtype.bitwidth}",
+        )
+
+    def at(self, base, start, k):
+        """Address of vector ``k`` from element ``start`` of the pointer ``base``."""
+        b = self.builder
+        element = b.add(start, ir.IntType(64)(k * self.lanes))
+        return b.bitcast(b.gep(base, [element]), self.type.as_pointer())
+
+    def load(self, address):
+        return self.builder.load(address, align=self.align)
+
+    def store(self, value, address):
+        self.builder.store(value, address, align=self.align)
+
+    def splat(self, x):
+        """The scalar ``x`` in every lane."""
+        v = cgutils.get_null_value(self.type)
+        for lane in range(self.lanes):
+            v = self.builder.insert_element(v, x, ir.IntType(64)(lane))
+        return v
+
+    def accumulators(self, rows, start, n):
+        """``n`` stack slots holding the vectors ``0..n-1`` from ``rows[start]`` (the
+        compiler keeps them in registers)."""
+        slots = []
+        for k in range(n):
+            slot = cgutils.alloca_once(self.builder, self.type)
+            self.builder.store(self.load(self.at(rows, start, k)), slot)
+            slots.append(slot)
+        return slots
+
+    def add_product(self, slot, splat, w):
+        """``slot = splat · w + slot``, one fused multiply-add per lane."""
+        b = self.builder
+        b.store(b.call(self.fmuladd, [splat, w, b.load(slot)]), slot)
+
+    def write_back(self, slots, rows, start):
+        for k, slot in enumerate(slots):
+            self.store(self.builder.load(slot), self.at(rows, start, k))
 
 
 @intrinsic
@@ -66,44 +126,22 @@ def add_terms(typingctx, row, j0, wt, woff, wv, t0, t1, vectors):
     if dtype not in (types.float32, types.float64) or wt.dtype != dtype or wv.dtype != dtype:
         return None
     n_vec = vectors.literal_value
-    lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
 
     def codegen(context, builder, sig, args):
         row_a, j0_v, wt_a, woff_a, wv_a, t0_v, t1_v, _ = args
-        ftype = context.get_value_type(dtype)
-        vtype = ir.VectorType(ftype, lanes)
-        vptr = vtype.as_pointer()
-        i64 = ir.IntType(64)
-        align = dtype.bitwidth // 8
-        row_p = context.make_array(sig.args[0])(context, builder, row_a).data
-        wt_p = context.make_array(sig.args[2])(context, builder, wt_a).data
-        off_p = context.make_array(sig.args[3])(context, builder, woff_a).data
-        val_p = context.make_array(sig.args[4])(context, builder, wv_a).data
-        fmuladd = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(vtype, [vtype, vtype, vtype]),
-            f"llvm.fmuladd.v{lanes}f{dtype.bitwidth}",
-        )
+        vec = _Vectors(context, builder, dtype)
 
-        def vector_at(base, k):
-            return builder.bitcast(builder.gep(base, [builder.add(j0_v, i64(k * lanes))]), vptr)
+        def data(i, value):
+            return context.make_array(sig.args[i])(context, builder, value).data
 
-        acc = []
-        for k in range(n_vec):
-            slot = cgutils.alloca_once(builder, vtype)
-            builder.store(builder.load(vector_at(row_p, k), align=align), slot)
-            acc.append(slot)
-        with cgutils.for_range_slice(builder, t0_v, t1_v, i64(1)) as (t, _):
-            v = builder.load(builder.gep(val_p, [t]))
-            splat = cgutils.get_null_value(vtype)
-            for lane in range(lanes):
-                splat = builder.insert_element(splat, v, i64(lane))
+        row_p, wt_p, off_p, val_p = data(0, row_a), data(2, wt_a), data(3, woff_a), data(4, wv_a)
+        acc = vec.accumulators(row_p, j0_v, n_vec)
+        with cgutils.for_range_slice(builder, t0_v, t1_v, ir.IntType(64)(1)) as (t, _):
+            splat = vec.splat(builder.load(builder.gep(val_p, [t])))
             w_row = builder.gep(wt_p, [builder.load(builder.gep(off_p, [t]))])
             for k in range(n_vec):
-                w = builder.load(vector_at(w_row, k), align=align)
-                builder.store(builder.call(fmuladd, [splat, w, builder.load(acc[k])]), acc[k])
-        for k in range(n_vec):
-            builder.store(builder.load(acc[k]), vector_at(row_p, k), align=align)
+                vec.add_product(acc[k], splat, vec.load(vec.at(w_row, j0_v, k)))
+        vec.write_back(acc, row_p, j0_v)
         return context.get_dummy_value()
 
     return types.none(row, j0, wt, woff, wv, t0, t1, vectors), codegen
@@ -145,57 +183,46 @@ def add_pixel_terms(
     if dtype not in (types.float32, types.float64) or wt.dtype != dtype or xp.dtype != dtype:
         return None
     n_vec, n_pix = vectors.literal_value, pixels.literal_value
-    lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
 
     def codegen(context, builder, sig, args):
         rows_a, c_out_v, j0_v, wt_a, woff_a, xp_a, bases_a, toff_a, n_v = args[:9]
-        ftype = context.get_value_type(dtype)
-        vtype = ir.VectorType(ftype, lanes)
-        vptr = vtype.as_pointer()
+        vec = _Vectors(context, builder, dtype)
         i64 = ir.IntType(64)
-        align = dtype.bitwidth // 8
 
         def data(i, value):
             return context.make_array(sig.args[i])(context, builder, value).data
 
         rows_p, wt_p, off_p = data(0, rows_a), data(3, wt_a), data(4, woff_a)
         xp_p, bases_p, toff_p = data(5, xp_a), data(6, bases_a), data(7, toff_a)
-        fmuladd = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(vtype, [vtype, vtype, vtype]),
-            f"llvm.fmuladd.v{lanes}f{dtype.bitwidth}",
-        )
-
-        def vector_at(base, start, k):
-            return builder.bitcast(builder.gep(base, [builder.add(start, i64(k * lanes))]), vptr)
-
         bases = [builder.load(builder.gep(bases_p, [i64(p)])) for p in range(n_pix)]
         starts = [builder.add(builder.mul(c_out_v, i64(p)), j0_v) for p in range(n_pix)]
-        acc = {}
-        for p in range(n_pix):
-            for k in range(n_vec):
-                slot = cgutils.alloca_once(builder, vtype)
-                builder.store(builder.load(vector_at(rows_p, starts[p], k), align=align), slot)
-                acc[p, k] = slot
+        acc = [vec.accumulators(rows_p, starts[p], n_vec) for p in range(n_pix)]
         with cgutils.for_range(builder, n_v) as loop:
             t = loop.index
-            w_row = builder.gep(wt_p, [builder.add(builder.load(builder.gep(off_p, [t])), j0_v)])
-            w = [builder.load(vector_at(w_row, i64(0), k), align=align) for k in range(n_vec)]
+            w_row = builder.gep(wt_p, [builder.load(builder.gep(off_p, [t]))])
+            w = [vec.load(vec.at(w_row, j0_v, k)) for k in range(n_vec)]
             shift = builder.load(builder.gep(toff_p, [t]))
             for p in range(n_pix):
-                x = builder.load(builder.gep(xp_p, [builder.add(bases[p], shift)]))
-                splat = cgutils.get_null_value(vtype)
-                for lane in range(lanes):
-                    splat = builder.insert_element(splat, x, i64(lane))
+                splat = vec.splat(builder.load(builder.gep(xp_p, [builder.add(bases[p], shift)])))
                 for k in range(n_vec):
-                    total = builder.call(fmuladd, [splat, w[k], builder.load(acc[p, k])])
-                    builder.store(total, acc[p, k])
-        for (p, k), slot in acc.items():
-            builder.store(builder.load(slot), vector_at(rows_p, starts[p], k), align=align)
+                    vec.add_product(acc[p][k], splat, w[k])
+        for p in range(n_pix):
+            vec.write_back(acc[p], rows_p, starts[p])
         return context.get_dummy_value()
 
     sig = types.none(rows, c_out, j0, wt, woff, xp, bases, toff, n_terms, pixels, vectors)
     return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath={"contract"})
+def add_row_terms(row, n, wt, woff, wv, n_terms):
+    """``row[:n] += Σ_{t < n_terms} wv[t] · wt.flat[woff[t] : woff[t] + n]``, term by term:
+    in registers for rows up to ``REGISTER_ROW_VECTORS`` vectors, else eight terms per
+    pass (the same values either way)."""
+    if n * row.itemsize <= REGISTER_ROW_VECTORS * VECTOR_BYTES:
+        add_terms_row(row, n, wt, woff, wv, 0, n_terms)
+    else:
+        add_terms_grouped(row, n, wt, woff, wv, n_terms)
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath={"contract"})

@@ -5,7 +5,12 @@ bit, and the sum of the terms to float rounding of an independent float64 sum.""
 import numpy as np
 import pytest
 
-from neuro.backends.cpu.simd import add_pixel_terms_rows, add_terms_grouped, add_terms_row
+from neuro.backends.cpu.simd import (
+    add_pixel_terms_rows,
+    add_row_terms,
+    add_terms_grouped,
+    add_terms_row,
+)
 
 # Widths that reach each segment size of float32 (8 lanes) and float64 (4 lanes) and a tail.
 WIDTHS = [1, 3, 4, 5, 8, 9, 15, 16, 24, 33, 37, 64, 100, 128, 131]
@@ -32,6 +37,9 @@ def test_add_terms_row_equals_the_scalar_loop(dtype, width, n_terms):
     got = row.copy()
     add_terms_row(got, width, wt, woff, wv, 0, n_terms)
     np.testing.assert_array_equal(got, want)
+    either = row.copy()  # registers or eight terms per pass, by width: the same values
+    add_row_terms(either, width, wt, woff, wv, n_terms)
+    np.testing.assert_array_equal(either, want)
     exact = row.astype(np.float64) + sum(
         float(wv[t]) * wt.reshape(-1)[woff[t] : woff[t] + width].astype(np.float64)
         for t in range(n_terms)
